@@ -1,0 +1,310 @@
+/* flags — table-driven command-line parsing. See flags.h for the conventions. */
+#include "common/flags.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t dml_edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  size_t *row = xmalloc((lb + 1) * sizeof *row);
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  size_t d = row[lb];
+  free(row);
+  return d;
+}
+
+static int is_list(enum dml_flag_type t) {
+  return t == DML_FLAG_STRLIST || t == DML_FLAG_INTLIST || t == DML_FLAG_FLOATLIST;
+}
+
+static dml_status parse_long(const char *flag, const char *s, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || errno) return dml_error(DML_ERR_ARG, "--%s expects an integer, got '%s'", flag, s);
+  *out = v;
+  return DML_OK;
+}
+
+static dml_status parse_double(const char *flag, const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (!*s || *end || errno) return dml_error(DML_ERR_ARG, "--%s expects a number, got '%s'", flag, s);
+  *out = v;
+  return DML_OK;
+}
+
+static void free_value(const struct dml_flag *f) {
+  switch (f->type) {
+    case DML_FLAG_STR: free(*(char **)f->dst); *(char **)f->dst = NULL; break;
+    case DML_FLAG_STRLIST: {
+      struct dml_strlist *l = f->dst;
+      for (int i = 0; i < l->n; i++) free(l->v[i]);
+      free(l->v);
+      l->v = NULL; l->n = 0;
+      break;
+    }
+    case DML_FLAG_INTLIST: free(((struct dml_intlist *)f->dst)->v); ((struct dml_intlist *)f->dst)->v = NULL;
+      ((struct dml_intlist *)f->dst)->n = 0; break;
+    case DML_FLAG_FLOATLIST: free(((struct dml_floatlist *)f->dst)->v); ((struct dml_floatlist *)f->dst)->v = NULL;
+      ((struct dml_floatlist *)f->dst)->n = 0; break;
+    default: break;
+  }
+}
+
+/* Set a scalar flag from text. */
+static dml_status set_scalar(const struct dml_flag *f, const char *s) {
+  long l = 0;
+  double d = 0;
+  dml_status st;
+  switch (f->type) {
+    case DML_FLAG_INT:
+      if ((st = parse_long(f->name, s, &l))) return st;
+      if (l < -2147483647L || l > 2147483647L) return dml_error(DML_ERR_ARG, "--%s: %s is out of range", f->name, s);
+      *(int *)f->dst = (int)l;
+      return DML_OK;
+    case DML_FLAG_FLOAT:
+      if ((st = parse_double(f->name, s, &d))) return st;
+      *(double *)f->dst = d;
+      return DML_OK;
+    case DML_FLAG_STR:
+      free(*(char **)f->dst);
+      *(char **)f->dst = xstrdup(s);
+      return DML_OK;
+    case DML_FLAG_BOOL:
+      if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "True")) *(int *)f->dst = 1;
+      else if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "False") || !*s) *(int *)f->dst = 0;
+      else return dml_error(DML_ERR_ARG, "--%s is a switch (0 or 1), got '%s'", f->name, s);
+      return DML_OK;
+    default: DML_ABORT("set_scalar on a list flag");
+  }
+}
+
+/* Set a list flag from n tokens. */
+static dml_status set_list(const struct dml_flag *f, char **tok, int n) {
+  free_value(f);
+  dml_status st;
+  if (f->type == DML_FLAG_STRLIST) {
+    struct dml_strlist *l = f->dst;
+    l->v = xcalloc((size_t)n + 1, sizeof *l->v);
+    for (int i = 0; i < n; i++) l->v[i] = xstrdup(tok[i]);
+    l->n = n;
+  } else if (f->type == DML_FLAG_INTLIST) {
+    struct dml_intlist *l = f->dst;
+    l->v = xcalloc((size_t)n + 1, sizeof *l->v);
+    l->n = n;
+    for (int i = 0; i < n; i++)
+      if ((st = parse_long(f->name, tok[i], &l->v[i]))) return st;
+  } else {
+    struct dml_floatlist *l = f->dst;
+    l->v = xcalloc((size_t)n + 1, sizeof *l->v);
+    l->n = n;
+    for (int i = 0; i < n; i++)
+      if ((st = parse_double(f->name, tok[i], &l->v[i]))) return st;
+  }
+  return DML_OK;
+}
+
+/* Split a default like "e_recall@1 nmi" into tokens and set the list. */
+static dml_status set_list_text(const struct dml_flag *f, const char *text) {
+  char *copy = xstrdup(text ? text : "");
+  char **tok = xcalloc(strlen(copy) / 2 + 2, sizeof *tok);
+  int n = 0;
+  for (char *s = strtok(copy, " ,"); s; s = strtok(NULL, " ,")) tok[n++] = s;
+  dml_status st = set_list(f, tok, n);
+  free(tok);
+  free(copy);
+  return st;
+}
+
+static const char *type_hint(enum dml_flag_type t) {
+  switch (t) {
+    case DML_FLAG_INT: return "INT";
+    case DML_FLAG_FLOAT: return "X";
+    case DML_FLAG_STR: return "S";
+    case DML_FLAG_BOOL: return "";
+    case DML_FLAG_STRLIST: return "S ...";
+    case DML_FLAG_INTLIST: return "INT ...";
+    case DML_FLAG_FLOATLIST: return "X ...";
+  }
+  return "";
+}
+
+void dml_flags_print_help(const struct dml_cli *cli, FILE *f) {
+  fprintf(f, "%s — %s\n\nusage: %s %s\n\nflags (default in brackets):\n", cli->prog, cli->summary ? cli->summary : "",
+          cli->prog, cli->usage ? cli->usage : "[flags]");
+  for (size_t i = 0; i < cli->n_flags; i++) {
+    const struct dml_flag *fl = &cli->flags[i];
+    char left[96];
+    snprintf(left, sizeof left, "--%s %s", fl->name, type_hint(fl->type));
+    const char *def = fl->def ? fl->def : "";
+    if (fl->type == DML_FLAG_BOOL) def = (fl->def && strcmp(fl->def, "0")) ? "on" : "off";
+    fprintf(f, "  %-38s %s [%s]\n", left, fl->help ? fl->help : "", def);
+  }
+  fprintf(f, "  %-38s %s\n", "--help, -h", "print this help and exit");
+}
+
+/* Find a flag by exact name or unique prefix; returns index, -1 unknown, -2 ambiguous. */
+static int find_flag(const struct dml_cli *cli, const char *name, size_t len) {
+  int found = -1, count = 0;
+  for (size_t i = 0; i < cli->n_flags; i++) {
+    const char *fn = cli->flags[i].name;
+    if (strlen(fn) == len && !strncmp(fn, name, len)) return (int)i;
+    if (!strncmp(fn, name, len)) { found = (int)i; count++; }
+  }
+  return count == 1 ? found : count > 1 ? -2 : -1;
+}
+
+static dml_status unknown_flag(const struct dml_cli *cli, const char *name, size_t len, int ambiguous) {
+  char buf[128];
+  snprintf(buf, sizeof buf, "%.*s", (int)(len < 120 ? len : 120), name);
+  if (ambiguous) {
+    char cands[512] = "";
+    for (size_t i = 0; i < cli->n_flags; i++)
+      if (!strncmp(cli->flags[i].name, buf, strlen(buf)) && strlen(cands) < 400) {
+        strcat(cands, " --");
+        strcat(cands, cli->flags[i].name);
+      }
+    return dml_error(DML_ERR_ARG, "flag --%s is ambiguous; it could be:%s", buf, cands);
+  }
+  size_t best = (size_t)-1;
+  const char *best_name = NULL;
+  for (size_t i = 0; i < cli->n_flags; i++) {
+    size_t d = dml_edit_distance(buf, cli->flags[i].name);
+    if (d < best) { best = d; best_name = cli->flags[i].name; }
+  }
+  if (best_name)
+    return dml_error(DML_ERR_ARG, "unknown flag --%s; did you mean --%s? (see %s --help)", buf, best_name, cli->prog);
+  return dml_error(DML_ERR_ARG, "unknown flag --%s (see %s --help)", buf, cli->prog);
+}
+
+dml_status dml_flags_parse(struct dml_cli *cli, int argc, char **argv) {
+  dml_status st;
+  cli->seen = xcalloc(cli->n_flags + 1, 1);
+  cli->positional = xcalloc((size_t)argc + 1, sizeof *cli->positional);
+  cli->n_positional = 0;
+  for (size_t i = 0; i < cli->n_flags; i++) {
+    const struct dml_flag *f = &cli->flags[i];
+    if (is_list(f->type)) st = set_list_text(f, f->def);
+    else if (f->type == DML_FLAG_STR && !f->def) { *(char **)f->dst = xstrdup(""); st = DML_OK; }
+    else st = set_scalar(f, f->def ? f->def : "0");
+    if (st) DML_ABORT("bad default for --%s: %s", f->name, dml_error_message());
+  }
+  int only_positional = 0;
+  for (int a = 1; a < argc; a++) {
+    const char *arg = argv[a];
+    if (only_positional || arg[0] != '-' || !strcmp(arg, "-") ||
+        (arg[1] != '-' && arg[1] != 'h' && arg[1] != 'o')) {
+      if (arg[0] == '-' && !only_positional && strcmp(arg, "-") && !(arg[1] >= '0' && arg[1] <= '9') && arg[1] != '.')
+        return dml_error(DML_ERR_ARG, "unknown option '%s' (flags start with --; see %s --help)", arg, cli->prog);
+      cli->positional[cli->n_positional++] = argv[a];
+      continue;
+    }
+    if (!strcmp(arg, "--")) { only_positional = 1; continue; }
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+      dml_flags_print_help(cli, stdout);
+      exit(0);
+    }
+    /* "-o" is accepted as the short form of --out/-o style flags named "o" */
+    const char *name = arg[1] == '-' ? arg + 2 : arg + 1;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    int idx = find_flag(cli, name, len);
+    if (idx < 0) return unknown_flag(cli, name, len, idx == -2);
+    const struct dml_flag *f = &cli->flags[idx];
+    cli->seen[idx] = 1;
+    if (is_list(f->type)) {
+      if (eq) {
+        if ((st = set_list_text(f, eq + 1))) return st;
+        continue;
+      }
+      int start = a + 1, end = start;
+      while (end < argc && strncmp(argv[end], "--", 2)) end++;
+      if (end == start) return dml_error(DML_ERR_ARG, "--%s expects at least one value", f->name);
+      if ((st = set_list(f, argv + start, end - start))) return st;
+      a = end - 1;
+    } else if (f->type == DML_FLAG_BOOL) {
+      if ((st = set_scalar(f, eq ? eq + 1 : "1"))) return st;
+    } else {
+      const char *val;
+      if (eq) val = eq + 1;
+      else if (a + 1 < argc) val = argv[++a];
+      else return dml_error(DML_ERR_ARG, "--%s expects a value", f->name);
+      if ((st = set_scalar(f, val))) return st;
+    }
+  }
+  if (cli->n_positional < cli->min_positional)
+    return dml_error(DML_ERR_ARG, "missing argument: usage: %s %s", cli->prog, cli->usage ? cli->usage : "[flags]");
+  if (cli->max_positional >= 0 && cli->n_positional > cli->max_positional)
+    return dml_error(DML_ERR_ARG, "unexpected argument '%s' (usage: %s %s)", cli->positional[cli->max_positional],
+                     cli->prog, cli->usage ? cli->usage : "[flags]");
+  return DML_OK;
+}
+
+int dml_flags_given(const struct dml_cli *cli, const char *name) {
+  for (size_t i = 0; i < cli->n_flags; i++)
+    if (!strcmp(cli->flags[i].name, name)) return cli->seen && cli->seen[i];
+  return 0;
+}
+
+char *dml_flags_to_json(const struct dml_cli *cli) {
+  json_t *o = json_object();
+  for (size_t i = 0; i < cli->n_flags; i++) {
+    const struct dml_flag *f = &cli->flags[i];
+    json_t *v = NULL;
+    switch (f->type) {
+      case DML_FLAG_INT: v = json_integer(*(int *)f->dst); break;
+      case DML_FLAG_FLOAT: v = json_real(*(double *)f->dst); break;
+      case DML_FLAG_STR: v = json_string(*(char **)f->dst ? *(char **)f->dst : ""); break;
+      case DML_FLAG_BOOL: v = json_boolean(*(int *)f->dst); break;
+      case DML_FLAG_STRLIST: {
+        const struct dml_strlist *l = f->dst;
+        v = json_array();
+        for (int k = 0; k < l->n; k++) json_array_append_new(v, json_string(l->v[k]));
+        break;
+      }
+      case DML_FLAG_INTLIST: {
+        const struct dml_intlist *l = f->dst;
+        v = json_array();
+        for (int k = 0; k < l->n; k++) json_array_append_new(v, json_integer(l->v[k]));
+        break;
+      }
+      case DML_FLAG_FLOATLIST: {
+        const struct dml_floatlist *l = f->dst;
+        v = json_array();
+        for (int k = 0; k < l->n; k++) json_array_append_new(v, json_real(l->v[k]));
+        break;
+      }
+    }
+    json_object_set_new(o, f->name, v ? v : json_null());
+  }
+  char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+  json_decref(o);
+  char *r = xstrdup(s);
+  free(s);
+  return r;
+}
+
+void dml_flags_free(struct dml_cli *cli) {
+  for (size_t i = 0; i < cli->n_flags; i++) free_value(&cli->flags[i]);
+  free(cli->seen);
+  free(cli->positional);
+  cli->seen = NULL;
+  cli->positional = NULL;
+}
