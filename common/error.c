@@ -33,7 +33,7 @@ dml_status dml_error_prefix(dml_status st, const char *fmt, ...) {
   vset(pre, sizeof pre, fmt, ap);
   va_end(ap);
   memcpy(old, last_msg, sizeof old);
-  snprintf(last_msg, sizeof last_msg, "%s: %s", pre, old[0] ? old : dml_status_name(st));
+  snprintf(last_msg, sizeof last_msg, "%.400s: %.600s", pre, old[0] ? old : dml_status_name(st));
   return st;
 }
 

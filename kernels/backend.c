@@ -1,0 +1,79 @@
+/* backend — the backend registry: the only place that knows whether CUDA was compiled in. */
+#include "kernels/ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+const char *const dml_op_names[DML_OP_COUNT] = {
+  [DML_OP_LINEAR] = "linear", [DML_OP_RELU] = "relu", [DML_OP_L2NORM] = "l2norm",
+};
+
+int dml_backend_supports(const struct dml_backend *be, enum dml_op op) {
+  switch (op) {
+    case DML_OP_LINEAR: return be->fn.linear_forward && be->fn.linear_backward;
+    case DML_OP_RELU: return be->fn.relu_forward && be->fn.relu_backward;
+    case DML_OP_L2NORM: return be->fn.l2norm_forward && be->fn.l2norm_backward;
+    default: return 0;
+  }
+}
+
+int dml_cuda_device_count(void) {
+#ifdef DML_HAVE_CUDA
+  extern int dml_cuda_count_devices(void);
+  return dml_cuda_count_devices();
+#else
+  return 0;
+#endif
+}
+
+struct dml_backend *dml_backend_select(const char *want, FILE *log) {
+  struct dml_backend *be = NULL;
+  int ndev = dml_cuda_device_count();
+  if (!strcmp(want, "cuda") || !strcmp(want, "gpu")) {
+    if (ndev == 0) {
+      dml_error(DML_ERR_ARG, "backend 'cuda' requested but no CUDA device is available%s",
+#ifdef DML_HAVE_CUDA
+                ""
+#else
+                " (this build has no CUDA support)"
+#endif
+      );
+      return NULL;
+    }
+#ifdef DML_HAVE_CUDA
+    be = dml_backend_cuda_new();
+#endif
+  } else if (!strcmp(want, "auto")) {
+#ifdef DML_HAVE_CUDA
+    if (ndev > 0) be = dml_backend_cuda_new();
+#endif
+    if (!be) {
+      be = dml_backend_cpu_new();
+      if (log) fprintf(log, "backend: cpu (%s)\n", ndev ? "CUDA backend failed to start" :
+#ifdef DML_HAVE_CUDA
+                       "no CUDA device found"
+#else
+                       "built without CUDA"
+#endif
+      );
+      return be;
+    }
+  } else if (!strcmp(want, "cpu")) {
+    be = dml_backend_cpu_new();
+  } else {
+    dml_error(DML_ERR_ARG, "unknown backend '%s' (known: auto, cpu, cuda)", want);
+    return NULL;
+  }
+  if (be && log) fprintf(log, "backend: %s\n", be->name);
+  for (int op = 0; be && op < DML_OP_COUNT; op++)
+    if (!dml_backend_supports(be, op)) DML_ABORT("backend %s lacks op %s", be->name, dml_op_names[op]);
+  return be;
+}
+
+void dml_backend_free(struct dml_backend *be) {
+  if (!be) return;
+  if (be->destroy) be->destroy(be->ctx);
+  free(be);
+}

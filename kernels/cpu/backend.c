@@ -1,0 +1,35 @@
+/* backend (CPU) — fills the op table with the CPU implementations; memory is host memory. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "kernels/cpu/cpu.h"
+#include "kernels/ops.h"
+
+static void *cpu_alloc(void *ctx, size_t bytes) {
+  void *p = NULL;
+  if (posix_memalign(&p, 64, bytes ? bytes : 64)) DML_ABORT("out of memory allocating %zu bytes", bytes);
+  return p;
+}
+static void cpu_release(void *ctx, void *p) { free(p); }
+static void cpu_copy(void *ctx, void *dst, const void *src, size_t bytes) { memcpy(dst, src, bytes); }
+static void cpu_zero(void *ctx, void *p, size_t bytes) { memset(p, 0, bytes); }
+
+struct dml_backend *dml_backend_cpu_new(void) {
+  struct dml_backend *be = xcalloc(1, sizeof *be);
+  be->name = "cpu";
+  be->fn = (struct dml_backend_fn){
+    .linear_forward = dml_cpu_linear_forward,
+    .linear_backward = dml_cpu_linear_backward,
+    .relu_forward = dml_cpu_relu_forward,
+    .relu_backward = dml_cpu_relu_backward,
+    .l2norm_forward = dml_cpu_l2norm_forward,
+    .l2norm_backward = dml_cpu_l2norm_backward,
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .to_device = cpu_copy,
+    .to_host = cpu_copy,
+    .zero = cpu_zero,
+  };
+  return be;
+}

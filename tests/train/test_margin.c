@@ -1,0 +1,139 @@
+/* test_margin — the margin loss: a case computed by hand, finite differences for the embedding and β
+ * gradients, and the PyTorch fixture written by tests/reference/margin_loss.py (autograd of the reference
+ * formula in float64). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "tests/testutil.h"
+#include "train/train.h"
+
+static struct dml_train_opts opts(void) {
+  struct dml_train_opts o = {0};
+  o.loss_margin_margin = 0.2;
+  o.loss_margin_beta = 1.2;
+  o.loss_margin_beta_lr = 5e-4;
+  return o;
+}
+
+static int hand_case(void) {
+  /* D = 2, points a = (0,0), p = (1.1,0), n = (0,0.5); labels 0,0,1; one triplet (0,1,2); α = 0.2 and
+   * β = 1.2 (stored as float32: b = 1.2f). d_ap = sqrt(1.21 + 1e-8), d_an = sqrt(0.25 + 1e-8):
+   * pos = d_ap − b + 0.2 ≈ 0.1 > 0, neg = b − d_an + 0.2 ≈ 0.9 > 0, so n = 2 and L = (pos + neg)/2 ≈ 0.5.
+   * dL/dβ = (−1 + 1)/2 = 0. dL/dd_an = −1/2 and ∂d_an/∂x_n = (x_n − x_a)/d_an ≈ (0, 1), so dL/dx_n ≈ (0, −0.5). */
+  struct dml_train_opts o = opts();
+  int32_t classes[2] = {0, 1}, labels[3] = {0, 0, 1};
+  struct dml_criterion c;
+  dml_criterion_margin(&o, 2, classes, &c);
+  float emb[6] = {0, 0, 1.1f, 0, 0, 0.5f}, g[6];
+  struct dml_tuples tu = {0};
+  dml_tuples_push(&tu, 0, 1, 2);
+  double loss, b = 1.2f, xp = 1.1f;
+  c.loss(&c, emb, labels, 3, 2, &tu, &loss, g);
+  double dap = sqrt(xp * xp + 1e-8), dan = sqrt(0.25 + 1e-8);
+  int f = expect_scalar("margin hand case loss", loss, ((dap - b + 0.2) + (b - dan + 0.2)) / 2, 1e-9, 0);
+  f += expect_scalar("margin hand case loss ~ 0.5", loss, 0.5, 1e-6, 0);
+  f += expect_scalar("margin hand dL/dbeta", c.params.p[0].t.grad[0], 0.0, 1e-7, 0);
+  double gn[2] = {g[4], g[5]}, rn[2] = {0, -0.5 * 0.5 / dan};
+  f += expect_close("margin hand dL/dx_n", gn, rn, 2, 1e-6, 1e-6);
+  dml_tuples_free(&tu);
+  dml_criterion_free(&c);
+  return f;
+}
+
+static int finite_differences(void) {
+  enum { B = 8, D = 5 };
+  struct dml_train_opts o = opts();
+  o.loss_margin_nu = 0.01;
+  int32_t classes[4] = {0, 1, 2, 3}, labels[B] = {0, 0, 1, 1, 2, 2, 3, 3};
+  struct dml_criterion c;
+  dml_criterion_margin(&o, 4, classes, &c);
+  struct dml_rng r = dml_rng_init(3, DML_RNG_TEST, 0, 0);
+  float emb[B * D], g[B * D];
+  for (int i = 0; i < B * D; i++) emb[i] = (float)(dml_rng_normal(&r) * 0.4);
+  for (int k = 0; k < 4; k++) c.params.p[0].t.data[k] = 0.9f + 0.1f * k;
+  struct dml_tuples tu = {0};
+  int32_t tr[][3] = {{0, 1, 2}, {1, 0, 5}, {2, 3, 7}, {4, 5, 0}, {6, 7, 3}, {3, 2, 4}};
+  for (size_t t = 0; t < 6; t++) dml_tuples_push(&tu, tr[t][0], tr[t][1], tr[t][2]);
+  double loss;
+  c.loss(&c, emb, labels, B, D, &tu, &loss, g);
+  double an[B * D + 4], num[B * D + 4];
+  for (int i = 0; i < B * D; i++) an[i] = g[i];
+  for (int k = 0; k < 4; k++) an[B * D + k] = c.params.p[0].t.grad[k];
+  float gs[B * D];
+  const float h = 1e-3f;
+  for (int i = 0; i < B * D + 4; i++) {
+    float *v = i < B * D ? &emb[i] : &c.params.p[0].t.data[i - B * D];
+    float keep = *v;
+    double lp, lm;
+    *v = keep + h;
+    c.loss(&c, emb, labels, B, D, &tu, &lp, gs);
+    *v = keep - h;
+    c.loss(&c, emb, labels, B, D, &tu, &lm, gs);
+    *v = keep;
+    num[i] = (lp - lm) / (2.0 * h);
+  }
+  int f = expect_close("margin dL/d(emb, beta) vs finite differences", an, num, B * D + 4, 2e-3, 1e-2);
+  dml_tuples_free(&tu);
+  dml_criterion_free(&c);
+  return f;
+}
+
+/* Fixture: text file written by tests/reference/margin_loss.py:
+ *   B D T C / labels / tuples (T×3) / beta (C) / emb (B×D) / loss / grad emb (B×D) / grad beta (C) */
+static int torch_fixture(void) {
+  const char *path = "tests/fixtures/train/margin_loss.txt";
+  FILE *fp = fopen(path, "r");
+  if (!fp) {
+    printf("FAIL cannot open %s (regenerate: /usr/bin/python3 tests/reference/margin_loss.py)\n", path);
+    return 1;
+  }
+  int B, D, T, C, f = 0;
+  if (fscanf(fp, "%d %d %d %d", &B, &D, &T, &C) != 4) return expect_true("fixture header", 0);
+  int32_t *labels = malloc(B * sizeof *labels), *classes = malloc(C * sizeof *classes);
+  struct dml_tuples tu = {0};
+  for (int i = 0; i < B; i++) f |= fscanf(fp, "%d", &labels[i]) != 1;
+  for (int t = 0; t < T; t++) {
+    int a, p, n;
+    f |= fscanf(fp, "%d %d %d", &a, &p, &n) != 3;
+    dml_tuples_push(&tu, a, p, n);
+  }
+  struct dml_train_opts o = opts();
+  for (int k = 0; k < C; k++) classes[k] = k;
+  struct dml_criterion c;
+  dml_criterion_margin(&o, C, classes, &c);
+  for (int k = 0; k < C; k++) {
+    double v;
+    f |= fscanf(fp, "%lf", &v) != 1;
+    c.params.p[0].t.data[k] = (float)v;
+  }
+  float *emb = malloc(B * D * sizeof *emb), *g = malloc(B * D * sizeof *g);
+  for (int i = 0; i < B * D; i++) {
+    double v;
+    f |= fscanf(fp, "%lf", &v) != 1;
+    emb[i] = (float)v;
+  }
+  double ref_loss, *ref_g = malloc((B * D + C) * sizeof *ref_g), *got = malloc((B * D + C) * sizeof *got);
+  f |= fscanf(fp, "%lf", &ref_loss) != 1;
+  for (int i = 0; i < B * D + C; i++) f |= fscanf(fp, "%lf", &ref_g[i]) != 1;
+  fclose(fp);
+  if (f) return expect_true("fixture parse", 0);
+  double loss;
+  c.loss(&c, emb, labels, B, D, &tu, &loss, g);
+  for (int i = 0; i < B * D; i++) got[i] = g[i];
+  for (int k = 0; k < C; k++) got[B * D + k] = c.params.p[0].t.grad[k];
+  /* float32 embeddings against float64 torch: 1e-5 relative */
+  f += expect_scalar("margin loss vs torch", loss, ref_loss, 1e-6, 1e-5);
+  f += expect_close("margin grads vs torch autograd", got, ref_g, B * D + C, 1e-6, 1e-4);
+  free(labels); free(classes); free(emb); free(g); free(ref_g); free(got);
+  dml_tuples_free(&tu);
+  dml_criterion_free(&c);
+  return f;
+}
+
+int main(void) {
+  int fails = hand_case() + finite_differences() + torch_fixture();
+  return test_report("train_margin", fails);
+}

@@ -1,0 +1,73 @@
+/* distance — distance-weighted sampling (Wu et al. 2017) as the reference does it (spec A8):
+ * distances of the detached batch, clamped below at lower_cutoff (0.5; the upper cutoff is never applied);
+ * for every anchor i: log w_j = (2 − D)·ln d_ij − ((D − 3)/2)·ln(1 − d_ij²/4), same-class entries (i included)
+ * get weight 0; w ← exp(log w − max log w), normalised; the negative is drawn from w. The positive is a
+ * uniformly drawn other sample of i's class (i itself if it is alone).
+ * Where the reference has NaN/∞ (d ≥ 2 makes 1 − d²/4 ≤ 0), we clamp 1 − d²/4 at 1e-8 and state it here.
+ * An anchor without any negative in the batch emits nothing. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "train/train.h"
+
+static dml_status mine_distance(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
+                                struct dml_rng *r, struct dml_tuples *out) {
+  double *dist = xmalloc((size_t)B * B * sizeof *dist);
+  double *logw = xmalloc((size_t)B * sizeof *logw);
+  int32_t *pos = xmalloc((size_t)B * sizeof *pos);
+  dml_pairwise_distances(emb, B, D, dist);
+  for (int i = 0; i < B; i++) {
+    double mx = -INFINITY;
+    int any_neg = 0;
+    for (int j = 0; j < B; j++) {
+      double d = dist[(size_t)i * B + j];
+      if (d < m->lower_cutoff) d = m->lower_cutoff;
+      double q = 1.0 - d * d / 4.0;
+      if (q < 1e-8) q = 1e-8;
+      double lw = (2.0 - D) * log(d) - ((D - 3.0) / 2.0) * log(q);
+      if (labels[j] == labels[i]) lw = 0; /* masked before the max, as the reference */
+      else any_neg = 1;
+      logw[j] = lw;
+      if (lw > mx) mx = lw;
+    }
+    if (!any_neg) continue;
+    double total = 0;
+    for (int j = 0; j < B; j++) {
+      logw[j] = labels[j] == labels[i] ? 0 : exp(logw[j] - mx);
+      total += logw[j];
+    }
+    int neg = -1;
+    if (total > 0 && isfinite(total)) {
+      double u = dml_rng_uniform(r) * total, c = 0;
+      for (int j = 0; j < B; j++) {
+        if (logw[j] <= 0) continue;
+        c += logw[j];
+        neg = j;
+        if (u < c) break;
+      }
+    } else { /* every weight underflowed: uniform over negatives */
+      int cnt = 0;
+      for (int j = 0; j < B; j++) cnt += labels[j] != labels[i];
+      int k = (int)dml_rng_below(r, (uint32_t)cnt);
+      for (int j = 0; j < B; j++)
+        if (labels[j] != labels[i] && k-- == 0) { neg = j; break; }
+    }
+    int np = 0;
+    for (int j = 0; j < B; j++)
+      if (j != i && labels[j] == labels[i]) pos[np++] = j;
+    int p = np ? pos[dml_rng_below(r, (uint32_t)np)] : i;
+    dml_tuples_push(out, i, p, neg);
+  }
+  free(dist);
+  free(logw);
+  free(pos);
+  return DML_OK;
+}
+
+dml_status dml_miner_distance(const struct dml_train_opts *o, struct dml_miner *m) {
+  m->internal_name = "distance";
+  m->lower_cutoff = o->miner_distance_lower_cutoff;
+  m->upper_cutoff = o->miner_distance_upper_cutoff;
+  m->mine = mine_distance;
+  return DML_OK;
+}

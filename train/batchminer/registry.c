@@ -1,0 +1,56 @@
+/* registry (batchminer) — miner name → constructor, tuple lists and the detached distance matrix. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/train.h"
+
+static const struct {
+  const char *name;
+  dml_status (*create)(const struct dml_train_opts *, struct dml_miner *);
+} miners[] = {
+  {"distance", dml_miner_distance},
+};
+
+dml_status dml_miner_create(const struct dml_train_opts *o, struct dml_miner *m) {
+  memset(m, 0, sizeof *m);
+  for (size_t i = 0; i < sizeof miners / sizeof *miners; i++)
+    if (!strcmp(o->batch_mining, miners[i].name)) {
+      m->name = miners[i].name;
+      return miners[i].create(o, m);
+    }
+  return dml_error(DML_ERR_ARG, "unknown --batch_mining '%s' (known in this build: distance)", o->batch_mining);
+}
+
+void dml_tuples_push(struct dml_tuples *tu, int32_t a, int32_t p, int32_t n) {
+  if (tu->n == tu->cap) {
+    tu->cap = tu->cap ? 2 * tu->cap : 128;
+    tu->t = xrealloc(tu->t, (size_t)tu->cap * sizeof *tu->t);
+  }
+  tu->t[tu->n][0] = a;
+  tu->t[tu->n][1] = p;
+  tu->t[tu->n][2] = n;
+  tu->n++;
+}
+
+void dml_tuples_free(struct dml_tuples *tu) {
+  free(tu->t);
+  memset(tu, 0, sizeof *tu);
+}
+
+void dml_pairwise_distances(const float *emb, int B, int D, double *out) {
+  double *sq = xmalloc((size_t)B * sizeof *sq);
+  for (int i = 0; i < B; i++) {
+    double s = 0;
+    for (int k = 0; k < D; k++) s += (double)emb[(size_t)i * D + k] * emb[(size_t)i * D + k];
+    sq[i] = s;
+  }
+  for (int i = 0; i < B; i++)
+    for (int j = 0; j < B; j++) {
+      double dot = 0;
+      for (int k = 0; k < D; k++) dot += (double)emb[(size_t)i * D + k] * emb[(size_t)j * D + k];
+      double v = sq[i] + sq[j] - 2 * dot;
+      out[(size_t)i * B + j] = sqrt(v > 0 ? v : 0);
+    }
+  free(sq);
+}

@@ -1,0 +1,147 @@
+/* train — the training module: options (the reference's flat flag namespace), datasets, samplers,
+ * miners, criteria, optimizers and the training loop behind dml-train.
+ *
+ * One method, one file: train/datasets/<name>.c, train/datasampler/<name>.c, train/batchminer/<name>.c,
+ * train/criteria/<name>.c, train/optim/<name>.c; each folder has one registry (registry.c: name → constructor).
+ * Every component reads what it needs from `struct dml_train_opts`, as every reference module reads `opt`.
+ */
+#ifndef DML_TRAIN_H
+#define DML_TRAIN_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+#include "train/nn/nn.h"
+
+// ---------------------------------------------------------------------------------------------- options
+
+struct dml_train_opts {
+  /* dataset */
+  char *dataset, *source_path, *augmentation;
+  int max_per_class;                /* ours: keep at most this many images per class (0 = all), for tests */
+  /* general training */
+  double lr, fc_lr, decay, gamma;
+  int n_epochs, kernels, bs, seed;
+  char *scheduler, *optim, *loss, *batch_mining;
+  struct dml_intlist tau;
+  /* network */
+  int embed_dim, not_pretrained;
+  char *arch, *backend;
+  /* evaluation */
+  int no_train_metrics, evaluate_on_gpu, eval_init;
+  struct dml_strlist evaluation_metrics, storage_metrics, evaltypes;
+  /* setup */
+  struct dml_intlist gpu;
+  char *savename, *save_path;
+  /* W&B */
+  int log_online;
+  char *project, *group, *wandb_entity;
+  /* batch creation */
+  char *data_sampler;
+  int samples_per_class;
+  /* loss: margin */
+  double loss_margin_margin, loss_margin_beta_lr, loss_margin_beta, loss_margin_nu;
+  int loss_margin_beta_constant;
+  /* miner: distance */
+  double miner_distance_lower_cutoff, miner_distance_upper_cutoff;
+};
+
+/* Write the flag table of dml-train (reference names and defaults; see train/options.c) bound to `o` into
+ * out (cap entries, DML_TRAIN_MAX_FLAGS is enough); returns the number of flags. */
+#define DML_TRAIN_MAX_FLAGS 96
+size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t cap);
+
+// ---------------------------------------------------------------------------------------------- datasets
+
+struct dml_dataset {
+  char *name;
+  int n, channels, height, width;
+  uint8_t *pixels;        /* (n, channels, height, width) */
+  int32_t *labels;        /* (n) */
+  int n_classes;          /* distinct labels */
+  int32_t *classes;       /* (n_classes) the distinct labels, ascending */
+  float mean[3], std[3];  /* normalisation constants */
+};
+
+/* Load the train and test splits of a dataset by name (registry in train/datasets/registry.c). */
+dml_status dml_dataset_load(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *test);
+void dml_dataset_free(struct dml_dataset *d);
+/* Normalised float images of the given indices into out (count, channels*height*width). */
+void dml_dataset_batch(const struct dml_dataset *d, const int32_t *idx, int count, float *out);
+dml_status dml_dataset_fashion_mnist(const struct dml_train_opts *o, struct dml_dataset *train,
+                                     struct dml_dataset *test);
+
+// ---------------------------------------------------------------------------------------------- samplers
+
+struct dml_sampler {
+  const char *name;
+  const struct dml_dataset *data;
+  int bs, samples_per_class;
+  uint64_t seed;
+  int32_t **by_class;     /* indices per class position */
+  int *class_count;
+  int n_batches;          /* per epoch: floor(N / bs) */
+  /* Fill idx (bs) with the dataset indices of batch `step` of `epoch`; a pure function of (seed, epoch, step). */
+  void (*batch)(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
+};
+
+dml_status dml_sampler_create(const struct dml_train_opts *o, const struct dml_dataset *d, struct dml_sampler *out);
+void dml_sampler_free(struct dml_sampler *s);
+dml_status dml_sampler_class_random(const struct dml_train_opts *o, struct dml_sampler *s);
+
+// ---------------------------------------------------------------------------------------------- miners
+
+struct dml_tuples {
+  int n, cap;
+  int32_t (*t)[3];        /* (n, 3): anchor, positive, negative batch positions */
+};
+void dml_tuples_push(struct dml_tuples *tu, int32_t a, int32_t p, int32_t n);
+void dml_tuples_free(struct dml_tuples *tu);
+
+struct dml_miner {
+  const char *name;            /* registry key, e.g. "distance" */
+  const char *internal_name;   /* what a criterion's allowed list is checked against */
+  double lower_cutoff, upper_cutoff;
+  /* Mine tuples from a batch: emb (B, D) host, labels (B). `r` is the step's miner stream. */
+  dml_status (*mine)(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
+                     struct dml_rng *r, struct dml_tuples *out);
+};
+
+dml_status dml_miner_create(const struct dml_train_opts *o, struct dml_miner *out);
+dml_status dml_miner_distance(const struct dml_train_opts *o, struct dml_miner *m);
+/* Detached pairwise Euclidean distances the reference way: sqrt(max(‖a‖²+‖b‖²−2a·b, 0)); out (B, B) double. */
+void dml_pairwise_distances(const float *emb, int B, int D, double *out);
+
+// ---------------------------------------------------------------------------------------------- criteria
+
+struct dml_criterion {
+  const char *name;
+  int requires_miner;
+  const char *allowed_miners;  /* space-separated internal miner names, "*" = all, "" = none used */
+  struct dml_params params;    /* learnable criterion parameters (host), optimizer group 1 */
+  double params_lr;            /* their learning rate */
+  void *state;
+  /* loss of a batch; grad_emb (B, D) is overwritten (=) with dL/demb; parameter grads are accumulated (+=). */
+  dml_status (*loss)(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
+                     const struct dml_tuples *tuples, double *loss, float *grad_emb);
+  void (*destroy)(struct dml_criterion *c);
+};
+
+/* n_classes: number of training classes; class_of: label → class position (labels may be any ints). */
+dml_status dml_criterion_create(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                struct dml_criterion *out);
+dml_status dml_criterion_margin(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                struct dml_criterion *c);
+void dml_criterion_free(struct dml_criterion *c);
+
+// ---------------------------------------------------------------------------------------------- optim
+
+struct dml_adam {
+  double lr[3];                 /* per group: 0 network, 1 criterion, 2 last_linear with --fc_lr */
+  double beta1, beta2, eps;
+  long t;                       /* steps taken */
+};
+/* Adam as torch.optim.Adam (L2 weight decay added to the gradient for params with decay=1):
+ * m, v are (ps->total) host buffers owned by the caller, laid out like ps->values. */
+void dml_adam_step(struct dml_adam *a, struct dml_params *ps, float *m, float *v, double weight_decay);
+#endif

@@ -1,0 +1,409 @@
+/* trainer — the training loop (spec A2): per epoch, class_random batches → network → miner → criterion →
+ * backward → Adam; then evaluation of the test split (and the training split unless --no_train_metrics)
+ * with eval/ metrics, one run-record commit per epoch (a kill keeps every completed epoch), and
+ * embeddings of the latest and the best epoch. SIGINT/SIGTERM stop after the current step and leave the
+ * record `interrupted`; a NaN loss leaves it `failed` with the epochs before it intact. */
+#include "train/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eval/eval.h"
+
+/* The one process-wide mutable: set by the signal handler (a handler cannot reach a context). */
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) { stop_requested = sig; }
+
+struct trainer {
+  const struct dml_train_opts *o;
+  struct dml_backend *be;
+  struct dml_dataset train, test;
+  struct dml_params ps;
+  struct dml_network net;
+  struct dml_tape tape;
+  struct dml_sampler sampler;
+  struct dml_miner miner;
+  struct dml_criterion crit;
+  struct dml_adam adam;
+  float *m, *v, *cm, *cv;        /* Adam moments: network (ps.total), criterion (crit.params.total) */
+  float *host_values, *host_grads; /* host mirrors of the parameter blocks for a device backend */
+  dml_runrecord_t *rr;
+  double best_storage;
+};
+
+// ---------------------------------------------------------------------------------------------- run folder
+
+static dml_status check_name(const char *what, const char *s) {
+  if (!*s) return dml_error(DML_ERR_ARG, "%s is empty", what);
+  if (strchr(s, '/') || !strcmp(s, ".") || !strcmp(s, "..") || s[0] == '.')
+    return dml_error(DML_ERR_ARG, "%s '%s' cannot be a folder name (no '/', no leading '.')", what, s);
+  for (const char *c = s; *c; c++)
+    if ((unsigned char)*c < 32) return dml_error(DML_ERR_ARG, "%s contains a control character", what);
+  return DML_OK;
+}
+
+static dml_status mkdir_p(const char *path) {
+  char *p = xstrdup(path);
+  for (char *c = p + 1; *c; c++) {
+    if (*c != '/') continue;
+    *c = 0;
+    if (mkdir(p, 0777) && errno != EEXIST) {
+      dml_status st = dml_error(DML_ERR_IO, "cannot create folder %s: %s", p, strerror(errno));
+      free(p);
+      return st;
+    }
+    *c = '/';
+  }
+  dml_status st = DML_OK;
+  if (mkdir(p, 0777) && errno != EEXIST) st = dml_error(DML_ERR_IO, "cannot create folder %s: %s", p, strerror(errno));
+  free(p);
+  return st;
+}
+
+/* <save_path>/<dataset>/<savename>[_N]; creates it; returns the folder (heap). */
+static dml_status make_run_dir(const struct dml_train_opts *o, char **out) {
+  dml_status st;
+  char *name = strcmp(o->savename, "group_plus_seed") ? xstrdup(o->savename) : dml_strfmt("%s_s%d", o->group, o->seed);
+  if ((st = check_name("run name (--group/--savename)", name))) {
+    free(name);
+    return st;
+  }
+  char *parent = dml_strfmt("%s/%s", o->save_path, o->dataset);
+  if ((st = mkdir_p(parent))) {
+    free(name);
+    free(parent);
+    return st;
+  }
+  char *dir = dml_strfmt("%s/%s", parent, name);
+  for (int k = 1; mkdir(dir, 0777); k++) {
+    if (errno != EEXIST) {
+      st = dml_error(DML_ERR_IO, "cannot create run folder %s: %s", dir, strerror(errno));
+      free(dir);
+      dir = NULL;
+      break;
+    }
+    free(dir);
+    dir = dml_strfmt("%s/%s_%d", parent, name, k);
+  }
+  free(name);
+  free(parent);
+  *out = dir;
+  return st;
+}
+
+static char *iso_now(void) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return xstrdup(buf);
+}
+
+// ---------------------------------------------------------------------------------------------- evaluation
+
+/* Embed a whole split in eval mode: out (n, embed_dim) host. */
+static void embed_split(struct trainer *T, const struct dml_dataset *d, float *out) {
+  int chunk = 512, D = T->net.embed_dim, in = T->net.in_dim;
+  float *x = xmalloc((size_t)chunk * in * sizeof *x);
+  int32_t *idx = xmalloc((size_t)chunk * sizeof *idx);
+  T->tape.record = 0;
+  for (int s = 0; s < d->n; s += chunk) {
+    int c = d->n - s < chunk ? d->n - s : chunk;
+    for (int i = 0; i < c; i++) idx[i] = s + i;
+    dml_dataset_batch(d, idx, c, x);
+    dml_tape_reset(&T->tape);
+    struct dml_tensor *xin = dml_tape_input(&T->tape, x, c, in);
+    struct dml_tensor *e = dml_network_forward(&T->net, &T->tape, xin);
+    T->be->fn.to_host(T->be->ctx, out + (size_t)s * D, e->data, (size_t)c * D * sizeof *out);
+  }
+  dml_tape_reset(&T->tape);
+  T->tape.record = 1;
+  free(x);
+  free(idx);
+}
+
+static const char *split_title(const char *split) { return !strcmp(split, "test") ? "Test" : "Train"; }
+
+/* Evaluate one split at `epoch`, append to the record, keep embeddings; *r1 gets the first storage metric. */
+static dml_status evaluate(struct trainer *T, const char *split, const struct dml_dataset *d, long epoch,
+                           double *storage_value) {
+  const struct dml_train_opts *o = T->o;
+  int D = T->net.embed_dim;
+  float *emb = xmalloc((size_t)d->n * D * sizeof *emb);
+  embed_split(T, d, emb);
+  size_t nk = (size_t)o->evaluation_metrics.n;
+  struct dml_metric_result *res = xcalloc(nk, sizeof *res);
+  struct dml_eval_opts eo = {.kmeans_k = T->train.n_classes, .n_threads = 0};
+  dml_status st = dml_eval_metrics(emb, d->labels, (size_t)d->n, (size_t)D, (const char *const *)o->evaluation_metrics.v,
+                                   nk, &eo, res);
+  if (st) {
+    free(emb);
+    free(res);
+    return dml_error_prefix(st, "evaluating the %s split at epoch %ld", split, epoch);
+  }
+  struct dml_metric_value *vals = xcalloc(nk, sizeof *vals);
+  size_t nv = 0;
+  printf("%s epoch %ld | Embed-Type: %s:", split_title(split), epoch, o->evaltypes.n ? o->evaltypes.v[0] : "discriminative");
+  for (size_t i = 0; i < nk; i++) {
+    if (res[i].array) {
+      dml_runrecord_put_metric_array(T->rr, split, res[i].key, epoch, res[i].array, res[i].array_len, res[i].definition);
+      continue;
+    }
+    vals[nv++] = (struct dml_metric_value){res[i].key, res[i].value, res[i].definition};
+    printf("%s %s: %.4f", i ? " |" : "", res[i].key, res[i].value);
+    if (o->storage_metrics.n && !strcmp(res[i].key, o->storage_metrics.v[0])) *storage_value = res[i].value;
+  }
+  printf("\n");
+  fflush(stdout);
+  st = dml_runrecord_append_metrics(T->rr, split, epoch, vals, nv);
+  if (!st) st = dml_runrecord_put_embeddings(T->rr, split, 0, emb, (size_t)d->n, (size_t)D, d->labels, NULL);
+  if (!st && !strcmp(split, "test") && epoch >= 0 && *storage_value > T->best_storage) {
+    T->best_storage = *storage_value;
+    st = dml_runrecord_put_embeddings(T->rr, split, 1, emb, (size_t)d->n, (size_t)D, d->labels, NULL);
+  }
+  dml_eval_results_free(res, nk);
+  free(res);
+  free(vals);
+  free(emb);
+  return st;
+}
+
+static dml_status evaluate_all(struct trainer *T, long epoch, double *test_storage) {
+  double dummy = NAN;
+  dml_status st = evaluate(T, "test", &T->test, epoch, test_storage);
+  if (!st && !T->o->no_train_metrics) st = evaluate(T, "train", &T->train, epoch, &dummy);
+  return st;
+}
+
+// ---------------------------------------------------------------------------------------------- one step
+
+static double lr_at(const struct dml_train_opts *o, double base, long epoch) {
+  if (!strcmp(o->scheduler, "none")) return base;
+  double lr = base;
+  for (int i = 0; i < o->tau.n; i++)
+    if (epoch >= o->tau.v[i]) lr *= o->gamma;
+  return lr;
+}
+
+/* One optimisation step on the batch idx; *loss receives the loss. */
+static dml_status train_step(struct trainer *T, long epoch, long step, const int32_t *idx, float *x, int32_t *labels,
+                             float *emb_host, float *grad_host, double *loss) {
+  int B = T->o->bs, D = T->net.embed_dim, in = T->net.in_dim;
+  struct dml_backend *be = T->be;
+  dml_dataset_batch(&T->train, idx, B, x);
+  for (int i = 0; i < B; i++) labels[i] = T->train.labels[idx[i]];
+  dml_tape_reset(&T->tape);
+  struct dml_tensor *xin = dml_tape_input(&T->tape, x, B, in);
+  struct dml_tensor *emb = dml_network_forward(&T->net, &T->tape, xin);
+  be->fn.to_host(be->ctx, emb_host, emb->data, (size_t)B * D * sizeof *emb_host);
+
+  struct dml_tuples tu = {0};
+  struct dml_rng r = dml_rng_init((uint64_t)T->o->seed, DML_RNG_MINER, (uint64_t)epoch, (uint64_t)step);
+  dml_status st = T->miner.mine(&T->miner, emb_host, labels, B, D, &r, &tu);
+  if (!st) st = T->crit.loss(&T->crit, emb_host, labels, B, D, &tu, loss, grad_host);
+  dml_tuples_free(&tu);
+  if (st) return st;
+  if (!isfinite(*loss))
+    return dml_error(DML_ERR_NUMERIC, "loss is %g at epoch %ld step %ld (lower --lr?)", *loss, epoch, step);
+
+  dml_tape_need_grad(&T->tape, emb);
+  be->fn.to_device(be->ctx, emb->grad, grad_host, (size_t)B * D * sizeof *grad_host);
+  dml_tape_backward(&T->tape);
+
+  /* optimizer on host blocks; a device backend round-trips through the mirrors */
+  size_t bytes = T->ps.total * sizeof(float);
+  float *dev_values = T->ps.values, *dev_grads = T->ps.grads;
+  if (T->host_values) {
+    be->fn.to_host(be->ctx, T->host_values, dev_values, bytes);
+    be->fn.to_host(be->ctx, T->host_grads, dev_grads, bytes);
+    for (int i = 0; i < T->ps.n; i++) {
+      T->ps.p[i].t.data = T->host_values + T->ps.p[i].offset;
+      T->ps.p[i].t.grad = T->host_grads + T->ps.p[i].offset;
+    }
+  }
+  long t_before = T->adam.t;
+  dml_adam_step(&T->adam, &T->ps, T->m, T->v, T->o->decay);
+  if (T->crit.params.n) {
+    T->adam.t = t_before; /* both groups share the step count */
+    dml_adam_step(&T->adam, &T->crit.params, T->cm, T->cv, 0);
+    dml_params_zero_grad(&T->crit.params);
+  }
+  if (T->host_values) {
+    be->fn.to_device(be->ctx, dev_values, T->host_values, bytes);
+    for (int i = 0; i < T->ps.n; i++) {
+      T->ps.p[i].t.data = dev_values + T->ps.p[i].offset;
+      T->ps.p[i].t.grad = dev_grads + T->ps.p[i].offset;
+    }
+  }
+  dml_params_zero_grad(&T->ps);
+  return DML_OK;
+}
+
+// ---------------------------------------------------------------------------------------------- the run
+
+static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
+  dml_status st;
+  T->o = o;
+  T->best_storage = -INFINITY;
+  if (o->n_epochs < 0) return dml_error(DML_ERR_ARG, "--n_epochs must be >= 0");
+  if (strcmp(o->optim, "adam")) return dml_error(DML_ERR_ARG, "unknown --optim '%s' (known in this build: adam)", o->optim);
+  for (int i = 0; i < o->evaluation_metrics.n; i++)
+    if (!dml_eval_known_metric(o->evaluation_metrics.v[i]))
+      return dml_error(DML_ERR_ARG, "unknown metric '%s' in --evaluation_metrics", o->evaluation_metrics.v[i]);
+  if (!(T->be = dml_backend_select(o->backend, stdout))) return DML_ERR_ARG;
+  if ((st = dml_dataset_load(o, &T->train, &T->test))) return st;
+  printf("dataset %s: train %d images / %d classes, test %d images / %d classes\n", o->dataset, T->train.n,
+         T->train.n_classes, T->test.n, T->test.n_classes);
+  int in_dim = T->train.channels * T->train.height * T->train.width;
+  dml_params_init(&T->ps, T->be);
+  if ((st = dml_network_init(&T->net, &T->ps, o->arch, in_dim, o->embed_dim))) return st;
+  if (o->fc_lr >= 0)
+    for (int i = 0; i < T->ps.n; i++)
+      if (strstr(T->ps.p[i].name, "last_linear")) T->ps.p[i].group = 2;
+  dml_params_alloc(&T->ps);
+  dml_network_reset_parameters(&T->net, (uint64_t)o->seed);
+  if ((st = dml_sampler_create(o, &T->train, &T->sampler))) return st;
+  if ((st = dml_miner_create(o, &T->miner))) return st;
+  if ((st = dml_criterion_create(o, T->train.n_classes, T->train.classes, &T->crit))) return st;
+  if (strcmp(T->crit.allowed_miners, "*") && !strstr(T->crit.allowed_miners, T->miner.internal_name))
+    return dml_error(DML_ERR_ARG, "--loss %s cannot use --batch_mining %s (allowed: %s)", o->loss, o->batch_mining,
+                     T->crit.allowed_miners);
+  T->m = xcalloc(T->ps.total + 1, sizeof(float));
+  T->v = xcalloc(T->ps.total + 1, sizeof(float));
+  T->cm = xcalloc(T->crit.params.total + 1, sizeof(float));
+  T->cv = xcalloc(T->crit.params.total + 1, sizeof(float));
+  if (strcmp(T->be->name, "cpu")) {
+    T->host_values = xmalloc((T->ps.total + 1) * sizeof(float));
+    T->host_grads = xmalloc((T->ps.total + 1) * sizeof(float));
+  }
+  T->adam = (struct dml_adam){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+  /* activations of one step: input + 3 layers of (B × widest) + grads, with room to spare */
+  size_t widest = (size_t)(in_dim > 512 ? in_dim : 512);
+  int rows = o->bs > 512 ? o->bs : 512;
+  size_t arena = (size_t)rows * widest * sizeof(float) * 12 + (64u << 20);
+  dml_tape_init(&T->tape, T->be, arena);
+  printf("memory: parameters %.2f MiB (x4 with grads and Adam moments), step arena %.1f MiB\n",
+         T->ps.total * 4.0 / (1 << 20), arena / (double)(1 << 20));
+  return DML_OK;
+}
+
+static void teardown(struct trainer *T) {
+  dml_tape_free(&T->tape);
+  dml_criterion_free(&T->crit);
+  dml_sampler_free(&T->sampler);
+  dml_params_free(&T->ps);
+  dml_dataset_free(&T->train);
+  dml_dataset_free(&T->test);
+  free(T->m); free(T->v); free(T->cm); free(T->cv);
+  free(T->host_values); free(T->host_grads);
+  dml_backend_free(T->be);
+}
+
+static dml_status finish(struct trainer *T, dml_status st) {
+  if (!T->rr) return st;
+  enum dml_run_status rs = st == DML_OK ? DML_RUN_FINISHED : st == DML_ERR_INTERRUPTED ? DML_RUN_INTERRUPTED : DML_RUN_FAILED;
+  if (st) dml_runrecord_set_attr(T->rr, "error", dml_error_message());
+  char saved[1024];
+  snprintf(saved, sizeof saved, "%s", dml_error_message());
+  dml_runrecord_set_status(T->rr, rs);
+  dml_status cst = dml_runrecord_close(T->rr);
+  T->rr = NULL;
+  if (st) {
+    dml_error(st, "%s", saved);
+    return st;
+  }
+  return cst;
+}
+
+dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json, char **run_path) {
+  struct trainer T;
+  memset(&T, 0, sizeof T);
+  dml_status st = setup(&T, o);
+  char *dir = NULL, *path = NULL;
+  if (!st) st = make_run_dir(o, &dir);
+  if (!st) {
+    path = dml_strfmt("%s/run.h5", dir);
+    char *created = iso_now();
+    char *name = strrchr(dir, '/') ? xstrdup(strrchr(dir, '/') + 1) : xstrdup(dir);
+    struct dml_run_meta meta = {
+      .seed = o->seed, .name = name, .group = o->group, .project = o->project, .dataset = o->dataset,
+      .arch = o->arch, .loss = o->loss, .batch_mining = o->batch_mining, .source = "local",
+      .config_json = (char *)config_json, .created = created,
+    };
+    st = dml_runrecord_create(path, &meta, &T.rr);
+    free(created);
+    free(name);
+    if (!st) printf("run record: %s\n", path);
+  }
+  if (st) {
+    teardown(&T);
+    free(dir);
+    free(path);
+    return st;
+  }
+
+  stop_requested = 0;
+  struct sigaction sa = {0}, old_int, old_term;
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+
+  int B = o->bs, D = T.net.embed_dim, in = T.net.in_dim;
+  float *x = xmalloc((size_t)B * in * sizeof *x), *emb = xmalloc((size_t)B * D * sizeof *emb);
+  float *grad = xmalloc((size_t)B * D * sizeof *grad);
+  int32_t *idx = xmalloc((size_t)B * sizeof *idx), *labels = xmalloc((size_t)B * sizeof *labels);
+  double storage = NAN;
+  if (o->eval_init) {
+    st = evaluate_all(&T, -1, &storage);
+    if (!st) st = dml_runrecord_commit(T.rr);
+  }
+  for (long epoch = 0; !st && epoch < o->n_epochs; epoch++) {
+    double lr = lr_at(o, o->lr, epoch);
+    T.adam.lr[0] = lr;
+    T.adam.lr[1] = lr_at(o, T.crit.params_lr, epoch);
+    T.adam.lr[2] = o->fc_lr >= 0 ? lr_at(o, o->fc_lr, epoch) : lr;
+    double t0 = dml_now(), loss_sum = 0;
+    char label[64], suffix[64] = "";
+    snprintf(label, sizeof label, "epoch %ld/%d", epoch, o->n_epochs);
+    struct dml_progress pb;
+    dml_progress_init(&pb, label, (size_t)T.sampler.n_batches, "it", stderr);
+    long step = 0;
+    for (; step < T.sampler.n_batches && !st; step++) {
+      if (stop_requested) {
+        st = dml_error(DML_ERR_INTERRUPTED, "interrupted by signal %d during epoch %ld; completed epochs are kept in %s",
+                       (int)stop_requested, epoch, path);
+        break;
+      }
+      double loss = 0;
+      T.sampler.batch(&T.sampler, epoch, step, idx);
+      st = train_step(&T, epoch, step, idx, x, labels, emb, grad, &loss);
+      loss_sum += loss;
+      snprintf(suffix, sizeof suffix, "loss %.4f", loss_sum / (step + 1));
+      dml_progress_update(&pb, (size_t)step + 1, suffix);
+    }
+    if (st) break;
+    dml_progress_finish(&pb, suffix);
+    double secs = dml_now() - t0;
+    struct dml_train_row row = {.loss = step ? loss_sum / step : NAN, .lr = lr, .seconds = secs,
+                                .images_per_second = secs > 0 ? step * (double)B / secs : 0};
+    st = dml_runrecord_append_train(T.rr, epoch, &row);
+    if (!st) st = evaluate_all(&T, epoch, &storage);
+    if (!st) st = dml_runrecord_commit(T.rr);
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  free(x); free(emb); free(grad); free(idx); free(labels);
+  st = finish(&T, st);
+  teardown(&T);
+  if (run_path && !st) *run_path = path;
+  else free(path);
+  free(dir);
+  return st;
+}

@@ -1,0 +1,9 @@
+/* trainer — the training loop of dml-train as a library call, so tests can drive it without a process. */
+#ifndef DML_TRAINER_H
+#define DML_TRAINER_H
+#include "train/train.h"
+
+/* Run one training as configured; config_json is the full flag set for the record. On success, when
+ * run_path is non-NULL it receives the path of the written run.h5 (heap). */
+dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json, char **run_path);
+#endif
