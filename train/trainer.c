@@ -359,11 +359,13 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
   float *x = xmalloc((size_t)B * in * sizeof *x), *emb = xmalloc((size_t)B * D * sizeof *emb);
   float *grad = xmalloc((size_t)B * D * sizeof *grad);
   int32_t *idx = xmalloc((size_t)B * sizeof *idx), *labels = xmalloc((size_t)B * sizeof *labels);
-  double storage = NAN;
+  double storage = NAN, storage_init = NAN;
   if (o->eval_init) {
     st = evaluate_all(&T, -1, &storage);
+    storage_init = storage;
     if (!st) st = dml_runrecord_commit(T.rr);
   }
+  long epochs_done = 0;
   for (long epoch = 0; !st && epoch < o->n_epochs; epoch++) {
     double lr = lr_at(o, o->lr, epoch);
     T.adam.lr[0] = lr;
@@ -396,7 +398,11 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
     st = dml_runrecord_append_train(T.rr, epoch, &row);
     if (!st) st = evaluate_all(&T, epoch, &storage);
     if (!st) st = dml_runrecord_commit(T.rr);
+    if (!st) epochs_done = epoch + 1;
   }
+  if (!st && o->storage_metrics.n)
+    printf("summary: %s test %s before training %.4f, after %ld epoch%s %.4f, best %.4f\n", path,
+           o->storage_metrics.v[0], storage_init, epochs_done, epochs_done == 1 ? "" : "s", storage, T.best_storage);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   free(x); free(emb); free(grad); free(idx); free(labels);
