@@ -301,6 +301,43 @@ char *dml_flags_to_json(const struct dml_cli *cli) {
   return r;
 }
 
+dml_status dml_flags_from_json(struct dml_cli *cli, const char *json) {
+  json_error_t je;
+  json_t *o = json_loads(json, 0, &je);
+  if (!o || !json_is_object(o)) {
+    json_decref(o);
+    return dml_error(DML_ERR_FORMAT, "stored configuration is not a JSON object (%s)", je.text);
+  }
+  dml_status st = DML_OK;
+  for (size_t i = 0; i < cli->n_flags && !st; i++) {
+    const struct dml_flag *f = &cli->flags[i];
+    json_t *v = json_object_get(o, f->name);
+    if (!v || (cli->seen && cli->seen[i])) continue;
+    if (json_is_array(v)) {
+      size_t n = json_array_size(v);
+      char **tok = xcalloc(n + 1, sizeof *tok);
+      for (size_t k = 0; k < n; k++) {
+        json_t *e = json_array_get(v, k);
+        tok[k] = json_is_string(e) ? xstrdup(json_string_value(e))
+                 : json_is_integer(e) ? dml_strfmt("%lld", (long long)json_integer_value(e))
+                                      : dml_strfmt("%.17g", json_number_value(e));
+      }
+      st = is_list(f->type) ? set_list(f, tok, (int)n) : dml_error(DML_ERR_FORMAT, "stored --%s is a list", f->name);
+      for (size_t k = 0; k < n; k++) free(tok[k]);
+      free(tok);
+    } else {
+      char *txt = json_is_string(v) ? xstrdup(json_string_value(v))
+                  : json_is_boolean(v) ? xstrdup(json_is_true(v) ? "1" : "0")
+                  : json_is_integer(v) ? dml_strfmt("%lld", (long long)json_integer_value(v))
+                                       : dml_strfmt("%.17g", json_number_value(v));
+      st = is_list(f->type) ? set_list_text(f, txt) : set_scalar(f, txt);
+      free(txt);
+    }
+  }
+  json_decref(o);
+  return st;
+}
+
 void dml_flags_free(struct dml_cli *cli) {
   for (size_t i = 0; i < cli->n_flags; i++) free_value(&cli->flags[i]);
   free(cli->seen);

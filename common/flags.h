@@ -60,6 +60,9 @@ dml_status dml_flags_parse(struct dml_cli *cli, int argc, char **argv);
 void dml_flags_print_help(const struct dml_cli *cli, FILE *f);
 /* The flags and their current values as a JSON object string (heap). */
 char *dml_flags_to_json(const struct dml_cli *cli);
+/* Set every flag that appears in a JSON object (as written by dml_flags_to_json) and was not given on the
+ * command line: how `dml-train --resume DIR` restores a run's configuration. Unknown keys are ignored. */
+dml_status dml_flags_from_json(struct dml_cli *cli, const char *json);
 /* Was flag `name` given explicitly? */
 int dml_flags_given(const struct dml_cli *cli, const char *name);
 void dml_flags_free(struct dml_cli *cli);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "eval/eval.h"
+#include "train/checkpoint.h"
 
 /* The one process-wide mutable: set by the signal handler (a handler cannot reach a context). */
 static volatile sig_atomic_t stop_requested;
@@ -246,6 +247,88 @@ static dml_status train_step(struct trainer *T, long epoch, long step, const int
   return DML_OK;
 }
 
+// ---------------------------------------------------------------------------------------------- checkpoints
+
+/* The checkpoint's tensor table: network parameters, their Adam moments, criterion parameters and moments.
+ * Names come from the parameter tables (STYLE.md §9); for a device backend the values go through the mirrors. */
+static size_t ckpt_table(struct trainer *T, struct dml_ckpt_tensor *t, char (*names)[128], float *values) {
+  size_t k = 0;
+  struct dml_params *tabs[2] = {&T->ps, &T->crit.params};
+  float *mom[2][2] = {{T->m, T->v}, {T->cm, T->cv}};
+  for (int w = 0; w < 2; w++)
+    for (int i = 0; i < tabs[w]->n; i++) {
+      const struct dml_param *p = &tabs[w]->p[i];
+      const char *pre = w ? "criterion." : "";
+      float *data = w == 0 && values ? values + p->offset : p->t.data;
+      const char *suffix[3] = {"", ".adam_m", ".adam_v"};
+      float *ptr[3] = {data, mom[w][0] + p->offset, mom[w][1] + p->offset};
+      for (int j = 0; j < 3; j++) {
+        snprintf(names[k], 128, "%s%s%s", pre, p->name, suffix[j]);
+        t[k] = (struct dml_ckpt_tensor){names[k], ptr[j], p->ndim, {p->shape[0], p->shape[1], p->shape[2], p->shape[3]}};
+        k++;
+      }
+    }
+  return k;
+}
+
+static const char *const ckpt_keys[] = {"epoch", "adam_t", "best_storage", "loss", "lr", "seconds",
+                                        "images_per_second", "seed", "format"};
+enum { CKPT_NKEYS = sizeof ckpt_keys / sizeof *ckpt_keys };
+
+static dml_status save_checkpoint(struct trainer *T, const char *dir, long epoch, const struct dml_train_row *row) {
+  size_t cap = 3 * (size_t)(T->ps.n + T->crit.params.n);
+  struct dml_ckpt_tensor *t = xcalloc(cap + 1, sizeof *t);
+  char (*names)[128] = xcalloc(cap + 1, sizeof *names);
+  if (T->host_values) T->be->fn.to_host(T->be->ctx, T->host_values, T->ps.values, T->ps.total * sizeof(float));
+  size_t n = ckpt_table(T, t, names, T->host_values);
+  char v[CKPT_NKEYS][64];
+  snprintf(v[0], 64, "%ld", epoch);
+  snprintf(v[1], 64, "%ld", T->adam.t);
+  snprintf(v[2], 64, "%.17g", T->best_storage);
+  snprintf(v[3], 64, "%.17g", row->loss);
+  snprintf(v[4], 64, "%.17g", row->lr);
+  snprintf(v[5], 64, "%.17g", row->seconds);
+  snprintf(v[6], 64, "%.17g", row->images_per_second);
+  snprintf(v[7], 64, "%d", T->o->seed);
+  snprintf(v[8], 64, "dml-checkpoint-1");
+  const char *vals[CKPT_NKEYS];
+  for (int i = 0; i < CKPT_NKEYS; i++) vals[i] = v[i];
+  char *path = dml_strfmt("%s/checkpoint.safetensors", dir);
+  dml_status st = dml_checkpoint_write(path, t, n, ckpt_keys, vals, CKPT_NKEYS);
+  free(path);
+  free(t);
+  free(names);
+  return st;
+}
+
+/* Restore the state of the last checkpoint; *epoch = its epoch, *row = that epoch's train row. */
+static dml_status load_checkpoint(struct trainer *T, const char *dir, long *epoch, struct dml_train_row *row) {
+  size_t cap = 3 * (size_t)(T->ps.n + T->crit.params.n);
+  struct dml_ckpt_tensor *t = xcalloc(cap + 1, sizeof *t);
+  char (*names)[128] = xcalloc(cap + 1, sizeof *names);
+  size_t n = ckpt_table(T, t, names, T->host_values);
+  char *meta[CKPT_NKEYS] = {0};
+  char *path = dml_strfmt("%s/checkpoint.safetensors", dir);
+  dml_status st = dml_checkpoint_read(path, t, n, 0, ckpt_keys, meta, CKPT_NKEYS);
+  if (!st && (!meta[0] || !meta[1] || !meta[2]))
+    st = dml_error(DML_ERR_FORMAT, "%s: checkpoint metadata incomplete", path);
+  if (!st) {
+    *epoch = strtol(meta[0], NULL, 10);
+    T->adam.t = strtol(meta[1], NULL, 10);
+    T->best_storage = strtod(meta[2], NULL);
+    row->loss = meta[3] ? strtod(meta[3], NULL) : NAN;
+    row->lr = meta[4] ? strtod(meta[4], NULL) : NAN;
+    row->seconds = meta[5] ? strtod(meta[5], NULL) : NAN;
+    row->images_per_second = meta[6] ? strtod(meta[6], NULL) : NAN;
+    if (T->host_values) T->be->fn.to_device(T->be->ctx, T->ps.values, T->host_values, T->ps.total * sizeof(float));
+  }
+  for (int i = 0; i < CKPT_NKEYS; i++) free(meta[i]);
+  free(path);
+  free(t);
+  free(names);
+  return st;
+}
+
 // ---------------------------------------------------------------------------------------------- the run
 
 static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
@@ -322,27 +405,66 @@ static dml_status finish(struct trainer *T, dml_status st) {
   return cst;
 }
 
-dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json, char **run_path) {
+/* Create the run folder and record (fresh run), or reopen them and restore the checkpoint (resume). */
+static dml_status open_run(struct trainer *T, const struct dml_train_opts *o, const char *config_json,
+                           const char *resume_dir, char **dir, char **path, long *start_epoch) {
+  dml_status st;
+  *start_epoch = 0;
+  if (resume_dir) {
+    *dir = xstrdup(resume_dir);
+    *path = dml_strfmt("%s/run.h5", resume_dir);
+    long ck_epoch = -1;
+    struct dml_train_row row;
+    if ((st = load_checkpoint(T, resume_dir, &ck_epoch, &row))) return dml_error_prefix(st, "resuming %s", resume_dir);
+    struct dml_run prev = {0};
+    if ((st = dml_runrecord_read(*path, &prev))) return dml_error_prefix(st, "resuming %s", resume_dir);
+    long last = prev.n_train ? (long)prev.train_epoch[prev.n_train - 1] : -1;
+    dml_run_free(&prev);
+    if ((st = dml_runrecord_open(*path, &T->rr))) return st;
+    dml_runrecord_set_status(T->rr, DML_RUN_RUNNING);
+    char at[32];
+    snprintf(at, sizeof at, "%ld", ck_epoch + 1);
+    dml_runrecord_set_attr(T->rr, "resumed_at_epoch", at);
+    if (last < ck_epoch) { /* killed between the checkpoint and the record commit: record that epoch now */
+      double storage = NAN;
+      st = dml_runrecord_append_train(T->rr, ck_epoch, &row);
+      if (!st) st = evaluate_all(T, ck_epoch, &storage);
+      if (!st) st = dml_runrecord_commit(T->rr);
+      if (st) return st;
+    } else if (last > ck_epoch) {
+      return dml_error(DML_ERR_STATE, "%s: the record has epoch %ld but the checkpoint only epoch %ld", resume_dir, last,
+                       ck_epoch);
+    }
+    *start_epoch = ck_epoch + 1;
+    printf("resuming %s at epoch %ld\n", *path, *start_epoch);
+    return DML_OK;
+  }
+  if ((st = make_run_dir(o, dir))) return st;
+  *path = dml_strfmt("%s/run.h5", *dir);
+  char *created = iso_now();
+  char *name = strrchr(*dir, '/') ? xstrdup(strrchr(*dir, '/') + 1) : xstrdup(*dir);
+  struct dml_run_meta meta = {
+    .seed = o->seed, .name = name, .group = o->group, .project = o->project, .dataset = o->dataset,
+    .arch = o->arch, .loss = o->loss, .batch_mining = o->batch_mining, .source = "local",
+    .config_json = (char *)config_json, .created = created,
+  };
+  st = dml_runrecord_create(*path, &meta, &T->rr);
+  free(created);
+  free(name);
+  if (!st) printf("run record: %s\n", *path);
+  return st;
+}
+
+dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json, const char *resume_dir,
+                         char **run_path) {
   struct trainer T;
   memset(&T, 0, sizeof T);
-  dml_status st = setup(&T, o);
   char *dir = NULL, *path = NULL;
-  if (!st) st = make_run_dir(o, &dir);
-  if (!st) {
-    path = dml_strfmt("%s/run.h5", dir);
-    char *created = iso_now();
-    char *name = strrchr(dir, '/') ? xstrdup(strrchr(dir, '/') + 1) : xstrdup(dir);
-    struct dml_run_meta meta = {
-      .seed = o->seed, .name = name, .group = o->group, .project = o->project, .dataset = o->dataset,
-      .arch = o->arch, .loss = o->loss, .batch_mining = o->batch_mining, .source = "local",
-      .config_json = (char *)config_json, .created = created,
-    };
-    st = dml_runrecord_create(path, &meta, &T.rr);
-    free(created);
-    free(name);
-    if (!st) printf("run record: %s\n", path);
-  }
+  long start_epoch = 0;
+  dml_status st = setup(&T, o);
+  if (!st) st = open_run(&T, o, config_json, resume_dir, &dir, &path, &start_epoch);
   if (st) {
+    st = finish(&T, st);
     teardown(&T);
     free(dir);
     free(path);
@@ -360,13 +482,13 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
   float *grad = xmalloc((size_t)B * D * sizeof *grad);
   int32_t *idx = xmalloc((size_t)B * sizeof *idx), *labels = xmalloc((size_t)B * sizeof *labels);
   double storage = NAN, storage_init = NAN;
-  if (o->eval_init) {
+  if (o->eval_init && !resume_dir) {
     st = evaluate_all(&T, -1, &storage);
     storage_init = storage;
     if (!st) st = dml_runrecord_commit(T.rr);
   }
-  long epochs_done = 0;
-  for (long epoch = 0; !st && epoch < o->n_epochs; epoch++) {
+  long epochs_done = start_epoch;
+  for (long epoch = start_epoch; !st && epoch < o->n_epochs; epoch++) {
     double lr = lr_at(o, o->lr, epoch);
     T.adam.lr[0] = lr;
     T.adam.lr[1] = lr_at(o, T.crit.params_lr, epoch);
@@ -397,6 +519,8 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
                                 .images_per_second = secs > 0 ? step * (double)B / secs : 0};
     st = dml_runrecord_append_train(T.rr, epoch, &row);
     if (!st) st = evaluate_all(&T, epoch, &storage);
+    /* checkpoint first, then the record: a kill in between is repaired by --resume (see open_run) */
+    if (!st) st = save_checkpoint(&T, dir, epoch, &row);
     if (!st) st = dml_runrecord_commit(T.rr);
     if (!st) epochs_done = epoch + 1;
   }
