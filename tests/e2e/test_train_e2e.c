@@ -3,7 +3,8 @@
  *  1. a run with 1 thread and the same run with 2 threads give bitwise-identical losses and metrics;
  *  2. the record is `finished`, holds epochs -1..1 of the test metrics, the train rows and embeddings, and
  *     R@1 after training is clearly above R@1 before (the network learns);
- *  3. SIGKILL after the first committed epoch leaves a readable record with that epoch, status `running`;
+ *  3. SIGKILL after the first committed epoch leaves a readable record with that epoch, status `running`, and
+ *     `--resume` continues it to the same losses and metrics as an unbroken run;
  *  4. bad input: an unknown flag (exit 2, "did you mean"), a missing dataset folder, a hostile group name,
  *     a bs/samples_per_class mismatch — one-line errors, non-zero exits, no record written.
  * argv[1] = path of the dml-train binary. */
@@ -109,17 +110,22 @@ static int compare_runs(const char *pa, const char *pb) {
   return f;
 }
 
-static int kill_test(const char *tmp) {
-  char save[4096], path[4200];
+/* Kill a longer run with SIGKILL after its first committed epoch, check the record, resume it up to 3 epochs and
+ * compare with an unbroken 3-epoch run: losses and metrics must be bitwise equal. */
+static int kill_resume_test(const char *tmp) {
+  char save[4096], dir[4200], path[4300], save_u[4096], path_u[4300];
   snprintf(save, sizeof save, "%s/k", tmp);
-  snprintf(path, sizeof path, "%s/fashion_mnist/kill_s3/run.h5", save);
-  char *args[] = {BASE_ARGS, "--n_epochs", "50", "--group", "kill", "--save_path", save, NULL};
+  snprintf(dir, sizeof dir, "%s/fashion_mnist/kill_s3", save);
+  snprintf(path, sizeof path, "%s/run.h5", dir);
+  snprintf(save_u, sizeof save_u, "%s/u", tmp);
+  snprintf(path_u, sizeof path_u, "%s/fashion_mnist/kill_s3/run.h5", save_u);
+  char *args[] = {BASE_ARGS, "--max_per_class", "2000", "--n_epochs", "50", "--group", "kill", "--save_path", save, NULL};
   pid_t pid;
-  char err[16];
+  char err[8192];
   run("1", args, err, sizeof err, &pid, 0);
   int f = 0, seen = 0;
-  for (int i = 0; i < 600 && !seen; i++) { /* up to 60 s for the first epoch */
-    struct timespec ts = {0, 100000000};
+  for (int i = 0; i < 3000 && !seen; i++) { /* up to 60 s for the first epoch */
+    struct timespec ts = {0, 20000000};
     nanosleep(&ts, NULL);
     struct dml_run r = {0};
     if (dml_runrecord_read(path, &r) == DML_OK) {
@@ -132,12 +138,31 @@ static int kill_test(const char *tmp) {
   f += expect_true("first epoch committed before the kill", seen);
   struct dml_run r = {0};
   f += expect_true("killed run's record still reads", dml_runrecord_read(path, &r) == DML_OK);
-  if (!f) {
-    f += expect_true("killed run is 'running' with >= 1 complete epoch", !strcmp(r.meta.status, "running") && r.n_train >= 1);
-    const struct dml_series *s = dml_run_series(&r, "test", "e_recall@1");
-    f += expect_true("metrics of every committed epoch present", s && s->n == r.n_train + 1);
-  }
+  if (f) return f;
+  printf("killed after %zu committed epoch(s)\n", r.n_train);
+  f += expect_true("killed run is 'running' with >= 1 complete epoch", !strcmp(r.meta.status, "running") && r.n_train >= 1);
+  const struct dml_series *s = dml_run_series(&r, "test", "e_recall@1");
+  f += expect_true("metrics of every committed epoch present", s && s->n == r.n_train + 1);
   dml_run_free(&r);
+
+  char *resume[] = {"--resume", dir, "--n_epochs", "3", NULL};
+  int rc = run("2", resume, err, sizeof err, NULL, 1);
+  if (rc) printf("stderr: %s\n", err);
+  f += expect_true("--resume exits 0", rc == 0);
+  char *unbroken[] = {BASE_ARGS, "--max_per_class", "2000", "--n_epochs", "3", "--group", "kill", "--save_path", save_u, NULL};
+  rc = run("1", unbroken, err, sizeof err, NULL, 1);
+  f += expect_true("unbroken run exits 0", rc == 0);
+  struct dml_run a = {0}, b = {0};
+  if (dml_runrecord_read(path, &a) || dml_runrecord_read(path_u, &b)) return f + expect_true("both records read", 0);
+  f += expect_true("resumed run finished", !strcmp(a.meta.status, "finished"));
+  f += expect_true("resumed run has at least 3 train rows", a.n_train >= 3 && b.n_train == 3);
+  if (a.n_train >= 3 && b.n_train == 3)
+    f += expect_true("resumed losses bitwise equal to the unbroken run", !memcmp(a.train_loss, b.train_loss, 3 * sizeof(double)));
+  const struct dml_series *sa = dml_run_series(&a, "test", "e_recall@1"), *sb = dml_run_series(&b, "test", "e_recall@1");
+  f += expect_true("resumed R@1 bitwise equal to the unbroken run",
+                   sa && sb && sa->n >= 4 && sb->n == 4 && !memcmp(sa->value, sb->value, 4 * sizeof(double)));
+  dml_run_free(&a);
+  dml_run_free(&b);
   return f;
 }
 
@@ -187,7 +212,7 @@ int main(int argc, char **argv) {
   snprintf(pa, sizeof pa, "%s/fashion_mnist/e2e_s3/run.h5", sa);
   snprintf(pb, sizeof pb, "%s/fashion_mnist/e2e_s3/run.h5", sb);
   if (!f) f += compare_runs(pa, pb);
-  f += kill_test(tmp);
+  f += kill_resume_test(tmp);
   f += bad_input(tmp);
   if (!f) {
     char cmd[4200];
