@@ -61,7 +61,7 @@ static int run(const char *threads, char *const extra[], char *errbuf, size_t er
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
-#define BASE_ARGS "--dataset", "fashion_mnist", "--max_per_class", "100", "--n_epochs", "2", "--lr", "1e-3", \
+#define BASE_ARGS "--dataset", "fashion_mnist", "--max_per_class", "100", "--n_epochs", "2", "--lr", "1e-3", "--embed_dim", "8", \
   "--bs", "56", "--samples_per_class", "2", "--seed", "3", "--no_train_metrics", "--eval_init", "--kernels", "2"
 
 static int compare_runs(const char *pa, const char *pb) {
@@ -92,7 +92,7 @@ static int compare_runs(const char *pa, const char *pb) {
   char **paths = NULL;
   size_t n = 0, d = 0;
   f += expect_true("latest test embeddings stored",
-                   dml_runrecord_read_embeddings(pa, "test", 0, &emb, &n, &d, &labels, &paths) == DML_OK && n == 500 && d == 128);
+                   dml_runrecord_read_embeddings(pa, "test", 0, &emb, &n, &d, &labels, &paths) == DML_OK && n == 500 && d == 8);
   if (emb) {
     double s = 0;
     for (size_t k = 0; k < d; k++) s += (double)emb[k] * emb[k];
