@@ -1,14 +1,24 @@
-/* runrecord — the run record, one HDF5 file per run (docs/run-format.md, schema_version 1).
+/* runrecord — the run record, one HDF5 file per run (docs/run-format.md is the specification, schema_version 1).
  *
- * Writes are buffered in the handle and applied by dml_runrecord_commit(): copy run.h5 to run.h5.tmp (or create
- * it), apply the pending changes there, close, fsync, rename over run.h5. The file is never open between
- * commits, so a process killed at any moment leaves the previous or the new complete file.
- * This is the only file that touches HDF5 for run records; H5_CHECK reports a failing HDF5 call. */
+ * Contract:
+ *   - Writes are buffered in the handle (metric rows, train rows, arrays, embeddings, attributes) and applied by
+ *     dml_runrecord_commit(): copy run.h5 to run.h5.tmp (or create it fresh), apply the pending changes there,
+ *     close, fsync, rename over run.h5, fsync the folder. The file is never open between commits, so a process
+ *     killed at any moment leaves the previous or the new complete file (plus, at worst, a stale run.h5.tmp that
+ *     the next commit overwrites).
+ *   - Readers open read-only with file locking off, so a reader never blocks (or is blocked by) a writer.
+ *   - Expected failures (missing file, not HDF5, not a run record, newer schema, bad argument) return a dml_status
+ *     with a one-line dml_error naming the path; HDF5's automatic error-stack printing is switched off here and a
+ *     failing HDF5 call on a file we are writing is reported by H5_CHECK with the statement and HDF5's message.
+ *   - Dataset and group names are escaped (escape_name): '%' -> "%25", '/' -> "%2F", the names "." and ".." ->
+ *     "%2E" and "%2E.", the metric key "epoch" -> "%65poch"; readers decode every "%XX".
+ * This is the only file that touches HDF5 for run records. No globals; not thread-safe per handle. */
 #include "common/runrecord.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +27,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* An HDF5 call that must not fail on a file we wrote ourselves: a failure is returned as DML_ERR_IO naming the call. */
-#define H5_CHECK(x)                                                                              \
-  do {                                                                                           \
-    if ((x) < 0) { st = dml_error(DML_ERR_IO, "%s: HDF5 call failed: %s", rr->path, #x); goto out; } \
+/* A failing HDF5 call while committing `tmp`: record the statement and HDF5's innermost message, jump to `out`. */
+#define H5_CHECK(x)                                   \
+  do {                                                \
+    if ((x) < 0) {                                    \
+      st = h5_fail(tmp, #x);                          \
+      goto out;                                       \
+    }                                                 \
   } while (0)
 
 const char *dml_run_status_name(enum dml_run_status s) {
@@ -35,10 +48,10 @@ const char *dml_run_status_name(enum dml_run_status s) {
 
 // ---------------------------------------------------------------------------------------------- pending ops
 
-struct pend_metrics { char *split; long epoch; size_t n; char **keys, **defs; double *vals; };
-struct pend_array { char *split, *key, *def; long epoch; size_t n; double *v; };
+struct pend_metrics { char *split; long epoch; size_t n; char **keys, **defs; double *vals; /* (n) */ };
+struct pend_array { char *split, *key, *def; long epoch; size_t n; double *v; /* (n) */ };
 struct pend_train { long epoch; struct dml_train_row row; };
-struct pend_emb { char *split; int best; size_t n, d; float *emb; int32_t *labels; char **paths; };
+struct pend_emb { char *split; int best; size_t n, d; float *emb; /* (n, d) */ int32_t *labels; /* (n) */ char **paths; };
 struct pend_attr { char *name, *value; };
 
 struct dml_runrecord {
@@ -65,11 +78,35 @@ static char *iso_now(void) {
   return xstrdup(buf);
 }
 
-/* Dataset names: '%' → "%25", '/' → "%2F" (a W&B key may contain '/'); "." and ".." cannot be names. */
-static char *escape_name(const char *k) {
+// ---------------------------------------------------------------------------------------------- errors
+
+struct h5_msg { char text[256]; int set; };
+
+static herr_t first_error(unsigned n, const H5E_error2_t *e, void *data) {
+  struct h5_msg *m = data;
+  if (!m->set && e->desc && *e->desc) {
+    snprintf(m->text, sizeof m->text, "%s (in %s)", e->desc, e->func_name ? e->func_name : "?");
+    m->set = 1;
+  }
+  return 0;
+}
+
+/* The innermost message on HDF5's error stack (then cleared), as a dml_error naming the file and the call. */
+static dml_status h5_fail(const char *path, const char *stmt) {
+  struct h5_msg m = {{0}, 0};
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, &m);
+  H5Eclear2(H5E_DEFAULT);
+  return dml_error(DML_ERR_IO, "%s: HDF5 call failed: %s: %s", path, stmt, m.set ? m.text : "no HDF5 message");
+}
+
+// ---------------------------------------------------------------------------------------------- names
+
+/* Escape a split or key for use as an HDF5 link name (see the file comment and docs/run-format.md). */
+static char *escape_name(const char *k, int is_key) {
   size_t n = strlen(k);
-  char *o = xmalloc(3 * n + 4), *p = o;
-  if (!strcmp(k, ".") || !strcmp(k, "..")) { *p++ = '%'; *p++ = '2'; *p++ = 'E'; k++; }
+  char *o = xmalloc(3 * n + 8), *p = o;
+  if (!strcmp(k, ".") || !strcmp(k, "..")) { memcpy(p, "%2E", 3); p += 3; k++; }
+  else if (is_key && !strcmp(k, "epoch")) { memcpy(p, "%65", 3); p += 3; k++; }
   for (; *k; k++) {
     if (*k == '%') { memcpy(p, "%25", 3); p += 3; }
     else if (*k == '/') { memcpy(p, "%2F", 3); p += 3; }
@@ -79,11 +116,20 @@ static char *escape_name(const char *k) {
   return o;
 }
 
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Decode every "%XX" (two hex digits); anything else is kept as is. */
 static char *unescape_name(const char *k) {
   char *o = xmalloc(strlen(k) + 1), *p = o;
   for (; *k; k++) {
-    if (k[0] == '%' && k[1] == '2' && (k[2] == '5' || k[2] == 'F' || k[2] == 'E')) {
-      *p++ = k[2] == '5' ? '%' : k[2] == 'F' ? '/' : '.';
+    int hi, lo;
+    if (k[0] == '%' && (hi = hexval(k[1])) >= 0 && (lo = hexval(k[2])) >= 0) {
+      *p++ = (char)(hi * 16 + lo);
       k += 2;
     } else {
       *p++ = *k;
@@ -102,8 +148,21 @@ static hid_t str_type(void) {
   return t;
 }
 
+/* File access for every open: readers never take locks (a reader must not block a writer or fail on a read-only
+ * or lock-less file system); the writer only ever opens its private run.h5.tmp. */
+static hid_t make_fapl(int writing) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+  H5Pset_file_locking(fapl, 0, 1);
+#endif
+  H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+  /* earliest format that can still hold a large attribute (the config): readable by HDF5 >= 1.8, h5py, h5dump */
+  if (writing) H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18);
+  return fapl;
+}
+
 static herr_t put_str_attr(hid_t obj, const char *name, const char *value) {
-  if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+  if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) return -1;
   hid_t t = str_type(), sp = H5Screate(H5S_SCALAR);
   hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
   const char *v = value ? value : "";
@@ -115,7 +174,7 @@ static herr_t put_str_attr(hid_t obj, const char *name, const char *value) {
 }
 
 static herr_t put_int_attr(hid_t obj, const char *name, long long value, hid_t type) {
-  if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+  if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) return -1;
   hid_t sp = H5Screate(H5S_SCALAR);
   hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
   herr_t r = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_LLONG, &value);
@@ -124,14 +183,14 @@ static herr_t put_int_attr(hid_t obj, const char *name, long long value, hid_t t
   return r;
 }
 
-/* Read a string attribute (variable or fixed length); NULL when absent. */
+/* Read a scalar string attribute (variable or fixed length); NULL when absent or not a string. */
 static char *get_str_attr(hid_t obj, const char *name) {
   if (H5Aexists(obj, name) <= 0) return NULL;
   hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
   if (a < 0) return NULL;
-  hid_t ft = H5Aget_type(a);
+  hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
   char *out = NULL;
-  if (H5Tget_class(ft) == H5T_STRING) {
+  if (H5Tget_class(ft) == H5T_STRING && H5Sget_simple_extent_npoints(sp) == 1) {
     if (H5Tis_variable_str(ft) > 0) {
       hid_t mt = str_type();
       char *v = NULL;
@@ -150,24 +209,31 @@ static char *get_str_attr(hid_t obj, const char *name) {
       free(buf);
     }
   }
+  H5Sclose(sp);
   H5Tclose(ft);
   H5Aclose(a);
   return out;
 }
 
+/* Read a scalar integer attribute; 0 when absent or not an integer. */
 static int get_ll_attr(hid_t obj, const char *name, long long *v) {
   if (H5Aexists(obj, name) <= 0) return 0;
   hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-  int ok = a >= 0 && H5Aread(a, H5T_NATIVE_LLONG, v) >= 0;
-  if (a >= 0) H5Aclose(a);
+  if (a < 0) return 0;
+  hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+  int ok = H5Tget_class(ft) == H5T_INTEGER && H5Sget_simple_extent_npoints(sp) == 1 &&
+           H5Aread(a, H5T_NATIVE_LLONG, v) >= 0;
+  H5Sclose(sp);
+  H5Tclose(ft);
+  H5Aclose(a);
   return ok;
 }
 
 /* Open a group path, creating every missing level. */
 static hid_t group_path(hid_t file, const char *path) {
-  char *p = xstrdup(path);
+  char *p = xstrdup(path), *save = NULL;
   hid_t g = H5Gopen2(file, "/", H5P_DEFAULT);
-  for (char *s = strtok(p, "/"); s && g >= 0; s = strtok(NULL, "/")) {
+  for (char *s = strtok_r(p, "/", &save); s && g >= 0; s = strtok_r(NULL, "/", &save)) {
     hid_t next = H5Lexists(g, s, H5P_DEFAULT) > 0 ? H5Gopen2(g, s, H5P_DEFAULT)
                                                     : H5Gcreate2(g, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Gclose(g);
@@ -177,22 +243,49 @@ static hid_t group_path(hid_t file, const char *path) {
   return g;
 }
 
+struct name_list { char **v; size_t n; };
+
+static herr_t collect_name(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+  struct name_list *l = data;
+  l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+  l->v[l->n++] = xstrdup(name);
+  return 0;
+}
+
+/* Every link name in group g, in name order. */
+static herr_t list_names(hid_t g, struct name_list *l) {
+  l->v = NULL;
+  l->n = 0;
+  hsize_t idx = 0;
+  return H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, l);
+}
+
+static void free_names(struct name_list *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+}
+
+/* Length of the 1-D dataset g/name (0 when absent). */
 static hsize_t ds_len(hid_t g, const char *name) {
   if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return 0;
   hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+  if (d < 0) return 0;
   hid_t sp = H5Dget_space(d);
-  hsize_t n = 0;
-  H5Sget_simple_extent_dims(sp, &n, NULL);
+  hsize_t n[2] = {0, 0};
+  if (H5Sget_simple_extent_ndims(sp) == 1) H5Sget_simple_extent_dims(sp, n, NULL);
   H5Sclose(sp);
   H5Dclose(d);
-  return n;
+  return n[0];
 }
 
-/* Append one double to the extendible 1-D dataset g/name, creating it NaN-filled to length `fill` first. */
+/* Append one double to the extendible 1-D dataset g/name, creating it first (NaN-filled to length `fill`). */
 static herr_t append_f64(hid_t g, const char *name, double v, hsize_t fill) {
   hid_t d;
   if (H5Lexists(g, name, H5P_DEFAULT) > 0) {
     d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0) return -1;
   } else {
     hsize_t zero = 0, unl = H5S_UNLIMITED, chunk = 64;
     hid_t sp = H5Screate_simple(1, &zero, &unl), pl = H5Pcreate(H5P_DATASET_CREATE);
@@ -203,7 +296,7 @@ static herr_t append_f64(hid_t g, const char *name, double v, hsize_t fill) {
     H5Pclose(pl);
     H5Sclose(sp);
     if (d < 0) return -1;
-    if (fill && H5Dset_extent(d, &fill) < 0) { H5Dclose(d); return -1; } /* new chunks read as the NaN fill */
+    if (fill && H5Dset_extent(d, &fill) < 0) { H5Dclose(d); return -1; } /* new elements read as the NaN fill */
   }
   hid_t sp = H5Dget_space(d);
   hsize_t n = 0, one = 1;
@@ -220,23 +313,27 @@ static herr_t append_f64(hid_t g, const char *name, double v, hsize_t fill) {
   return r;
 }
 
-/* Write a whole dataset, replacing it unless it exists with the same shape and type (then overwritten in place,
- * so a file does not grow with every epoch's embeddings). */
-static herr_t put_dataset(hid_t g, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims, const void *data) {
+/* Write a whole dataset, replacing it unless it exists with the same shape and type (then it is overwritten in
+ * place, so a file does not grow with every epoch's embeddings: HDF5 does not reuse freed space across opens). */
+static herr_t put_dataset(hid_t g, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
+                          const void *data) {
   hid_t d = -1;
   if (H5Lexists(g, name, H5P_DEFAULT) > 0) {
     d = H5Dopen2(g, name, H5P_DEFAULT);
-    hid_t sp = H5Dget_space(d), t = H5Dget_type(d);
-    hsize_t cur[4] = {0};
-    int same = H5Sget_simple_extent_ndims(sp) == rank && H5Tequal(t, ftype) > 0;
-    H5Sget_simple_extent_dims(sp, cur, NULL);
-    for (int i = 0; same && i < rank; i++) same = cur[i] == dims[i];
-    H5Sclose(sp);
-    H5Tclose(t);
+    int same = 0;
+    if (d >= 0) {
+      hid_t sp = H5Dget_space(d), t = H5Dget_type(d);
+      hsize_t cur[4] = {0};
+      same = H5Sget_simple_extent_ndims(sp) == rank && H5Tequal(t, ftype) > 0;
+      if (same) H5Sget_simple_extent_dims(sp, cur, NULL);
+      for (int i = 0; same && i < rank; i++) same = cur[i] == dims[i];
+      H5Sclose(sp);
+      H5Tclose(t);
+    }
     if (!same) {
-      H5Dclose(d);
+      if (d >= 0) H5Dclose(d);
       d = -1;
-      H5Ldelete(g, name, H5P_DEFAULT);
+      if (H5Ldelete(g, name, H5P_DEFAULT) < 0) return -1;
     }
   }
   if (d < 0) {
@@ -248,6 +345,112 @@ static herr_t put_dataset(hid_t g, const char *name, hid_t ftype, hid_t mtype, i
   herr_t r = H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
   H5Dclose(d);
   return r;
+}
+
+/* Read the 1-D variable-length string dataset g/name; NULL unless it holds exactly `n` strings. */
+static char **read_strings(hid_t g, const char *name, size_t n) {
+  if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return NULL;
+  hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+  if (d < 0) return NULL;
+  char **out = NULL;
+  hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+  hsize_t len[2] = {0, 0};
+  int ok = H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0 && H5Sget_simple_extent_ndims(sp) == 1;
+  if (ok) H5Sget_simple_extent_dims(sp, len, NULL);
+  if (ok && len[0] == n) {
+    hid_t t = str_type();
+    char **raw = xcalloc(n + 1, sizeof *raw);
+    if (n == 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) >= 0) {
+      out = xcalloc(n + 1, sizeof *out);
+      for (size_t i = 0; i < n; i++) {
+        out[i] = xstrdup(raw[i] ? raw[i] : "");
+        if (raw[i]) H5free_memory(raw[i]);
+      }
+    }
+    free(raw);
+    H5Tclose(t);
+  }
+  H5Sclose(sp);
+  H5Tclose(ft);
+  H5Dclose(d);
+  return out;
+}
+
+static void free_strings(char **v, size_t n) {
+  if (!v) return;
+  for (size_t i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+// ---------------------------------------------------------------------------------------------- opening for reading
+
+enum probe { PROBE_OK, PROBE_MISSING, PROBE_FOLDER, PROBE_UNREADABLE, PROBE_NOT_HDF5, PROBE_CORRUPT, PROBE_NO_SCHEMA,
+             PROBE_NEWER, PROBE_BAD_SCHEMA };
+
+/* Open `path` read-only and check its schema_version, without touching the error message (is_record uses it). */
+static enum probe probe_record(const char *path, hid_t *file, long long *schema, int *err) {
+  silence_hdf5();
+  *file = -1;
+  *err = 0;
+  struct stat sb;
+  if (stat(path, &sb)) return *err = errno, PROBE_MISSING;
+  if (S_ISDIR(sb.st_mode)) return PROBE_FOLDER;
+  if (access(path, R_OK)) return *err = errno, PROBE_UNREADABLE;
+  if (H5Fis_hdf5(path) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return PROBE_NOT_HDF5;
+  }
+  hid_t fapl = make_fapl(0);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  if (f < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return PROBE_CORRUPT;
+  }
+  long long sv = 0;
+  enum probe p = PROBE_OK;
+  if (!get_ll_attr(f, "schema_version", &sv)) p = PROBE_NO_SCHEMA;
+  else if (sv > DML_RUNRECORD_SCHEMA_VERSION) p = PROBE_NEWER;
+  else if (sv < 1) p = PROBE_BAD_SCHEMA;
+  H5Eclear2(H5E_DEFAULT);
+  *schema = sv;
+  if (p != PROBE_OK) H5Fclose(f);
+  else *file = f;
+  return p;
+}
+
+/* Open `path` read-only as a run record, with a clear one-line error for each way it can fail. */
+static dml_status open_record(const char *path, hid_t *file, long long *schema) {
+  long long sv = 0;
+  int err = 0;
+  switch (probe_record(path, file, &sv, &err)) {
+    case PROBE_OK:
+      if (schema) *schema = sv;
+      return DML_OK;
+    case PROBE_MISSING:
+    case PROBE_UNREADABLE: return dml_error(DML_ERR_IO, "cannot read run record %s: %s", path, strerror(err));
+    case PROBE_FOLDER: return dml_error(DML_ERR_IO, "%s is a folder, not a run record file", path);
+    case PROBE_NOT_HDF5: return dml_error(DML_ERR_FORMAT, "%s is not an HDF5 file, so not a dml run record", path);
+    case PROBE_CORRUPT: return dml_error(DML_ERR_FORMAT, "%s: HDF5 file cannot be opened (truncated or corrupt?)", path);
+    case PROBE_NO_SCHEMA:
+      return dml_error(DML_ERR_FORMAT, "%s is an HDF5 file but not a dml run record (no integer schema_version attribute)", path);
+    case PROBE_NEWER:
+      dml_error(DML_ERR_FORMAT, "%s has run-record schema_version %lld; this dml (%s) reads up to %d", path, sv, DML_VERSION,
+                DML_RUNRECORD_SCHEMA_VERSION);
+      dml_error_hint("the record was written by a newer dml; update dml to read it");
+      return DML_ERR_FORMAT;
+    case PROBE_BAD_SCHEMA: break;
+  }
+  return dml_error(DML_ERR_FORMAT, "%s has an invalid run-record schema_version %lld", path, sv);
+}
+
+int dml_runrecord_is_record(const char *path) {
+  hid_t f;
+  long long sv;
+  int err;
+  if (!path || probe_record(path, &f, &sv, &err) != PROBE_OK) return 0;
+  H5Fclose(f);
+  return 1;
 }
 
 // ---------------------------------------------------------------------------------------------- writer API
@@ -264,7 +467,7 @@ static void meta_copy(struct dml_run_meta *dst, const struct dml_run_meta *m) {
   dst->source = xstrdup(m->source && *m->source ? m->source : "local");
   dst->config_json = xstrdup(m->config_json && *m->config_json ? m->config_json : "{}");
   dst->created = m->created && *m->created ? xstrdup(m->created) : iso_now();
-  dst->finished = m->finished ? xstrdup(m->finished) : NULL;
+  dst->finished = dup_or_empty(m->finished);
   dst->status = xstrdup(m->status && *m->status ? m->status : "running");
 }
 
@@ -275,27 +478,34 @@ static void meta_free(struct dml_run_meta *m) {
   memset(m, 0, sizeof *m);
 }
 
+static void handle_free(dml_runrecord_t *rr);
+
 dml_status dml_runrecord_create(const char *path, const struct dml_run_meta *meta, dml_runrecord_t **out) {
+  *out = NULL;
+  if (!path || !*path) return dml_error(DML_ERR_ARG, "run record path is empty");
   struct stat sb;
   if (!stat(path, &sb)) return dml_error(DML_ERR_STATE, "run record %s already exists (resume it instead)", path);
   dml_runrecord_t *rr = xcalloc(1, sizeof *rr);
   rr->path = xstrdup(path);
   rr->fresh = 1;
-  meta_copy(&rr->meta, meta);
-  *out = rr;
+  struct dml_run_meta empty = {0};
+  meta_copy(&rr->meta, meta ? meta : &empty);
   /* write the file now, so a run that dies before its first epoch still leaves its configuration */
   dml_status st = dml_runrecord_commit(rr);
   if (st) {
-    meta_free(&rr->meta);
-    free(rr->path);
-    free(rr);
-    *out = NULL;
+    handle_free(rr);
+    return st;
   }
-  return st;
+  *out = rr;
+  return DML_OK;
 }
 
 dml_status dml_runrecord_open(const char *path, dml_runrecord_t **out) {
-  if (!dml_runrecord_is_record(path)) return dml_error(DML_ERR_FORMAT, "%s is not a readable run record", path);
+  *out = NULL;
+  hid_t f;
+  dml_status st = open_record(path, &f, NULL);
+  if (st) return dml_error_prefix(st, "reopening the run record");
+  H5Fclose(f);
   dml_runrecord_t *rr = xcalloc(1, sizeof *rr);
   rr->path = xstrdup(path);
   *out = rr;
@@ -304,9 +514,18 @@ dml_status dml_runrecord_open(const char *path, dml_runrecord_t **out) {
 
 #define GROW(arr, n) (arr = xrealloc(arr, ((n) + 1) * sizeof *(arr)), &(arr)[(n)++])
 
+static int bad_name(const char *s) { return !s || !*s; }
+
 dml_status dml_runrecord_append_metrics(dml_runrecord_t *rr, const char *split, long epoch,
                                         const struct dml_metric_value *v, size_t n) {
-  if (!split || !*split) return dml_error(DML_ERR_ARG, "metric split name is empty");
+  if (bad_name(split)) return dml_error(DML_ERR_ARG, "%s: metric split name is empty", rr->path);
+  if (n && !v) return dml_error(DML_ERR_ARG, "%s: no metric values given", rr->path);
+  for (size_t i = 0; i < n; i++) {
+    if (bad_name(v[i].key)) return dml_error(DML_ERR_ARG, "%s: metric %zu of split '%s' has an empty key", rr->path, i, split);
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(v[i].key, v[j].key))
+        return dml_error(DML_ERR_ARG, "%s: metric '%s' given twice for split '%s' at epoch %ld", rr->path, v[i].key, split, epoch);
+  }
   struct pend_metrics *p = GROW(rr->pm, rr->npm);
   p->split = xstrdup(split);
   p->epoch = epoch;
@@ -324,34 +543,53 @@ dml_status dml_runrecord_append_metrics(dml_runrecord_t *rr, const char *split, 
 
 dml_status dml_runrecord_put_metric_array(dml_runrecord_t *rr, const char *split, const char *key, long epoch,
                                           const double *v, size_t n, const char *definition) {
-  struct pend_array *p = GROW(rr->pa, rr->npa);
+  if (bad_name(split) || bad_name(key)) return dml_error(DML_ERR_ARG, "%s: array metric needs a split and a key", rr->path);
+  if (n && !v) return dml_error(DML_ERR_ARG, "%s: array metric '%s' has no values", rr->path, key);
+  /* a newer put for the same (split, key) replaces a pending one */
+  struct pend_array *p = NULL;
+  for (size_t i = 0; i < rr->npa && !p; i++)
+    if (!strcmp(rr->pa[i].split, split) && !strcmp(rr->pa[i].key, key)) {
+      p = &rr->pa[i];
+      free(p->split); free(p->key); free(p->def); free(p->v);
+    }
+  if (!p) p = GROW(rr->pa, rr->npa);
   p->split = xstrdup(split);
   p->key = xstrdup(key);
   p->def = definition ? xstrdup(definition) : NULL;
   p->epoch = epoch;
   p->n = n;
   p->v = xmalloc((n + 1) * sizeof *p->v);
-  memcpy(p->v, v, n * sizeof *v);
+  if (n) memcpy(p->v, v, n * sizeof *v);
   return DML_OK;
 }
 
 dml_status dml_runrecord_append_train(dml_runrecord_t *rr, long epoch, const struct dml_train_row *row) {
+  if (!row) return dml_error(DML_ERR_ARG, "%s: no train row given", rr->path);
   struct pend_train *p = GROW(rr->pt, rr->npt);
   p->epoch = epoch;
   p->row = *row;
   return DML_OK;
 }
 
+static void pend_emb_free(struct pend_emb *p) {
+  free(p->split); free(p->emb); free(p->labels);
+  free_strings(p->paths, p->n);
+  memset(p, 0, sizeof *p);
+}
+
 dml_status dml_runrecord_put_embeddings(dml_runrecord_t *rr, const char *split, int best, const float *emb,
                                         size_t n, size_t d, const int32_t *labels, const char *const *paths) {
+  if (bad_name(split)) return dml_error(DML_ERR_ARG, "%s: embeddings split name is empty", rr->path);
+  if ((n && d && !emb) || (n && !labels))
+    return dml_error(DML_ERR_ARG, "%s: embeddings of split '%s' need data and labels", rr->path, split);
+  if (d && n > SIZE_MAX / d / sizeof *emb) return dml_error(DML_ERR_ARG, "%s: embeddings of %zu x %zu overflow", rr->path, n, d);
+  best = best ? 1 : 0;
   /* a newer put for the same (split, best) replaces a pending one */
   struct pend_emb *p = NULL;
-  for (size_t i = 0; i < rr->npe; i++)
+  for (size_t i = 0; i < rr->npe && !p; i++)
     if (rr->pe[i].best == best && !strcmp(rr->pe[i].split, split)) {
       p = &rr->pe[i];
-      free(p->split); free(p->emb); free(p->labels);
-      if (p->paths) for (size_t k = 0; k < p->n; k++) free(p->paths[k]);
-      free(p->paths);
+      pend_emb_free(p);
     }
   if (!p) p = GROW(rr->pe, rr->npe);
   p->split = xstrdup(split);
@@ -359,9 +597,9 @@ dml_status dml_runrecord_put_embeddings(dml_runrecord_t *rr, const char *split, 
   p->n = n;
   p->d = d;
   p->emb = xmalloc(n * d * sizeof *emb + 1);
-  memcpy(p->emb, emb, n * d * sizeof *emb);
+  if (n && d) memcpy(p->emb, emb, n * d * sizeof *emb);
   p->labels = xmalloc(n * sizeof *labels + 1);
-  memcpy(p->labels, labels, n * sizeof *labels);
+  if (n) memcpy(p->labels, labels, n * sizeof *labels);
   p->paths = NULL;
   if (paths) {
     p->paths = xcalloc(n + 1, sizeof *p->paths);
@@ -371,9 +609,16 @@ dml_status dml_runrecord_put_embeddings(dml_runrecord_t *rr, const char *split, 
 }
 
 dml_status dml_runrecord_set_attr(dml_runrecord_t *rr, const char *name, const char *value) {
-  static const char *reserved[] = {"schema_version", "seed", "config"};
-  for (size_t i = 0; i < 3; i++)
-    if (!strcmp(name, reserved[i])) return dml_error(DML_ERR_ARG, "root attribute '%s' cannot be set this way", name);
+  static const char *reserved[] = {"schema_version", "seed", "config", "dml_version"};
+  if (bad_name(name)) return dml_error(DML_ERR_ARG, "%s: root attribute name is empty", rr->path);
+  for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+    if (!strcmp(name, reserved[i])) return dml_error(DML_ERR_ARG, "%s: root attribute '%s' cannot be set this way", rr->path, name);
+  for (size_t i = 0; i < rr->nat; i++) /* a later value for the same name replaces a pending one */
+    if (!strcmp(rr->at[i].name, name)) {
+      free(rr->at[i].value);
+      rr->at[i].value = dup_or_empty(value);
+      return DML_OK;
+    }
   struct pend_attr *p = GROW(rr->at, rr->nat);
   p->name = xstrdup(name);
   p->value = dup_or_empty(value);
@@ -381,14 +626,11 @@ dml_status dml_runrecord_set_attr(dml_runrecord_t *rr, const char *name, const c
 }
 
 dml_status dml_runrecord_set_status(dml_runrecord_t *rr, enum dml_run_status s) {
+  if ((unsigned)s > DML_RUN_INTERRUPTED) return dml_error(DML_ERR_ARG, "%s: unknown run status %d", rr->path, (int)s);
   dml_runrecord_set_attr(rr, "status", dml_run_status_name(s));
-  if (s != DML_RUN_RUNNING) {
-    char *now = iso_now();
-    dml_runrecord_set_attr(rr, "finished", now);
-    free(now);
-  } else {
-    dml_runrecord_set_attr(rr, "finished", "");
-  }
+  char *when = s == DML_RUN_RUNNING ? xstrdup("") : iso_now(); /* `finished` is set by a terminal status only */
+  dml_runrecord_set_attr(rr, "finished", when);
+  free(when);
   return DML_OK;
 }
 
@@ -398,71 +640,86 @@ static void clear_pending(dml_runrecord_t *rr) {
     free(rr->pm[i].keys); free(rr->pm[i].defs); free(rr->pm[i].vals); free(rr->pm[i].split);
   }
   for (size_t i = 0; i < rr->npa; i++) { free(rr->pa[i].split); free(rr->pa[i].key); free(rr->pa[i].def); free(rr->pa[i].v); }
-  for (size_t i = 0; i < rr->npe; i++) {
-    free(rr->pe[i].split); free(rr->pe[i].emb); free(rr->pe[i].labels);
-    if (rr->pe[i].paths) for (size_t k = 0; k < rr->pe[i].n; k++) free(rr->pe[i].paths[k]);
-    free(rr->pe[i].paths);
-  }
+  for (size_t i = 0; i < rr->npe; i++) pend_emb_free(&rr->pe[i]);
   for (size_t i = 0; i < rr->nat; i++) { free(rr->at[i].name); free(rr->at[i].value); }
   free(rr->pm); free(rr->pa); free(rr->pt); free(rr->pe); free(rr->at);
   rr->pm = NULL; rr->pa = NULL; rr->pt = NULL; rr->pe = NULL; rr->at = NULL;
   rr->npm = rr->npa = rr->npt = rr->npe = rr->nat = 0;
 }
 
+static void handle_free(dml_runrecord_t *rr) {
+  clear_pending(rr);
+  meta_free(&rr->meta);
+  free(rr->path);
+  free(rr);
+}
+
+// ---------------------------------------------------------------------------------------------- commit
+
+/* Copy `from` to `to` (kernel-side copy_file_range where possible, read/write otherwise). */
 static dml_status copy_file(const char *from, const char *to) {
-  int in = open(from, O_RDONLY), out = -1;
-  if (in < 0) return dml_error(DML_ERR_IO, "cannot read %s: %s", from, strerror(errno));
-  out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int in = open(from, O_RDONLY);
+  if (in < 0) return dml_error(DML_ERR_IO, "cannot read run record %s: %s", from, strerror(errno));
+  int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (out < 0) {
     close(in);
     return dml_error(DML_ERR_IO, "cannot write %s: %s", to, strerror(errno));
   }
-  char buf[1 << 16];
-  ssize_t r;
   dml_status st = DML_OK;
-  while ((r = read(in, buf, sizeof buf)) > 0)
-    if (write(out, buf, (size_t)r) != r) { st = dml_error(DML_ERR_IO, "writing %s: %s", to, strerror(errno)); break; }
-  if (r < 0) st = dml_error(DML_ERR_IO, "reading %s: %s", from, strerror(errno));
+  ssize_t r;
+  int kernel_copy = 1;
+  while (kernel_copy && (r = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0)) != 0) {
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      kernel_copy = 0; /* ENOSYS, EXDEV, EINVAL ...: fall back from the current offsets */
+    }
+  }
+  if (!kernel_copy) {
+    char buf[1 << 16];
+    while ((r = read(in, buf, sizeof buf)) != 0) {
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        st = dml_error(DML_ERR_IO, "reading %s: %s", from, strerror(errno));
+        break;
+      }
+      if (write(out, buf, (size_t)r) != r) { st = dml_error(DML_ERR_IO, "writing %s: %s", to, strerror(errno)); break; }
+    }
+  }
   close(in);
   if (close(out) && !st) st = dml_error(DML_ERR_IO, "writing %s: %s", to, strerror(errno));
   return st;
 }
 
-/* Append one metrics row: every existing key of the split gets a value (NaN when absent from the row). */
+/* Append one metrics row: every key of the split gets a value (NaN when absent from the row); a key new to the
+ * split is back-filled with NaN for the earlier epochs. */
 static herr_t apply_metrics(hid_t file, const struct pend_metrics *p) {
-  char *gp = dml_strfmt("metrics/%s", p->split);
-  char *esc_split = escape_name(p->split);
-  free(gp);
-  gp = dml_strfmt("metrics/%s", esc_split);
-  free(esc_split);
+  char *es = escape_name(p->split, 0);
+  char *gp = dml_strfmt("metrics/%s", es);
   hid_t g = group_path(file, gp);
   free(gp);
+  free(es);
   if (g < 0) return -1;
   hsize_t L = ds_len(g, "epoch");
   herr_t r = 0;
-  char **esc = xcalloc(p->n + 1, sizeof *esc);
   for (size_t i = 0; i < p->n && r >= 0; i++) {
-    esc[i] = escape_name(p->keys[i]);
-    if (!strcmp(esc[i], "epoch")) continue; /* a metric called "epoch" would shadow the epoch series */
-    r = append_f64(g, esc[i], p->vals[i], L);
+    char *ek = escape_name(p->keys[i], 1);
+    r = append_f64(g, ek, p->vals[i], L);
     if (r >= 0 && p->defs[i]) {
-      hid_t d = H5Dopen2(g, esc[i], H5P_DEFAULT);
-      r = put_str_attr(d, "definition", p->defs[i]);
-      H5Dclose(d);
+      hid_t d = H5Dopen2(g, ek, H5P_DEFAULT);
+      r = d < 0 ? -1 : put_str_attr(d, "definition", p->defs[i]);
+      if (d >= 0) H5Dclose(d);
     }
+    free(ek);
   }
   /* pad the keys of this split that the row did not mention */
-  H5G_info_t info;
-  if (r >= 0) r = H5Gget_info(g, &info);
-  for (hsize_t k = 0; r >= 0 && k < info.nlinks; k++) {
-    char name[1024];
-    if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, name, sizeof name, H5P_DEFAULT) < 0) continue;
-    if (!strcmp(name, "epoch")) continue;
-    if (ds_len(g, name) == L) r = append_f64(g, name, NAN, L);
+  struct name_list names = {0};
+  if (r >= 0) r = list_names(g, &names);
+  for (size_t k = 0; r >= 0 && k < names.n; k++) {
+    if (!strcmp(names.v[k], "epoch")) continue;
+    if (ds_len(g, names.v[k]) == L) r = append_f64(g, names.v[k], NAN, L);
   }
+  free_names(&names);
   if (r >= 0) r = append_f64(g, "epoch", (double)p->epoch, L);
-  for (size_t i = 0; i < p->n; i++) free(esc[i]);
-  free(esc);
   H5Gclose(g);
   return r;
 }
@@ -481,18 +738,21 @@ static herr_t apply_train(hid_t file, const struct pend_train *p) {
 }
 
 static herr_t apply_array(hid_t file, const struct pend_array *p) {
-  char *es = escape_name(p->split), *ek = escape_name(p->key);
+  char *es = escape_name(p->split, 0), *ek = escape_name(p->key, 0);
   char *gp = dml_strfmt("metrics_arrays/%s", es);
   hid_t g = group_path(file, gp);
   herr_t r = -1;
   if (g >= 0) {
     hsize_t n = p->n;
-    if (H5Lexists(g, ek, H5P_DEFAULT) > 0) H5Ldelete(g, ek, H5P_DEFAULT);
     r = put_dataset(g, ek, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, p->v);
     hid_t d = r >= 0 ? H5Dopen2(g, ek, H5P_DEFAULT) : -1;
+    if (r >= 0 && d < 0) r = -1;
     if (d >= 0) {
       r = put_int_attr(d, "epoch", p->epoch, H5T_STD_I64LE);
-      if (r >= 0 && p->def) r = put_str_attr(d, "definition", p->def);
+      if (r >= 0) {
+        if (p->def) r = put_str_attr(d, "definition", p->def);
+        else if (H5Aexists(d, "definition") > 0) r = H5Adelete(d, "definition");
+      }
       H5Dclose(d);
     }
     H5Gclose(g);
@@ -501,8 +761,14 @@ static herr_t apply_array(hid_t file, const struct pend_array *p) {
   return r;
 }
 
+static int same_strings(char **a, char **b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(a[i], b[i])) return 0;
+  return 1;
+}
+
 static herr_t apply_embeddings(hid_t file, const struct pend_emb *p) {
-  char *es = escape_name(p->split);
+  char *es = escape_name(p->split, 0);
   char *gp = dml_strfmt("embeddings/%s/%s", p->best ? "best" : "latest", es);
   hid_t g = group_path(file, gp);
   free(gp);
@@ -511,8 +777,12 @@ static herr_t apply_embeddings(hid_t file, const struct pend_emb *p) {
   hsize_t dims[2] = {p->n, p->d};
   herr_t r = put_dataset(g, "embeddings", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, p->emb);
   if (r >= 0) r = put_dataset(g, "labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, p->labels);
-  if (r >= 0 && p->paths) {
-    if (H5Lexists(g, "paths", H5P_DEFAULT) > 0) H5Ldelete(g, "paths", H5P_DEFAULT);
+  /* paths: rewritten only when they change (rewriting variable-length strings leaks file space every epoch) */
+  char **old = r >= 0 && p->paths ? read_strings(g, "paths", p->n) : NULL;
+  int keep = old && same_strings(old, p->paths, p->n);
+  free_strings(old, p->n);
+  if (r >= 0 && !keep && H5Lexists(g, "paths", H5P_DEFAULT) > 0) r = H5Ldelete(g, "paths", H5P_DEFAULT);
+  if (r >= 0 && !keep && p->paths) {
     hid_t t = str_type();
     r = put_dataset(g, "paths", t, t, 1, dims, p->paths);
     H5Tclose(t);
@@ -524,29 +794,47 @@ static herr_t apply_embeddings(hid_t file, const struct pend_emb *p) {
 static herr_t write_meta(hid_t root, const struct dml_run_meta *m) {
   herr_t r = put_int_attr(root, "schema_version", DML_RUNRECORD_SCHEMA_VERSION, H5T_STD_I32LE);
   if (r >= 0) r = put_str_attr(root, "dml_version", DML_VERSION);
-  if (r >= 0) r = put_str_attr(root, "status", m->status);
-  if (r >= 0) r = put_str_attr(root, "created", m->created);
-  if (r >= 0) r = put_str_attr(root, "finished", m->finished ? m->finished : "");
   if (r >= 0) r = put_int_attr(root, "seed", m->seed, H5T_STD_I64LE);
-  const char *names[] = {"name", "group", "project", "dataset", "arch", "loss", "batch_mining", "source", "config"};
-  const char *vals[] = {m->name, m->group, m->project, m->dataset, m->arch, m->loss, m->batch_mining, m->source, m->config_json};
+  const char *names[] = {"status", "created", "finished", "name", "group", "project", "dataset", "arch", "loss",
+                         "batch_mining", "source", "config"};
+  const char *vals[] = {m->status, m->created, m->finished, m->name, m->group, m->project, m->dataset, m->arch,
+                        m->loss, m->batch_mining, m->source, m->config_json};
   for (size_t i = 0; r >= 0 && i < sizeof names / sizeof *names; i++) r = put_str_attr(root, names[i], vals[i]);
   return r;
 }
 
+/* fsync a file or folder by path (best effort: some file systems refuse fsync on folders). */
+static int sync_path(const char *path, int dir) {
+  int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return -1;
+  int r = fsync(fd);
+  close(fd);
+  return r;
+}
+
 dml_status dml_runrecord_commit(dml_runrecord_t *rr) {
+  if (!rr) return dml_error(DML_ERR_ARG, "no run record handle");
+  if (!rr->fresh && !rr->npm && !rr->npa && !rr->npt && !rr->npe && !rr->nat) return DML_OK; /* nothing to do */
   silence_hdf5();
   dml_status st = DML_OK;
   char *tmp = dml_strfmt("%s.tmp", rr->path);
-  hid_t file = -1, root = -1, fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18);
+  hid_t file = -1, root = -1, fapl = make_fapl(1);
   if (rr->fresh) {
+    errno = 0;
     file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    if (file < 0) { st = dml_error(DML_ERR_IO, "cannot create run record %s", tmp); goto out; }
+    if (file < 0) {
+      int err = errno;
+      H5Eclear2(H5E_DEFAULT);
+      st = dml_error(DML_ERR_IO, "cannot create run record %s: %s", tmp, err ? strerror(err) : "HDF5 refused");
+      goto out;
+    }
   } else {
     if ((st = copy_file(rr->path, tmp))) goto out;
     file = H5Fopen(tmp, H5F_ACC_RDWR, fapl);
-    if (file < 0) { st = dml_error(DML_ERR_FORMAT, "cannot open run record copy %s for writing", tmp); goto out; }
+    if (file < 0) {
+      st = dml_error(DML_ERR_FORMAT, "cannot open %s (a copy of the run record %s) for writing", tmp, rr->path);
+      goto out;
+    }
   }
   H5_CHECK(root = H5Gopen2(file, "/", H5P_DEFAULT));
   if (rr->fresh) H5_CHECK(write_meta(root, &rr->meta));
@@ -557,15 +845,16 @@ dml_status dml_runrecord_commit(dml_runrecord_t *rr) {
   for (size_t i = 0; i < rr->npe; i++) H5_CHECK(apply_embeddings(file, &rr->pe[i]));
 out:
   if (root >= 0) H5Gclose(root);
-  if (file >= 0 && H5Fclose(file) < 0 && !st) st = dml_error(DML_ERR_IO, "closing %s failed", tmp);
+  if (file >= 0 && H5Fclose(file) < 0 && !st) st = h5_fail(tmp, "H5Fclose");
   H5Pclose(fapl);
-  if (!st) {
-    int fd = open(tmp, O_RDONLY);
-    if (fd >= 0) { fsync(fd); close(fd); }
-    if (rename(tmp, rr->path)) st = dml_error(DML_ERR_IO, "cannot rename %s to %s: %s", tmp, rr->path, strerror(errno));
-  }
-  if (st) unlink(tmp);
-  else {
+  if (!st && sync_path(tmp, 0)) st = dml_error(DML_ERR_IO, "cannot fsync %s: %s", tmp, strerror(errno));
+  if (!st && rename(tmp, rr->path)) st = dml_error(DML_ERR_IO, "cannot rename %s to %s: %s", tmp, rr->path, strerror(errno));
+  if (st) {
+    unlink(tmp); /* the previous run.h5 is untouched; the pending changes stay for a retry */
+  } else {
+    char *dir = xstrdup(rr->path);
+    sync_path(dirname(dir), 1); /* make the rename itself durable */
+    free(dir);
     clear_pending(rr);
     rr->fresh = 0;
   }
@@ -575,39 +864,37 @@ out:
 
 dml_status dml_runrecord_close(dml_runrecord_t *rr) {
   if (!rr) return DML_OK;
-  dml_status st = (rr->npm || rr->npa || rr->npt || rr->npe || rr->nat || rr->fresh) ? dml_runrecord_commit(rr) : DML_OK;
-  clear_pending(rr);
-  meta_free(&rr->meta);
-  free(rr->path);
-  free(rr);
+  dml_status st = dml_runrecord_commit(rr);
+  handle_free(rr);
   return st;
 }
 
 // ---------------------------------------------------------------------------------------------- reader
 
-int dml_runrecord_is_record(const char *path) {
-  silence_hdf5();
-  if (access(path, R_OK)) return 0;
-  if (H5Fis_hdf5(path) <= 0) return 0;
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return 0;
-  int ok = H5Aexists(f, "schema_version") > 0;
-  H5Fclose(f);
-  return ok;
-}
-
+/* Read the 1-D numeric dataset g/name as doubles. */
 static herr_t read_f64(hid_t g, const char *name, double **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
   hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
   if (d < 0) return -1;
-  hid_t sp = H5Dget_space(d);
-  hsize_t len = 0;
-  int rank = H5Sget_simple_extent_ndims(sp);
-  if (rank == 1) H5Sget_simple_extent_dims(sp, &len, NULL);
+  hid_t sp = H5Dget_space(d), t = H5Dget_type(d);
+  hsize_t len[2] = {0, 0};
+  H5T_class_t c = H5Tget_class(t);
+  int ok = H5Sget_simple_extent_ndims(sp) == 1 && (c == H5T_FLOAT || c == H5T_INTEGER);
+  if (ok) H5Sget_simple_extent_dims(sp, len, NULL);
   H5Sclose(sp);
-  if (rank != 1) { H5Dclose(d); return -1; }
-  *out = xmalloc((len + 1) * sizeof **out);
-  *n = len;
-  herr_t r = len ? H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) : 0;
+  H5Tclose(t);
+  herr_t r = -1;
+  if (ok) {
+    *out = xmalloc((len[0] + 1) * sizeof **out);
+    *n = len[0];
+    r = len[0] ? H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) : 0;
+    if (r < 0) {
+      free(*out);
+      *out = NULL;
+      *n = 0;
+    }
+  }
   H5Dclose(d);
   return r;
 }
@@ -618,102 +905,93 @@ static int cmp_series(const void *a, const void *b) {
   return c ? c : strcmp(x->key, y->key);
 }
 
+/* metrics/<split>/<key> of one split group into out->series. */
+static void read_split(hid_t mg, const char *sname, struct dml_run *out, size_t *cap) {
+  hid_t sg = H5Gopen2(mg, sname, H5P_DEFAULT);
+  if (sg < 0) return;
+  double *ep = NULL;
+  size_t ne = 0;
+  struct name_list keys = {0};
+  if (read_f64(sg, "epoch", &ep, &ne) >= 0 && list_names(sg, &keys) >= 0) {
+    for (size_t k = 0; k < keys.n; k++) {
+      if (!strcmp(keys.v[k], "epoch")) continue;
+      double *v = NULL;
+      size_t nv = 0;
+      if (read_f64(sg, keys.v[k], &v, &nv) < 0) continue;
+      if (out->n_series == *cap) out->series = xrealloc(out->series, (*cap = *cap ? 2 * *cap : 16) * sizeof *out->series);
+      struct dml_series *se = &out->series[out->n_series++];
+      se->split = unescape_name(sname);
+      se->key = unescape_name(keys.v[k]);
+      hid_t d = H5Dopen2(sg, keys.v[k], H5P_DEFAULT);
+      se->definition = d >= 0 ? get_str_attr(d, "definition") : NULL;
+      if (d >= 0) H5Dclose(d);
+      se->n = nv < ne ? nv : ne; /* equal in every record this module wrote */
+      se->value = v;
+      se->epoch = xmalloc((se->n + 1) * sizeof *se->epoch);
+      memcpy(se->epoch, ep, se->n * sizeof *ep);
+    }
+  }
+  free_names(&keys);
+  free(ep);
+  H5Gclose(sg);
+}
+
 dml_status dml_runrecord_read(const char *path, struct dml_run *out) {
-  silence_hdf5();
   memset(out, 0, sizeof *out);
-  if (access(path, R_OK)) return dml_error(DML_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-  if (H5Fis_hdf5(path) <= 0) return dml_error(DML_ERR_FORMAT, "%s is not an HDF5 file", path);
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return dml_error(DML_ERR_FORMAT, "%s: HDF5 file cannot be opened (truncated or corrupt?)", path);
-  long long sv = 0, seed = 0;
-  if (!get_ll_attr(f, "schema_version", &sv)) {
-    H5Fclose(f);
-    return dml_error(DML_ERR_FORMAT, "%s is an HDF5 file but not a dml run record (no schema_version)", path);
-  }
-  if (sv > DML_RUNRECORD_SCHEMA_VERSION) {
-    H5Fclose(f);
-    dml_error(DML_ERR_FORMAT, "%s has run-record schema_version %lld; this dml reads up to %d", path, sv,
-              DML_RUNRECORD_SCHEMA_VERSION);
-    dml_error_hint("update dml to read records written by a newer version");
-    return DML_ERR_FORMAT;
-  }
+  hid_t f;
+  long long sv = 0;
+  dml_status st = open_record(path, &f, &sv);
+  if (st) return st;
   out->path = xstrdup(path);
   struct dml_run_meta *m = &out->meta;
   m->schema_version = (int)sv;
+  long long seed = 0;
   get_ll_attr(f, "seed", &seed);
   m->seed = (long)seed;
-  m->dml_version = get_str_attr(f, "dml_version");
-  m->status = get_str_attr(f, "status");
-  m->created = get_str_attr(f, "created");
-  m->finished = get_str_attr(f, "finished");
-  m->name = get_str_attr(f, "name");
-  m->group = get_str_attr(f, "group");
-  m->project = get_str_attr(f, "project");
-  m->dataset = get_str_attr(f, "dataset");
-  m->arch = get_str_attr(f, "arch");
-  m->loss = get_str_attr(f, "loss");
-  m->batch_mining = get_str_attr(f, "batch_mining");
-  m->source = get_str_attr(f, "source");
-  m->config_json = get_str_attr(f, "config");
-  if (!m->status) m->status = xstrdup("unknown");
-  /* metrics/<split>/<key> */
+  struct { const char *name; char **dst; } attrs[] = {
+      {"dml_version", &m->dml_version}, {"status", &m->status}, {"created", &m->created}, {"finished", &m->finished},
+      {"name", &m->name}, {"group", &m->group}, {"project", &m->project}, {"dataset", &m->dataset},
+      {"arch", &m->arch}, {"loss", &m->loss}, {"batch_mining", &m->batch_mining}, {"source", &m->source},
+      {"config", &m->config_json}};
+  for (size_t i = 0; i < sizeof attrs / sizeof *attrs; i++) {
+    *attrs[i].dst = get_str_attr(f, attrs[i].name);
+    if (!*attrs[i].dst) *attrs[i].dst = xstrdup(!strcmp(attrs[i].name, "status") ? "unknown" : "");
+  }
   size_t cap = 0;
   if (H5Lexists(f, "metrics", H5P_DEFAULT) > 0) {
     hid_t mg = H5Gopen2(f, "metrics", H5P_DEFAULT);
-    H5G_info_t gi;
-    H5Gget_info(mg, &gi);
-    for (hsize_t s = 0; s < gi.nlinks; s++) {
-      char sname[1024];
-      if (H5Lget_name_by_idx(mg, ".", H5_INDEX_NAME, H5_ITER_INC, s, sname, sizeof sname, H5P_DEFAULT) < 0) continue;
-      hid_t sg = H5Gopen2(mg, sname, H5P_DEFAULT);
-      if (sg < 0) continue;
-      double *ep = NULL;
-      size_t ne = 0;
-      if (read_f64(sg, "epoch", &ep, &ne) < 0) { H5Gclose(sg); free(ep); continue; }
-      H5G_info_t ki;
-      H5Gget_info(sg, &ki);
-      for (hsize_t k = 0; k < ki.nlinks; k++) {
-        char kname[1024];
-        if (H5Lget_name_by_idx(sg, ".", H5_INDEX_NAME, H5_ITER_INC, k, kname, sizeof kname, H5P_DEFAULT) < 0) continue;
-        if (!strcmp(kname, "epoch")) continue;
-        double *v = NULL;
-        size_t nv = 0;
-        if (read_f64(sg, kname, &v, &nv) < 0) { free(v); continue; }
-        if (out->n_series == cap) out->series = xrealloc(out->series, (cap = cap ? 2 * cap : 16) * sizeof *out->series);
-        struct dml_series *se = &out->series[out->n_series++];
-        se->split = unescape_name(sname);
-        se->key = unescape_name(kname);
-        hid_t d = H5Dopen2(sg, kname, H5P_DEFAULT);
-        se->definition = get_str_attr(d, "definition");
-        H5Dclose(d);
-        se->n = nv < ne ? nv : ne;
-        se->value = v;
-        se->epoch = xmalloc((se->n + 1) * sizeof *se->epoch);
-        memcpy(se->epoch, ep, se->n * sizeof *ep);
-      }
-      free(ep);
-      H5Gclose(sg);
-    }
-    H5Gclose(mg);
+    struct name_list splits = {0};
+    if (mg >= 0 && list_names(mg, &splits) >= 0)
+      for (size_t s = 0; s < splits.n; s++) read_split(mg, splits.v[s], out, &cap);
+    free_names(&splits);
+    if (mg >= 0) H5Gclose(mg);
   }
   if (out->n_series) qsort(out->series, out->n_series, sizeof *out->series, cmp_series);
   if (H5Lexists(f, "train", H5P_DEFAULT) > 0) {
     hid_t tg = H5Gopen2(f, "train", H5P_DEFAULT);
-    size_t n0 = 0, n1 = 0, n2 = 0, n3 = 0, n4 = 0;
-    read_f64(tg, "epoch", &out->train_epoch, &n0);
-    read_f64(tg, "loss", &out->train_loss, &n1);
-    read_f64(tg, "lr", &out->train_lr, &n2);
-    read_f64(tg, "seconds", &out->train_seconds, &n3);
-    read_f64(tg, "images_per_second", &out->train_ips, &n4);
-    out->n_train = n0;
-    if (n1 < n0 || n2 < n0 || n3 < n0 || n4 < n0) out->n_train = 0; /* inconsistent: show none */
-    H5Gclose(tg);
+    if (tg >= 0) {
+      size_t n[5] = {0};
+      read_f64(tg, "epoch", &out->train_epoch, &n[0]);
+      read_f64(tg, "loss", &out->train_loss, &n[1]);
+      read_f64(tg, "lr", &out->train_lr, &n[2]);
+      read_f64(tg, "seconds", &out->train_seconds, &n[3]);
+      read_f64(tg, "images_per_second", &out->train_ips, &n[4]);
+      size_t nt = n[0];
+      for (int i = 1; i < 5; i++) if (n[i] < nt) nt = n[i]; /* equal in every record this module wrote */
+      out->n_train = nt;
+      if (!nt) { /* keep the arrays consistent with n_train: all NULL */
+        free(out->train_epoch); free(out->train_loss); free(out->train_lr); free(out->train_seconds); free(out->train_ips);
+        out->train_epoch = out->train_loss = out->train_lr = out->train_seconds = out->train_ips = NULL;
+      }
+      H5Gclose(tg);
+    }
   }
   H5Fclose(f);
   return DML_OK;
 }
 
 void dml_run_free(struct dml_run *run) {
+  if (!run) return;
   meta_free(&run->meta);
   for (size_t i = 0; i < run->n_series; i++) {
     free(run->series[i].split); free(run->series[i].key); free(run->series[i].definition);
@@ -726,61 +1004,69 @@ void dml_run_free(struct dml_run *run) {
 }
 
 const struct dml_series *dml_run_series(const struct dml_run *run, const char *split, const char *key) {
-  for (size_t i = 0; i < run->n_series; i++)
-    if (!strcmp(run->series[i].split, split) && !strcmp(run->series[i].key, key)) return &run->series[i];
+  if (!run || !split || !key) return NULL;
+  /* series are sorted by (split, key): binary search */
+  size_t lo = 0, hi = run->n_series;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const struct dml_series *s = &run->series[mid];
+    int c = strcmp(s->split, split);
+    if (!c) c = strcmp(s->key, key);
+    if (!c) return s;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
   return NULL;
 }
 
 dml_status dml_runrecord_read_embeddings(const char *path, const char *split, int best, float **emb, size_t *n,
                                          size_t *d, int32_t **labels, char ***paths) {
-  silence_hdf5();
-  *emb = NULL; *labels = NULL; *n = *d = 0;
+  *emb = NULL;
+  *labels = NULL;
+  *n = *d = 0;
   if (paths) *paths = NULL;
-  if (!dml_runrecord_is_record(path)) return dml_error(DML_ERR_FORMAT, "%s is not a readable run record", path);
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  char *es = escape_name(split);
-  char *gp = dml_strfmt("embeddings/%s/%s", best ? "best" : "latest", es);
+  if (bad_name(split)) return dml_error(DML_ERR_ARG, "%s: embeddings split name is empty", path);
+  hid_t f;
+  dml_status st = open_record(path, &f, NULL);
+  if (st) return st;
+  const char *which = best ? "best" : "latest";
+  char *es = escape_name(split, 0);
+  char *gp = dml_strfmt("embeddings/%s/%s", which, es);
   free(es);
-  dml_status st = DML_OK;
-  hid_t g = H5Lexists(f, "embeddings", H5P_DEFAULT) > 0 ? H5Gopen2(f, gp, H5P_DEFAULT) : -1;
+  hid_t g = -1;
+  char *lp = dml_strfmt("embeddings/%s", which);
+  /* H5Lexists needs every intermediate level to exist: test them in order */
+  if (H5Lexists(f, "embeddings", H5P_DEFAULT) > 0 && H5Lexists(f, lp, H5P_DEFAULT) > 0 && H5Lexists(f, gp, H5P_DEFAULT) > 0)
+    g = H5Gopen2(f, gp, H5P_DEFAULT);
+  free(lp);
+  H5Eclear2(H5E_DEFAULT);
   if (g < 0) {
-    st = dml_error(DML_ERR_FORMAT, "%s has no %s embeddings for split '%s'", path, best ? "best" : "latest", split);
+    st = dml_error(DML_ERR_FORMAT, "%s has no %s embeddings for split '%s'", path, which, split);
   } else {
     hid_t ds = H5Dopen2(g, "embeddings", H5P_DEFAULT), ls = H5Dopen2(g, "labels", H5P_DEFAULT);
-    hsize_t dims[2] = {0, 0}, ldim = 0;
+    hsize_t dims[2] = {0, 0}, ldim[2] = {0, 0};
     if (ds < 0 || ls < 0) {
       st = dml_error(DML_ERR_FORMAT, "%s: %s lacks embeddings or labels", path, gp);
     } else {
       hid_t sp = H5Dget_space(ds), lsp = H5Dget_space(ls);
       int ok = H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_ndims(lsp) == 1;
-      H5Sget_simple_extent_dims(sp, dims, NULL);
-      H5Sget_simple_extent_dims(lsp, &ldim, NULL);
+      if (ok) {
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        H5Sget_simple_extent_dims(lsp, ldim, NULL);
+      }
       H5Sclose(sp);
       H5Sclose(lsp);
-      if (!ok || ldim != dims[0]) st = dml_error(DML_ERR_FORMAT, "%s: %s has mismatched shapes", path, gp);
-      else {
+      if (!ok || ldim[0] != dims[0]) {
+        st = dml_error(DML_ERR_FORMAT, "%s: %s has mismatched shapes", path, gp);
+      } else {
         *emb = xmalloc(dims[0] * dims[1] * sizeof **emb + 1);
         *labels = xmalloc(dims[0] * sizeof **labels + 1);
-        if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *emb) < 0 ||
-            H5Dread(ls, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, *labels) < 0)
+        if ((dims[0] && dims[1] && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *emb) < 0) ||
+            (dims[0] && H5Dread(ls, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, *labels) < 0))
           st = dml_error(DML_ERR_FORMAT, "%s: cannot read %s", path, gp);
         *n = dims[0];
         *d = dims[1];
-        if (!st && paths && H5Lexists(g, "paths", H5P_DEFAULT) > 0) {
-          hid_t ps = H5Dopen2(g, "paths", H5P_DEFAULT);
-          hid_t t = str_type();
-          char **raw = xcalloc(dims[0] + 1, sizeof *raw);
-          if (H5Dread(ps, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) >= 0) {
-            *paths = xcalloc(dims[0] + 1, sizeof **paths);
-            for (size_t i = 0; i < dims[0]; i++) {
-              (*paths)[i] = xstrdup(raw[i] ? raw[i] : "");
-              if (raw[i]) H5free_memory(raw[i]);
-            }
-          }
-          free(raw);
-          H5Tclose(t);
-          H5Dclose(ps);
-        }
+        if (!st && paths) *paths = read_strings(g, "paths", dims[0]); /* NULL when absent */
       }
     }
     if (ds >= 0) H5Dclose(ds);
@@ -790,8 +1076,11 @@ dml_status dml_runrecord_read_embeddings(const char *path, const char *split, in
   free(gp);
   H5Fclose(f);
   if (st) {
-    free(*emb); free(*labels);
-    *emb = NULL; *labels = NULL; *n = *d = 0;
+    free(*emb);
+    free(*labels);
+    *emb = NULL;
+    *labels = NULL;
+    *n = *d = 0;
   }
   return st;
 }
