@@ -17,7 +17,7 @@
 static void gemm_rows(int transA, int transB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float beta, float *C, int ldc) {
   int blocks = (M + DML_GEMM_BLOCK - 1) / DML_GEMM_BLOCK;
-#pragma omp parallel for schedule(static) if (blocks > 1)
+#pragma omp parallel for schedule(static) /* even for one block: OpenBLAS runs serially inside */
   for (int blk = 0; blk < blocks; blk++) {
     int m0 = blk * DML_GEMM_BLOCK, mb = M - m0 < DML_GEMM_BLOCK ? M - m0 : DML_GEMM_BLOCK;
     const float *a = transA ? A + m0 : A + (size_t)m0 * lda;
