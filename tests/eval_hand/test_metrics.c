@@ -123,7 +123,11 @@ static int determinism_and_errors(void) {
   int f = expect_true("1 thread", dml_eval_metrics(x, y, N, D, keys, nk, &o1, a) == DML_OK);
   f += expect_true("2 threads", dml_eval_metrics(x, y, N, D, keys, nk, &o2, b) == DML_OK);
   int same = 1;
-  for (size_t i = 0; i < nk; i++) same &= !memcmp(&a[i].value, &b[i].value, sizeof(double));
+  for (size_t i = 0; i < nk; i++) {
+    int eq = !memcmp(&a[i].value, &b[i].value, sizeof(double));
+    if (!eq) printf("    %s: %.17g (1 thread) vs %.17g (2 threads)\n", keys[i], a[i].value, b[i].value);
+    same &= eq;
+  }
   f += expect_true("bitwise equal with 1 and 2 threads", same);
   int sane = 1;
   for (size_t i = 0; i < nk; i++) sane &= isfinite(a[i].value);
