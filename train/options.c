@@ -11,6 +11,9 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(source_path, STR, "/usr/share/datasets/fashion-mnist", "dataset root (argparse prefix: --source)"),
     FLAG(augmentation, STR, "base", "augmentation recipe (base)"),
     FLAG(max_per_class, INT, "0", "(dml) keep at most this many images per class in each split, 0 = all"),
+    FLAG(use_tv_split, BOOL, "0", "carve a validation split out of the training data"),
+    FLAG(tv_split_by_samples, BOOL, "0", "split per class by samples instead of by classes"),
+    FLAG(tv_split_perc, FLOAT, "0.8", "fraction kept for training"),
     /* general training */
     FLAG(lr, FLOAT, "1e-5", "learning rate of the network"),
     FLAG(fc_lr, FLOAT, "-1", "learning rate of last_linear if >= 0"),

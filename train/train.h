@@ -19,6 +19,8 @@ struct dml_train_opts {
   /* dataset */
   char *dataset, *source_path, *augmentation;
   int max_per_class;                /* ours: keep at most this many images per class (0 = all), for tests */
+  int use_tv_split, tv_split_by_samples;
+  double tv_split_perc;
   /* general training */
   double lr, fc_lr, decay, gamma;
   int n_epochs, kernels, bs, seed;
@@ -65,6 +67,11 @@ struct dml_dataset {
 
 /* Load the train and test splits of a dataset by name (registry in train/datasets/registry.c). */
 dml_status dml_dataset_load(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *test);
+/* --use_tv_split: carve a validation split out of the training data (spec A5): by classes (the first
+ * ⌊C·perc⌋ classes stay train, the rest become val) or, with --tv_split_by_samples, per class the samples at
+ * unique(round(linspace(0, n−1, ⌊n·perc⌋))) stay train (deterministic), the rest become val. Labels keep their
+ * values (the reference re-indexes by-class splits from 0; label values do not change any method here). */
+dml_status dml_dataset_split_val(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *val);
 void dml_dataset_free(struct dml_dataset *d);
 /* Normalised float images of the given indices into out (count, channels*height*width). */
 void dml_dataset_batch(const struct dml_dataset *d, const int32_t *idx, int count, float *out);

@@ -24,7 +24,7 @@ static void on_signal(int sig) { stop_requested = sig; }
 struct trainer {
   const struct dml_train_opts *o;
   struct dml_backend *be;
-  struct dml_dataset train, test;
+  struct dml_dataset train, test, val;   /* val is empty without --use_tv_split */
   struct dml_params ps;
   struct dml_network net;
   struct dml_tape tape;
@@ -130,7 +130,9 @@ static void embed_split(struct trainer *T, const struct dml_dataset *d, float *o
   free(idx);
 }
 
-static const char *split_title(const char *split) { return !strcmp(split, "test") ? "Test" : "Train"; }
+static const char *split_title(const char *split) {
+  return !strcmp(split, "test") ? "Test" : !strcmp(split, "val") ? "Val" : "Train";
+}
 
 /* Evaluate one split at `epoch`, append to the record, keep embeddings; *r1 gets the first storage metric. */
 static dml_status evaluate(struct trainer *T, const char *split, const struct dml_dataset *d, long epoch,
@@ -178,7 +180,9 @@ static dml_status evaluate(struct trainer *T, const char *split, const struct dm
 
 static dml_status evaluate_all(struct trainer *T, long epoch, double *test_storage) {
   double dummy = NAN;
+  /* the reference's order: Test, then Val, then Train */
   dml_status st = evaluate(T, "test", &T->test, epoch, test_storage);
+  if (!st && T->val.n) st = evaluate(T, "val", &T->val, epoch, &dummy);
   if (!st && !T->o->no_train_metrics) st = evaluate(T, "train", &T->train, epoch, &dummy);
   return st;
 }
@@ -342,8 +346,11 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
       return dml_error(DML_ERR_ARG, "unknown metric '%s' in --evaluation_metrics", o->evaluation_metrics.v[i]);
   if (!(T->be = dml_backend_select(o->backend, stdout))) return DML_ERR_ARG;
   if ((st = dml_dataset_load(o, &T->train, &T->test))) return st;
-  printf("dataset %s: train %d images / %d classes, test %d images / %d classes\n", o->dataset, T->train.n,
+  if (o->use_tv_split && (st = dml_dataset_split_val(o, &T->train, &T->val))) return st;
+  printf("dataset %s: train %d images / %d classes, test %d images / %d classes", o->dataset, T->train.n,
          T->train.n_classes, T->test.n, T->test.n_classes);
+  if (T->val.n) printf(", val %d images / %d classes", T->val.n, T->val.n_classes);
+  printf("\n");
   int in_dim = T->train.channels * T->train.height * T->train.width;
   dml_params_init(&T->ps, T->be);
   if ((st = dml_network_init(&T->net, &T->ps, o->arch, in_dim, o->embed_dim))) return st;
@@ -384,6 +391,7 @@ static void teardown(struct trainer *T) {
   dml_params_free(&T->ps);
   dml_dataset_free(&T->train);
   dml_dataset_free(&T->test);
+  dml_dataset_free(&T->val);
   free(T->m); free(T->v); free(T->cm); free(T->cv);
   free(T->host_values); free(T->host_grads);
   dml_backend_free(T->be);

@@ -1,4 +1,5 @@
 /* registry (datasets) — dataset name → loader, plus the helpers every dataset shares. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,4 +41,83 @@ void dml_dataset_batch(const struct dml_dataset *d, const int32_t *idx, int coun
       for (size_t i = 0; i < px; i++)
         dst[c * px + i] = (src[c * px + i] / 255.0f - d->mean[c]) / d->std[c];
   }
+}
+
+/* Keep the items with keep[i] in d, move the others to out (same image geometry and normalisation). */
+static void partition(struct dml_dataset *d, const unsigned char *keep, struct dml_dataset *out, const char *name) {
+  size_t px = (size_t)d->channels * d->height * d->width;
+  memset(out, 0, sizeof *out);
+  out->name = xstrdup(name);
+  out->channels = d->channels;
+  out->height = d->height;
+  out->width = d->width;
+  memcpy(out->mean, d->mean, sizeof d->mean);
+  memcpy(out->std, d->std, sizeof d->std);
+  out->pixels = xmalloc((size_t)d->n * px + 1);
+  out->labels = xmalloc((size_t)d->n * sizeof *out->labels + 1);
+  int k = 0;
+  for (int i = 0; i < d->n; i++) {
+    if (keep[i]) {
+      memmove(d->pixels + (size_t)k * px, d->pixels + (size_t)i * px, px);
+      d->labels[k++] = d->labels[i];
+    } else {
+      memcpy(out->pixels + (size_t)out->n * px, d->pixels + (size_t)i * px, px);
+      out->labels[out->n++] = d->labels[i];
+    }
+  }
+  d->n = k;
+  struct dml_dataset *sets[2] = {d, out};
+  for (int s = 0; s < 2; s++) {
+    struct dml_dataset *x = sets[s];
+    int32_t *cls = xmalloc(((size_t)x->n + 1) * sizeof *cls);
+    int nc = 0;
+    for (int i = 0; i < x->n; i++) {
+      int seen = 0;
+      for (int c = 0; c < nc && !seen; c++) seen = cls[c] == x->labels[i];
+      if (!seen) cls[nc++] = x->labels[i];
+    }
+    for (int a = 1; a < nc; a++) /* ascending */
+      for (int b = a; b > 0 && cls[b - 1] > cls[b]; b--) { int32_t t = cls[b]; cls[b] = cls[b - 1]; cls[b - 1] = t; }
+    free(x->classes);
+    x->classes = cls;
+    x->n_classes = nc;
+  }
+}
+
+dml_status dml_dataset_split_val(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *val) {
+  if (!(o->tv_split_perc > 0 && o->tv_split_perc < 1))
+    return dml_error(DML_ERR_ARG, "--tv_split_perc must be in (0, 1), got %g", o->tv_split_perc);
+  unsigned char *keep = xcalloc((size_t)train->n + 1, 1);
+  if (!o->tv_split_by_samples) {
+    int n_keep = (int)floor(train->n_classes * o->tv_split_perc);
+    if (n_keep < 1 || n_keep >= train->n_classes) {
+      free(keep);
+      return dml_error(DML_ERR_ARG, "--tv_split_perc %g leaves no class for training or validation (%d classes)",
+                       o->tv_split_perc, train->n_classes);
+    }
+    for (int i = 0; i < train->n; i++)
+      for (int c = 0; c < n_keep; c++) keep[i] |= train->labels[i] == train->classes[c];
+  } else {
+    for (int c = 0; c < train->n_classes; c++) {
+      int n = 0;
+      for (int i = 0; i < train->n; i++) n += train->labels[i] == train->classes[c];
+      int m = (int)floor(n * o->tv_split_perc);
+      /* positions round(linspace(0, n−1, m)) within the class, in file order */
+      unsigned char *pick = xcalloc((size_t)n + 1, 1);
+      for (int j = 0; j < m; j++) pick[m > 1 ? (int)lround((double)j * (n - 1) / (m - 1)) : 0] = 1;
+      int r = 0;
+      for (int i = 0; i < train->n; i++)
+        if (train->labels[i] == train->classes[c]) keep[i] = pick[r++];
+      free(pick);
+    }
+  }
+  char *name = dml_strfmt("%s/val", o->dataset);
+  partition(train, keep, val, name);
+  free(name);
+  free(keep);
+  if (train->n_classes < 2 || val->n_classes < 2)
+    return dml_error(DML_ERR_ARG,
+                     "the train/validation split leaves %d training and %d validation classes; both need at least 2 "
+                     "(lower --tv_split_perc or use --tv_split_by_samples)", train->n_classes, val->n_classes);
+  return DML_OK;
 }
