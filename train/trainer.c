@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +345,11 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
   for (int i = 0; i < o->evaluation_metrics.n; i++)
     if (!dml_eval_known_metric(o->evaluation_metrics.v[i]))
       return dml_error(DML_ERR_ARG, "unknown metric '%s' in --evaluation_metrics", o->evaluation_metrics.v[i]);
+  /* --kernels: the reference's worker count (data loading and faiss threads) sets our OpenMP team size, capped at
+   * the processors present; results do not depend on it (see kernels/cpu/linear.c). */
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = o->kernels < 1 ? 1 : (ncpu > 0 && o->kernels > ncpu ? (int)ncpu : o->kernels);
+  omp_set_num_threads(threads);
   if (!(T->be = dml_backend_select(o->backend, stdout))) return DML_ERR_ARG;
   if ((st = dml_dataset_load(o, &T->train, &T->test))) return st;
   if (o->use_tv_split && (st = dml_dataset_split_val(o, &T->train, &T->val))) return st;
