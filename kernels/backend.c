@@ -8,6 +8,8 @@
 
 const char *const dml_op_names[DML_OP_COUNT] = {
   [DML_OP_LINEAR] = "linear", [DML_OP_RELU] = "relu", [DML_OP_L2NORM] = "l2norm",
+  [DML_OP_CONV2D] = "conv2d", [DML_OP_BATCHNORM] = "batchnorm", [DML_OP_POOL2D] = "pool2d",
+  [DML_OP_GLOBAL_POOL] = "global_pool", [DML_OP_ADD] = "add",
 };
 
 int dml_backend_supports(const struct dml_backend *be, enum dml_op op) {
@@ -15,8 +17,21 @@ int dml_backend_supports(const struct dml_backend *be, enum dml_op op) {
     case DML_OP_LINEAR: return be->fn.linear_forward && be->fn.linear_backward;
     case DML_OP_RELU: return be->fn.relu_forward && be->fn.relu_backward;
     case DML_OP_L2NORM: return be->fn.l2norm_forward && be->fn.l2norm_backward;
+    case DML_OP_CONV2D: return be->fn.conv2d_forward && be->fn.conv2d_backward;
+    case DML_OP_BATCHNORM: return be->fn.batchnorm_forward && be->fn.batchnorm_backward;
+    case DML_OP_POOL2D: return be->fn.pool2d_forward && be->fn.pool2d_backward;
+    case DML_OP_GLOBAL_POOL: return be->fn.global_pool_forward && be->fn.global_pool_backward;
+    case DML_OP_ADD: return be->fn.add_forward && be->fn.add_backward;
     default: return 0;
   }
+}
+
+dml_status dml_backend_require(const struct dml_backend *be, const enum dml_op *ops, int n) {
+  for (int i = 0; i < n; i++)
+    if (!dml_backend_supports(be, ops[i]))
+      return dml_error(DML_ERR_STATE, "backend %s does not implement op %s (use --backend cpu)", be->name,
+                       dml_op_names[ops[i]]);
+  return DML_OK;
 }
 
 int dml_cuda_device_count(void) {
@@ -67,7 +82,9 @@ struct dml_backend *dml_backend_select(const char *want, FILE *log) {
     return NULL;
   }
   if (be && log) fprintf(log, "backend: %s\n", be->name);
-  for (int op = 0; be && op < DML_OP_COUNT; op++)
+  /* the ops of the foundation slice are required of every backend; the others are checked by the network that
+   * uses them (dml_backend_require), so a backend may grow op by op */
+  for (int op = 0; be && op <= DML_OP_L2NORM; op++)
     if (!dml_backend_supports(be, op)) DML_ABORT("backend %s lacks op %s", be->name, dml_op_names[op]);
   return be;
 }

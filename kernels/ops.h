@@ -15,9 +15,21 @@
 #ifndef DML_OPS_H
 #define DML_OPS_H
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
-enum dml_op { DML_OP_LINEAR, DML_OP_RELU, DML_OP_L2NORM, DML_OP_COUNT };
+#include "common/error.h"
+
+enum dml_op {
+  DML_OP_LINEAR, DML_OP_RELU, DML_OP_L2NORM, DML_OP_CONV2D, DML_OP_BATCHNORM, DML_OP_POOL2D, DML_OP_GLOBAL_POOL,
+  DML_OP_ADD, DML_OP_COUNT
+};
+
+/* Shape of a 2-D convolution (NCHW activations, OIHW weights, torch.nn.Conv2d semantics, no dilation/groups).
+ * OH = (H + 2·PH − KH)/SH + 1, likewise OW. Also used for pooling (C = OC, weights unused). */
+struct dml_conv_shape { int B, C, H, W, OC, KH, KW, SH, SW, PH, PW, OH, OW; };
+
+enum dml_pool_kind { DML_POOL_MAX = 1, DML_POOL_AVG = 2 };
 
 struct dml_backend_fn {
   /* y (B,OC) = x (B,C) · wᵀ (OC,C) + b (OC); b may be NULL. torch.nn.functional.linear */
@@ -33,6 +45,38 @@ struct dml_backend_fn {
   void (*l2norm_forward)(void *ctx, float *y, float *norm, const float *x, int B, int D);
   /* dx += (dy − y·⟨dy, y⟩) / norm per row */
   void (*l2norm_backward)(void *ctx, float *dx, const float *dy, const float *y, const float *norm, int B, int D);
+  /* y (B,OC,OH,OW) = conv(x (B,C,H,W), w (OC,C,KH,KW)) + b (OC); b may be NULL. F.conv2d */
+  void (*conv2d_forward)(void *ctx, float *y, const float *x, const float *w, const float *b,
+                         const struct dml_conv_shape *s);
+  /* dx (B,C,H,W): `=` when dx_overwrite, else `+=` (NULL to skip); dw += ; db += (NULL to skip). */
+  void (*conv2d_backward)(void *ctx, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                          const struct dml_conv_shape *s, int dx_overwrite);
+  /* Batch norm over (B, C, HW) per channel C, eps. training: batch statistics (biased variance) are used and saved
+   * (mean, invstd (C)), running_mean/var (C) are updated in place with `momentum` (unbiased variance, as torch)
+   * when not NULL. !training: running statistics are used (F.batch_norm(training=False)); mean/invstd receive
+   * the running mean and 1/sqrt(var+eps). */
+  void (*batchnorm_forward)(void *ctx, float *y, float *mean, float *invstd, float *running_mean, float *running_var,
+                            const float *x, const float *gamma, const float *beta, int B, int C, int HW, float eps,
+                            float momentum, int training);
+  /* dx += (NULL to skip), dgamma += , dbeta += ; mean/invstd as saved by the forward of the same mode. */
+  void (*batchnorm_backward)(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                             const float *mean, const float *invstd, const float *gamma, int B, int C, int HW,
+                             int training);
+  /* Max pooling (saves the argmax index per output in `idx`, ties → first) or average pooling with padding
+   * counted (torch's count_include_pad=True); ceil_mode off. x (B,C,H,W) → y (B,C,OH,OW); s->OC == s->C. */
+  void (*pool2d_forward)(void *ctx, float *y, int32_t *idx, const float *x, const struct dml_conv_shape *s, int kind);
+  /* dx += */
+  void (*pool2d_backward)(void *ctx, float *dx, const float *dy, const int32_t *idx, const struct dml_conv_shape *s,
+                          int kind);
+  /* Global pooling x (B,C,HW) → y (B,C); kind DML_POOL_MAX saves idx (B,C), ties → first. */
+  void (*global_pool_forward)(void *ctx, float *y, int32_t *idx, const float *x, int B, int C, int HW, int kind);
+  /* dx += */
+  void (*global_pool_backward)(void *ctx, float *dx, const float *dy, const int32_t *idx, int B, int C, int HW,
+                               int kind);
+  /* y = a + b (n); with relu != 0, y = max(a + b, 0) (the ResNet block's tail, fused). */
+  void (*add_forward)(void *ctx, float *y, const float *a, const float *b, size_t n, int relu);
+  /* d += dy (NULL pointers skipped); with relu, only where y > 0. Used for both inputs of add. */
+  void (*add_backward)(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu);
   /* device memory */
   void *(*alloc)(void *ctx, size_t bytes);
   void (*release)(void *ctx, void *p);
@@ -49,8 +93,11 @@ struct dml_backend {
 };
 
 extern const char *const dml_op_names[DML_OP_COUNT];
-/* Does the backend implement op? (A NULL entry is reported by name by dml_backend_check.) */
+/* Does the backend implement op? */
 int dml_backend_supports(const struct dml_backend *be, enum dml_op op);
+/* DML_OK when the backend implements every op of `ops` (n entries); else DML_ERR_STATE
+ * naming the first missing op and the backend. Networks call this with the ops they use. */
+dml_status dml_backend_require(const struct dml_backend *be, const enum dml_op *ops, int n);
 /* "cpu", "cuda" or "auto" (CUDA when a device is present, else CPU). Announces the choice on `log` (may be
  * NULL). Returns NULL with a dml_error when the requested backend cannot be had. */
 struct dml_backend *dml_backend_select(const char *want, FILE *log);

@@ -1,4 +1,5 @@
-/* backend (CPU) — fills the op table with the CPU implementations; memory is host memory. */
+/* backend (CPU) — fills the op table with the CPU implementations (OpenBLAS, oneDNN, plain C); memory is host
+ * memory; the context holds the oneDNN engine/stream and the primitive cache (conv.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,11 +26,23 @@ struct dml_backend *dml_backend_cpu_new(void) {
     .relu_backward = dml_cpu_relu_backward,
     .l2norm_forward = dml_cpu_l2norm_forward,
     .l2norm_backward = dml_cpu_l2norm_backward,
+    .conv2d_forward = dml_cpu_conv2d_forward,
+    .conv2d_backward = dml_cpu_conv2d_backward,
+    .batchnorm_forward = dml_cpu_batchnorm_forward,
+    .batchnorm_backward = dml_cpu_batchnorm_backward,
+    .pool2d_forward = dml_cpu_pool2d_forward,
+    .pool2d_backward = dml_cpu_pool2d_backward,
+    .global_pool_forward = dml_cpu_global_pool_forward,
+    .global_pool_backward = dml_cpu_global_pool_backward,
+    .add_forward = dml_cpu_add_forward,
+    .add_backward = dml_cpu_add_backward,
     .alloc = cpu_alloc,
     .release = cpu_release,
     .to_device = cpu_copy,
     .to_host = cpu_copy,
     .zero = cpu_zero,
   };
+  be->ctx = dml_cpu_ctx_new();
+  be->destroy = dml_cpu_ctx_free;
   return be;
 }

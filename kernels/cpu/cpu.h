@@ -1,7 +1,16 @@
-/* cpu — declarations shared by the CPU backend's op files (internal to kernels/cpu). */
+/* cpu — declarations shared by the CPU backend's op files (internal to kernels/cpu). The backend context is a
+ * struct dml_cpu_ctx (oneDNN engine and stream, the per-shape primitive cache, scratch buffers; conv.c). */
 #ifndef DML_KERNELS_CPU_H
 #define DML_KERNELS_CPU_H
 #include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/ops.h"
+
+struct dml_cpu_ctx;
+struct dml_cpu_ctx *dml_cpu_ctx_new(void);
+void dml_cpu_ctx_free(void *ctx);
+void *dml_cpu_scratch(struct dml_cpu_ctx *c, int k, size_t bytes);
 
 void dml_cpu_linear_forward(void *ctx, float *y, const float *x, const float *w, const float *b, int B, int C, int OC);
 void dml_cpu_linear_backward(void *ctx, float *dx, float *dw, float *db, const float *dy, const float *x,
@@ -10,4 +19,22 @@ void dml_cpu_relu_forward(void *ctx, float *y, const float *x, size_t n);
 void dml_cpu_relu_backward(void *ctx, float *dx, const float *dy, const float *y, size_t n);
 void dml_cpu_l2norm_forward(void *ctx, float *y, float *norm, const float *x, int B, int D);
 void dml_cpu_l2norm_backward(void *ctx, float *dx, const float *dy, const float *y, const float *norm, int B, int D);
+void dml_cpu_conv2d_forward(void *ctx, float *y, const float *x, const float *w, const float *b,
+                            const struct dml_conv_shape *s);
+void dml_cpu_conv2d_backward(void *ctx, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                             const struct dml_conv_shape *s, int dx_overwrite);
+void dml_cpu_batchnorm_forward(void *ctx, float *y, float *mean, float *invstd, float *running_mean, float *running_var,
+                               const float *x, const float *gamma, const float *beta, int B, int C, int HW, float eps,
+                               float momentum, int training);
+void dml_cpu_batchnorm_backward(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                                const float *mean, const float *invstd, const float *gamma, int B, int C, int HW,
+                                int training);
+void dml_cpu_pool2d_forward(void *ctx, float *y, int32_t *idx, const float *x, const struct dml_conv_shape *s, int kind);
+void dml_cpu_pool2d_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, const struct dml_conv_shape *s,
+                             int kind);
+void dml_cpu_global_pool_forward(void *ctx, float *y, int32_t *idx, const float *x, int B, int C, int HW, int kind);
+void dml_cpu_global_pool_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, int B, int C, int HW,
+                                  int kind);
+void dml_cpu_add_forward(void *ctx, float *y, const float *a, const float *b, size_t n, int relu);
+void dml_cpu_add_backward(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu);
 #endif

@@ -1,7 +1,6 @@
 /* mlp — the small fully connected embedding network of the foundation slice (Fashion-MNIST):
  *   x (B, in) → fc1 (512) → ReLU → last_linear (embed_dim) [→ L2 normalise if the arch has "_normalize"].
- * Parameter names follow the reference: the embedding head is `last_linear`. The convolutional
- * architectures (resnet18/50, bninception, googlenet) are the engine issue's. */
+ * Parameter names follow the reference: the embedding head is `last_linear`. Registered in network.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +10,12 @@
 
 #define MLP_HIDDEN 512
 
-dml_status dml_network_init(struct dml_network *net, struct dml_params *ps, const char *arch, int in_dim,
-                            int embed_dim) {
-  memset(net, 0, sizeof *net);
-  const char *known = "mlp, mlp_normalize";
-  if (strncmp(arch, "mlp", 3) || (arch[3] && strcmp(arch + 3, "_normalize")))
-    return dml_error(DML_ERR_ARG, "unknown --arch '%s' (known in this build: %s)", arch, known);
-  if (embed_dim < 1) return dml_error(DML_ERR_ARG, "--embed_dim must be >= 1, got %d", embed_dim);
-  snprintf(net->arch, sizeof net->arch, "%s", arch);
-  net->normalize = strstr(arch, "normalize") != NULL;
-  net->in_dim = in_dim;
+dml_status dml_mlp_init(struct dml_network *net) {
+  struct dml_params *ps = net->ps;
+  int in_dim = net->in_dim, embed_dim = net->embed_dim;
   net->hidden = MLP_HIDDEN;
-  net->embed_dim = embed_dim;
   net->layers = 2;
-  net->ps = ps;
+  net->feat_dim = MLP_HIDDEN;
   net->p_w[0] = dml_params_declare(ps, "fc1.weight", 2, (int[]){MLP_HIDDEN, in_dim}, 1, 0);
   net->p_b[0] = dml_params_declare(ps, "fc1.bias", 1, (int[]){MLP_HIDDEN}, 1, 0);
   net->p_w[1] = dml_params_declare(ps, "last_linear.weight", 2, (int[]){embed_dim, MLP_HIDDEN}, 1, 0);
@@ -32,7 +23,7 @@ dml_status dml_network_init(struct dml_network *net, struct dml_params *ps, cons
   return DML_OK;
 }
 
-void dml_network_reset_parameters(struct dml_network *net, uint64_t seed) {
+void dml_mlp_reset(struct dml_network *net, uint64_t seed) {
   struct dml_params *ps = net->ps;
   for (int l = 0; l < net->layers; l++) {
     struct dml_param *w = &ps->p[net->p_w[l]], *b = &ps->p[net->p_b[l]];
@@ -46,10 +37,11 @@ void dml_network_reset_parameters(struct dml_network *net, uint64_t seed) {
   }
 }
 
-struct dml_tensor *dml_network_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x) {
+struct dml_tensor *dml_mlp_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x) {
   struct dml_params *ps = net->ps;
   struct dml_tensor *h = x;
   for (int l = 0; l < net->layers; l++) {
+    if (l + 1 == net->layers && net->features_only) return h;
     h = dml_linear(t, h, &ps->p[net->p_w[l]].t, &ps->p[net->p_b[l]].t);
     if (l + 1 < net->layers) h = dml_relu(t, h);
   }

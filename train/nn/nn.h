@@ -32,6 +32,7 @@ struct dml_tensor {
   int ndim;
   int shape[4];
   size_t n;         /* number of elements */
+  int needs_grad;   /* made by a recorded op: backward propagates into it (network inputs: 0) */
 };
 
 /* ---- parameter table: one contiguous block each for values, gradients, Adam m, Adam v ---- */
@@ -79,8 +80,11 @@ struct dml_tape_entry {
   dml_backward_fn backward;
   struct dml_tensor *out;
   struct dml_tensor *in[3];
-  float *saved;     /* op-specific saved tensor (e.g. row norms) */
+  float *saved;     /* op-specific saved tensor (e.g. row norms, batch-norm mean) */
+  float *saved2;    /* a second one (batch-norm invstd) */
+  int32_t *isaved;  /* saved indices (max pooling) */
   int iarg[4];
+  struct dml_conv_shape cs; /* convolution / pooling geometry */
 };
 
 struct dml_tape {
@@ -108,19 +112,77 @@ struct dml_tensor *dml_linear(struct dml_tape *t, struct dml_tensor *x, struct d
 struct dml_tensor *dml_relu(struct dml_tape *t, struct dml_tensor *x);
 struct dml_tensor *dml_l2norm(struct dml_tape *t, struct dml_tensor *x);
 
+/* Convolutional layers (train/nn/layers.c); activations are (B, C, H, W). */
+/* A view of x with another shape (same data, same element count); gradients flow back by copy. */
+struct dml_tensor *dml_reshape(struct dml_tape *t, struct dml_tensor *x, int ndim, const int *shape);
+/* nn.Conv2d(stride, padding), square kernel from w (OC, C, K, K); b may be NULL. */
+struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, struct dml_tensor *b,
+                              int stride, int pad);
+/* nn.BatchNorm2d (eps 1e-5, momentum 0.1): training → batch statistics, running_mean/var (device, may be NULL)
+ * updated; otherwise the running statistics are used. gamma and beta get gradients in both modes. */
+struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
+                                 struct dml_tensor *beta, float *running_mean, float *running_var, int training);
+/* nn.MaxPool2d / nn.AvgPool2d(k, stride, pad) (kind DML_POOL_MAX / DML_POOL_AVG). */
+struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad);
+/* adaptive pooling to 1×1, flattened: (B, C, H, W) → (B, C). kind DML_POOL_MAX, DML_POOL_AVG. */
+struct dml_tensor *dml_global_pool(struct dml_tape *t, struct dml_tensor *x, int kind);
+/* a + b (same shape); relu != 0 gives max(a + b, 0). */
+struct dml_tensor *dml_add(struct dml_tape *t, struct dml_tensor *a, struct dml_tensor *b, int relu);
+/* x's gradient for a writer that overwrites it: allocated uninitialised when x has none yet (*overwrite = 1),
+ * else the existing one (*overwrite = 0, accumulate). */
+float *dml_tape_grad_for_write(struct dml_tape *t, struct dml_tensor *x, int *overwrite);
+
 /* ---- networks ---- */
 struct dml_network {
   char arch[64];
   int in_dim, hidden, embed_dim, normalize;
-  int layers;               /* number of linear layers */
-  int p_w[4], p_b[4];       /* parameter indices */
+  int layers;               /* mlp: number of linear layers */
+  int p_w[4], p_b[4];       /* mlp: parameter indices */
+  /* convolutional architectures: the trainer's flattened input (B, in_dim) is read as (B, channels, height,
+   * width); dml_network_init infers 3 × s × s from in_dim, dml_network_set_input overrides it */
+  int channels, height, width;
+  int frozen;               /* "_frozen": batch norm always uses its running statistics (affine still trained) */
+  int pool;                 /* DML_POOL_AVG (default, SPoC), DML_POOL_MAX ("_max"/"_mac"), both summed ("_double") */
+  int base_width;           /* ResNet stem width ("_wN", default 64: torchvision) */
+  int feat_dim;             /* pooled backbone features, the head's input */
+  int features_only;        /* forward returns the pooled features without the head (dml-embed --features) */
   struct dml_params *ps;
+  struct dml_params *buffers; /* non-trained state (batch-norm running_mean / running_var), allocated by init */
+  const struct dml_arch *impl;
+  void *state;              /* the architecture's layer table */
 };
 
-/* Known architectures of this slice: "mlp" (in → 512 → ReLU → embed), suffix "_normalize" for L2-normalised
- * embeddings. Returns DML_ERR_ARG naming the known ones for anything else. Declares parameters. */
+/* An architecture family of the registry (train/nn/network.c). */
+struct dml_arch {
+  const char *prefix;       /* "mlp", "resnet18", ... */
+  dml_status (*init)(struct dml_network *net);   /* declares parameters and buffers */
+  void (*reset)(struct dml_network *net, uint64_t seed);
+  struct dml_tensor *(*forward)(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
+  void (*free)(struct dml_network *net);
+};
+
+/* Architectures: "mlp" (in → 512 → ReLU → embed), "resnet18", "resnet50" (torchvision layout, parameter names of
+ * torchvision with the head `last_linear`); suffixes "_normalize" (L2-normalised embeddings), "_frozen", "_max" /
+ * "_double" (pooling), "_wN" (ResNet stem width N instead of 64, for small tests). Returns DML_ERR_ARG naming
+ * the known ones for anything else, and DML_ERR_STATE when the backend lacks an op the network needs.
+ * Declares parameters (the caller then calls dml_params_alloc); allocates the buffers. */
 dml_status dml_network_init(struct dml_network *net, struct dml_params *ps, const char *arch, int in_dim, int embed_dim);
-/* torch.nn.Linear's default init: U(−1/√fan_in, 1/√fan_in) for weight and bias, from the counter RNG. */
+/* Set the image geometry for a flattened input (channels · height · width must equal in_dim). */
+dml_status dml_network_set_input(struct dml_network *net, int channels, int height, int width);
+/* Initialise parameters and buffers from the counter RNG: nn.Linear default (U(±1/√fan_in)), torchvision's
+ * ResNet init (conv: kaiming normal fan_out; BN: γ 1, β 0, running mean 0, var 1). */
 void dml_network_reset_parameters(struct dml_network *net, uint64_t seed);
+/* Forward; batch norm uses batch statistics when t->record (training) unless frozen, running ones otherwise. */
 struct dml_tensor *dml_network_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
+void dml_network_free(struct dml_network *net);
+/* Bytes of step arena a training step of batch B needs (forward + backward), estimated from the geometry. */
+size_t dml_network_arena_bytes(const struct dml_network *net, int B);
+
+/* Weights (train/nn/safetensors.c): load a .safetensors file of torchvision names into parameters and buffers.
+ * Every backbone tensor must be present with its shape (F32); the head (last_linear.*) is loaded when present
+ * and of the right shape, else kept; a file tensor not in the network is an error naming it, except the
+ * torchvision classifier "fc.*" and "num_batches_tracked". */
+dml_status dml_network_load(struct dml_network *net, const char *path);
+/* Save parameters and buffers (torchvision names) as .safetensors. */
+dml_status dml_network_save(const struct dml_network *net, const char *path);
 #endif

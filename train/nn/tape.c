@@ -114,6 +114,7 @@ struct dml_tensor *dml_linear(struct dml_tape *t, struct dml_tensor *x, struct d
   struct dml_tensor *y = dml_tape_tensor(t, 2, (int[]){B, OC});
   t->be->fn.linear_forward(t->be->ctx, y->data, x->data, w->data, b ? b->data : NULL, B, C, OC);
   struct dml_tape_entry *e = last_entry(t);
+  y->needs_grad = t->record;
   if (t->record) {
     e->backward = linear_bw;
     e->in[0] = x; e->in[1] = w; e->in[2] = b;
@@ -133,6 +134,7 @@ static void relu_bw(struct dml_tape *t, struct dml_tape_entry *e) {
 struct dml_tensor *dml_relu(struct dml_tape *t, struct dml_tensor *x) {
   struct dml_tensor *y = dml_tape_tensor(t, x->ndim, x->shape);
   t->be->fn.relu_forward(t->be->ctx, y->data, x->data, x->n);
+  y->needs_grad = t->record;
   if (t->record) {
     struct dml_tape_entry *e = last_entry(t);
     e->backward = relu_bw;
@@ -152,6 +154,7 @@ struct dml_tensor *dml_l2norm(struct dml_tape *t, struct dml_tensor *x) {
   float *norm = dml_arena_alloc(&t->arena, (size_t)B * sizeof(float));
   struct dml_tensor *y = dml_tape_tensor(t, 2, (int[]){B, D});
   t->be->fn.l2norm_forward(t->be->ctx, y->data, norm, x->data, B, D);
+  y->needs_grad = t->record;
   if (t->record) {
     struct dml_tape_entry *e = last_entry(t);
     e->backward = l2norm_bw;

@@ -1,0 +1,261 @@
+/* conv (CPU) — 2-D convolution forward / backward-data / backward-weights on oneDNN 2.6 primitives.
+ *
+ * Contract (kernels/ops.h): our tensors are plain NCHW / OIHW float32; every primitive is created with
+ * format_tag_any so oneDNN picks its blocked layouts, and we reorder into and out of them around each call.
+ * Primitive descriptors, primitives and reorders are created once per convolution shape and cached in the CPU
+ * backend context (struct dml_cpu_ctx); blocked intermediates live in the context's growable scratch buffers.
+ * Gradients for weights and bias are accumulated (`+=`) after a reorder into plain layout; the input gradient
+ * is written directly when the caller allows overwriting, else accumulated through a scratch buffer.
+ * Algorithm: convolution_direct (no Winograd), forward_training propagation (its descriptor hints both
+ * backward primitives). Every oneDNN call is checked by DNNL_CHECK, which aborts naming the statement: a
+ * failure here is a library or programming error, not a user input error (shapes are validated by the caller).
+ */
+#include <oneapi/dnnl/dnnl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "kernels/cpu/cpu.h"
+
+#if DNNL_VERSION_MAJOR != 2
+#error "kernels/cpu/conv.c is written against the oneDNN 2.x C API"
+#endif
+
+#define DNNL_CHECK(call)                                                                   \
+  do {                                                                                     \
+    dnnl_status_t s_ = (call);                                                             \
+    if (s_ != dnnl_success) DML_ABORT("oneDNN: %s failed with status %d", #call, (int)s_); \
+  } while (0)
+
+/* a tensor as one primitive wants it: same as ours (no reorder) or another layout with a reorder primitive */
+struct slot {
+  dnnl_memory_desc_t md;
+  int same;
+  dnnl_primitive_t reo; /* user → md for inputs, md → user for outputs; NULL when same */
+  size_t bytes;
+};
+
+struct conv_entry {
+  struct dml_conv_shape s;
+  int has_bias;
+  dnnl_memory_desc_t u_src, u_wei, u_bias, u_dst;
+  dnnl_primitive_desc_t fwd_pd, bwd_data_pd, bwd_w_pd;
+  dnnl_primitive_t fwd, bwd_data, bwd_w;
+  struct slot f_src, f_wei, f_dst;            /* forward */
+  struct slot d_ddst, d_wei, d_dsrc;          /* backward data */
+  struct slot w_src, w_ddst, w_dwei;          /* backward weights */
+};
+
+struct dml_cpu_ctx {
+  dnnl_engine_t eng;
+  dnnl_stream_t st;
+  struct conv_entry *conv;
+  int n_conv, cap_conv;
+  void *scratch[8];
+  size_t scratch_bytes[8];
+};
+
+struct dml_cpu_ctx *dml_cpu_ctx_new(void) {
+  struct dml_cpu_ctx *c = xcalloc(1, sizeof *c);
+  DNNL_CHECK(dnnl_engine_create(&c->eng, dnnl_cpu, 0));
+  DNNL_CHECK(dnnl_stream_create(&c->st, c->eng, dnnl_stream_default_flags));
+  return c;
+}
+
+static void slot_free(struct slot *s) {
+  if (s->reo) dnnl_primitive_destroy(s->reo);
+}
+
+void dml_cpu_ctx_free(void *ctx) {
+  struct dml_cpu_ctx *c = ctx;
+  if (!c) return;
+  for (int i = 0; i < c->n_conv; i++) {
+    struct conv_entry *e = &c->conv[i];
+    dnnl_primitive_destroy(e->fwd);
+    dnnl_primitive_destroy(e->bwd_data);
+    dnnl_primitive_destroy(e->bwd_w);
+    dnnl_primitive_desc_destroy(e->fwd_pd);
+    dnnl_primitive_desc_destroy(e->bwd_data_pd);
+    dnnl_primitive_desc_destroy(e->bwd_w_pd);
+    struct slot *sl[] = {&e->f_src, &e->f_wei, &e->f_dst, &e->d_ddst, &e->d_wei, &e->d_dsrc, &e->w_src, &e->w_ddst, &e->w_dwei};
+    for (size_t k = 0; k < sizeof sl / sizeof *sl; k++) slot_free(sl[k]);
+  }
+  free(c->conv);
+  for (int k = 0; k < 8; k++) free(c->scratch[k]);
+  dnnl_stream_destroy(c->st);
+  dnnl_engine_destroy(c->eng);
+  free(c);
+}
+
+/* scratch buffer k of at least `bytes` (contents not kept across calls) */
+void *dml_cpu_scratch(struct dml_cpu_ctx *c, int k, size_t bytes) {
+  if (c->scratch_bytes[k] < bytes) {
+    free(c->scratch[k]);
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes)) DML_ABORT("out of memory allocating %zu bytes of conv scratch", bytes);
+    c->scratch[k] = p;
+    c->scratch_bytes[k] = bytes;
+  }
+  return c->scratch[k];
+}
+
+static void slot_init(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *chosen,
+                      int input) {
+  s->md = *chosen;
+  s->same = dnnl_memory_desc_equal(user, chosen);
+  s->bytes = dnnl_memory_desc_get_size(chosen);
+  s->reo = NULL;
+  if (s->same) return;
+  dnnl_primitive_desc_t pd;
+  if (input)
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, user, c->eng, chosen, c->eng, NULL));
+  else
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, chosen, c->eng, user, c->eng, NULL));
+  DNNL_CHECK(dnnl_primitive_create(&s->reo, pd));
+  dnnl_primitive_desc_destroy(pd);
+}
+
+static dnnl_memory_t mem(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *md, const void *p) {
+  dnnl_memory_t m;
+  DNNL_CHECK(dnnl_memory_create(&m, md, c->eng, (void *)p));
+  return m;
+}
+
+static void run_reorder(struct dml_cpu_ctx *c, dnnl_primitive_t reo, const dnnl_memory_desc_t *from_md, const void *from,
+                        const dnnl_memory_desc_t *to_md, void *to) {
+  dnnl_memory_t a = mem(c, from_md, from), b = mem(c, to_md, to);
+  dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, a}, {DNNL_ARG_TO, b}};
+  DNNL_CHECK(dnnl_primitive_execute(reo, c->st, 2, args));
+  DNNL_CHECK(dnnl_stream_wait(c->st));
+  dnnl_memory_destroy(a);
+  dnnl_memory_destroy(b);
+}
+
+/* an input tensor in the slot's layout: the user pointer, or a reordered copy in scratch k */
+static const void *slot_in(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_desc_t *user_md, const void *user, int k) {
+  if (s->same) return user;
+  void *buf = dml_cpu_scratch(c, k, s->bytes);
+  run_reorder(c, s->reo, user_md, user, &s->md, buf);
+  return buf;
+}
+
+static void md4(dnnl_memory_desc_t *md, int a, int b, int h, int w, dnnl_format_tag_t tag) {
+  dnnl_dims_t d = {a, b, h, w};
+  DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, tag));
+}
+
+static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_shape *s, int has_bias) {
+  for (int i = 0; i < c->n_conv; i++)
+    if (!memcmp(&c->conv[i].s, s, sizeof *s) && c->conv[i].has_bias == has_bias) return &c->conv[i];
+  if (c->n_conv == c->cap_conv) {
+    c->cap_conv = c->cap_conv ? 2 * c->cap_conv : 16;
+    c->conv = xrealloc(c->conv, (size_t)c->cap_conv * sizeof *c->conv);
+  }
+  struct conv_entry *e = &c->conv[c->n_conv++];
+  memset(e, 0, sizeof *e);
+  e->s = *s;
+  e->has_bias = has_bias;
+  md4(&e->u_src, s->B, s->C, s->H, s->W, dnnl_nchw);
+  md4(&e->u_wei, s->OC, s->C, s->KH, s->KW, dnnl_oihw);
+  md4(&e->u_dst, s->B, s->OC, s->OH, s->OW, dnnl_nchw);
+  dnnl_dims_t bd = {s->OC};
+  DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->u_bias, 1, bd, dnnl_f32, dnnl_x));
+  dnnl_memory_desc_t a_src, a_wei, a_dst;
+  md4(&a_src, s->B, s->C, s->H, s->W, dnnl_format_tag_any);
+  md4(&a_wei, s->OC, s->C, s->KH, s->KW, dnnl_format_tag_any);
+  md4(&a_dst, s->B, s->OC, s->OH, s->OW, dnnl_format_tag_any);
+  dnnl_dims_t strides = {s->SH, s->SW}, pad_l = {s->PH, s->PW};
+  /* right padding so that the output size is exactly OH × OW (floor mode) */
+  dnnl_dims_t pad_r = {(s->OH - 1) * s->SH + s->KH - s->H - s->PH, (s->OW - 1) * s->SW + s->KW - s->W - s->PW};
+  const dnnl_memory_desc_t *bias = has_bias ? &e->u_bias : NULL;
+
+  dnnl_convolution_desc_t d;
+  DNNL_CHECK(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &a_src, &a_wei, bias,
+                                                &a_dst, strides, pad_l, pad_r));
+  DNNL_CHECK(dnnl_primitive_desc_create(&e->fwd_pd, &d, NULL, c->eng, NULL));
+  DNNL_CHECK(dnnl_primitive_create(&e->fwd, e->fwd_pd));
+  slot_init(c, &e->f_src, &e->u_src, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_src_md, 0), 1);
+  slot_init(c, &e->f_wei, &e->u_wei, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0), 1);
+  slot_init(c, &e->f_dst, &e->u_dst, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_dst_md, 0), 0);
+
+  DNNL_CHECK(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &a_src, &a_wei, &a_dst, strides,
+                                                      pad_l, pad_r));
+  DNNL_CHECK(dnnl_primitive_desc_create(&e->bwd_data_pd, &d, NULL, c->eng, e->fwd_pd));
+  DNNL_CHECK(dnnl_primitive_create(&e->bwd_data, e->bwd_data_pd));
+  slot_init(c, &e->d_ddst, &e->u_dst, dnnl_primitive_desc_query_md(e->bwd_data_pd, dnnl_query_diff_dst_md, 0), 1);
+  slot_init(c, &e->d_wei, &e->u_wei, dnnl_primitive_desc_query_md(e->bwd_data_pd, dnnl_query_weights_md, 0), 1);
+  slot_init(c, &e->d_dsrc, &e->u_src, dnnl_primitive_desc_query_md(e->bwd_data_pd, dnnl_query_diff_src_md, 0), 0);
+
+  DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &a_src, &a_wei, bias, &a_dst,
+                                                         strides, pad_l, pad_r));
+  DNNL_CHECK(dnnl_primitive_desc_create(&e->bwd_w_pd, &d, NULL, c->eng, e->fwd_pd));
+  DNNL_CHECK(dnnl_primitive_create(&e->bwd_w, e->bwd_w_pd));
+  slot_init(c, &e->w_src, &e->u_src, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_src_md, 0), 1);
+  slot_init(c, &e->w_ddst, &e->u_dst, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_diff_dst_md, 0), 1);
+  slot_init(c, &e->w_dwei, &e->u_wei, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_diff_weights_md, 0), 0);
+  return e;
+}
+
+static void exec(struct dml_cpu_ctx *c, dnnl_primitive_t p, int n, const int *arg, const dnnl_memory_desc_t *const *md,
+                 const void *const *ptr) {
+  dnnl_exec_arg_t a[6];
+  for (int i = 0; i < n; i++) a[i] = (dnnl_exec_arg_t){arg[i], mem(c, md[i], ptr[i])};
+  DNNL_CHECK(dnnl_primitive_execute(p, c->st, n, a));
+  DNNL_CHECK(dnnl_stream_wait(c->st));
+  for (int i = 0; i < n; i++) dnnl_memory_destroy(a[i].memory);
+}
+
+static void add_into(float *restrict d, const float *restrict s, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 32768)
+  for (size_t i = 0; i < n; i++) d[i] += s[i];
+}
+
+void dml_cpu_conv2d_forward(void *ctx, float *y, const float *x, const float *w, const float *b,
+                            const struct dml_conv_shape *s) {
+  struct dml_cpu_ctx *c = ctx;
+  struct conv_entry *e = conv_get(c, s, b != NULL);
+  const void *src = slot_in(c, &e->f_src, &e->u_src, x, 0);
+  const void *wei = slot_in(c, &e->f_wei, &e->u_wei, w, 1);
+  void *dst = e->f_dst.same ? (void *)y : dml_cpu_scratch(c, 2, e->f_dst.bytes);
+  if (b)
+    exec(c, e->fwd, 4, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
+         (const dnnl_memory_desc_t *[]){&e->f_src.md, &e->f_wei.md, &e->u_bias, &e->f_dst.md},
+         (const void *[]){src, wei, b, dst});
+  else
+    exec(c, e->fwd, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+         (const dnnl_memory_desc_t *[]){&e->f_src.md, &e->f_wei.md, &e->f_dst.md}, (const void *[]){src, wei, dst});
+  if (!e->f_dst.same) run_reorder(c, e->f_dst.reo, &e->f_dst.md, dst, &e->u_dst, y);
+}
+
+void dml_cpu_conv2d_backward(void *ctx, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                             const struct dml_conv_shape *s, int dx_overwrite) {
+  struct dml_cpu_ctx *c = ctx;
+  struct conv_entry *e = conv_get(c, s, db != NULL);
+  size_t nx = (size_t)s->B * s->C * s->H * s->W, nw = (size_t)s->OC * s->C * s->KH * s->KW;
+  if (dx) {
+    const void *ddst = slot_in(c, &e->d_ddst, &e->u_dst, dy, 0);
+    const void *wei = slot_in(c, &e->d_wei, &e->u_wei, w, 1);
+    /* where the diff_src lands: directly in dx, or blocked in scratch 2 (then reordered), or plain in scratch 3 */
+    float *plain = dx_overwrite ? dx : dml_cpu_scratch(c, 3, nx * sizeof(float));
+    void *dsrc = e->d_dsrc.same ? (void *)plain : dml_cpu_scratch(c, 2, e->d_dsrc.bytes);
+    exec(c, e->bwd_data, 3, (int[]){DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
+         (const dnnl_memory_desc_t *[]){&e->d_ddst.md, &e->d_wei.md, &e->d_dsrc.md}, (const void *[]){ddst, wei, dsrc});
+    if (!e->d_dsrc.same) run_reorder(c, e->d_dsrc.reo, &e->d_dsrc.md, dsrc, &e->u_src, plain);
+    if (!dx_overwrite) add_into(dx, plain, nx);
+  }
+  const void *src = slot_in(c, &e->w_src, &e->u_src, x, 0);
+  const void *ddst = slot_in(c, &e->w_ddst, &e->u_dst, dy, 1);
+  float *dw_plain = dml_cpu_scratch(c, 4, nw * sizeof(float));
+  void *dwei = e->w_dwei.same ? (void *)dw_plain : dml_cpu_scratch(c, 2, e->w_dwei.bytes);
+  float *db_tmp = db ? dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof(float)) : NULL;
+  if (db)
+    exec(c, e->bwd_w, 4, (int[]){DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS},
+         (const dnnl_memory_desc_t *[]){&e->w_src.md, &e->w_ddst.md, &e->w_dwei.md, &e->u_bias},
+         (const void *[]){src, ddst, dwei, db_tmp});
+  else
+    exec(c, e->bwd_w, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
+         (const dnnl_memory_desc_t *[]){&e->w_src.md, &e->w_ddst.md, &e->w_dwei.md}, (const void *[]){src, ddst, dwei});
+  if (!e->w_dwei.same) run_reorder(c, e->w_dwei.reo, &e->w_dwei.md, dwei, &e->u_wei, dw_plain);
+  add_into(dw, dw_plain, nw);
+  if (db) add_into(db, db_tmp, (size_t)s->OC);
+}

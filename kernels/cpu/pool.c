@@ -1,0 +1,123 @@
+/* pool (CPU) — max / average pooling over windows and global pooling, plain C with OpenMP over (b, c) planes.
+ * Max pooling ignores padded positions (torch pads with −inf) and keeps the first maximum in row-major window
+ * order; its argmax (index into the input plane) is saved for the backward. Average pooling divides by KH·KW
+ * (count_include_pad=True, ceil_mode=False: every window lies inside the padded input). Every output element
+ * is owned by one thread and every input gradient plane by one thread: results do not depend on thread count. */
+#include <float.h>
+#include <math.h>
+
+#include "kernels/cpu/cpu.h"
+
+void dml_cpu_pool2d_forward(void *ctx, float *y, int32_t *idx, const float *x, const struct dml_conv_shape *s, int kind) {
+  (void)ctx;
+  const int planes = s->B * s->C, H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+#pragma omp parallel for schedule(static)
+  for (int p = 0; p < planes; p++) {
+    const float *xp = x + (size_t)p * H * W;
+    float *yp = y + (size_t)p * OH * OW;
+    int32_t *ip = idx ? idx + (size_t)p * OH * OW : NULL;
+    for (int oh = 0; oh < OH; oh++)
+      for (int ow = 0; ow < OW; ow++) {
+        int h0 = oh * s->SH - s->PH, w0 = ow * s->SW - s->PW;
+        if (kind == DML_POOL_MAX) {
+          float m = -INFINITY;
+          int32_t am = -1;
+          for (int kh = 0; kh < s->KH; kh++) {
+            int h = h0 + kh;
+            if (h < 0 || h >= H) continue;
+            for (int kw = 0; kw < s->KW; kw++) {
+              int w = w0 + kw;
+              if (w < 0 || w >= W) continue;
+              float v = xp[h * W + w];
+              if (v > m || am < 0) {
+                m = v;
+                am = h * W + w;
+              }
+            }
+          }
+          yp[oh * OW + ow] = m;
+          ip[oh * OW + ow] = am;
+        } else {
+          double acc = 0;
+          for (int kh = 0; kh < s->KH; kh++) {
+            int h = h0 + kh;
+            if (h < 0 || h >= H) continue;
+            for (int kw = 0; kw < s->KW; kw++) {
+              int w = w0 + kw;
+              if (w >= 0 && w < W) acc += xp[h * W + w];
+            }
+          }
+          yp[oh * OW + ow] = (float)(acc / (s->KH * s->KW));
+        }
+      }
+  }
+}
+
+void dml_cpu_pool2d_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, const struct dml_conv_shape *s,
+                             int kind) {
+  (void)ctx;
+  const int planes = s->B * s->C, H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+  const float inv = 1.0f / (float)(s->KH * s->KW);
+#pragma omp parallel for schedule(static)
+  for (int p = 0; p < planes; p++) {
+    float *dxp = dx + (size_t)p * H * W;
+    const float *dyp = dy + (size_t)p * OH * OW;
+    if (kind == DML_POOL_MAX) {
+      const int32_t *ip = idx + (size_t)p * OH * OW;
+      for (int o = 0; o < OH * OW; o++)
+        if (ip[o] >= 0) dxp[ip[o]] += dyp[o];
+    } else {
+      for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+          int h0 = oh * s->SH - s->PH, w0 = ow * s->SW - s->PW;
+          float g = dyp[oh * OW + ow] * inv;
+          for (int kh = 0; kh < s->KH; kh++) {
+            int h = h0 + kh;
+            if (h < 0 || h >= H) continue;
+            for (int kw = 0; kw < s->KW; kw++) {
+              int w = w0 + kw;
+              if (w >= 0 && w < W) dxp[h * W + w] += g;
+            }
+          }
+        }
+    }
+  }
+}
+
+void dml_cpu_global_pool_forward(void *ctx, float *y, int32_t *idx, const float *x, int B, int C, int HW, int kind) {
+  (void)ctx;
+#pragma omp parallel for schedule(static)
+  for (int p = 0; p < B * C; p++) {
+    const float *xp = x + (size_t)p * HW;
+    if (kind == DML_POOL_MAX) {
+      float m = xp[0];
+      int32_t am = 0;
+      for (int i = 1; i < HW; i++)
+        if (xp[i] > m) {
+          m = xp[i];
+          am = i;
+        }
+      y[p] = m;
+      idx[p] = am;
+    } else {
+      double acc = 0;
+      for (int i = 0; i < HW; i++) acc += xp[i];
+      y[p] = (float)(acc / HW);
+    }
+  }
+}
+
+void dml_cpu_global_pool_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, int B, int C, int HW,
+                                  int kind) {
+  (void)ctx;
+#pragma omp parallel for schedule(static)
+  for (int p = 0; p < B * C; p++) {
+    float *dxp = dx + (size_t)p * HW;
+    if (kind == DML_POOL_MAX) {
+      dxp[idx[p]] += dy[p];
+    } else {
+      float g = dy[p] / (float)HW;
+      for (int i = 0; i < HW; i++) dxp[i] += g;
+    }
+  }
+}

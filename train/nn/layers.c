@@ -1,0 +1,198 @@
+/* layers — the convolutional network ops on the tape: reshape (view), conv2d, batch norm, window pooling,
+ * global pooling, add(+ReLU). Each forward calls the backend op of kernels/ops.h and, when the tape records,
+ * stores what its backward needs; the backward propagates into an input only when that input needs a gradient
+ * (made by a recorded op, or a parameter). See nn.h for the semantics (torch.nn equivalents). */
+#include <string.h>
+
+#include "train/nn/nn.h"
+
+static struct dml_tape_entry *last_entry(struct dml_tape *t) { return &t->e[t->n - 1]; }
+
+/* a parameter (its grad block exists) or a recorded op's output */
+static int wants_grad(const struct dml_tensor *x) { return x && (x->needs_grad || x->grad); }
+
+float *dml_tape_grad_for_write(struct dml_tape *t, struct dml_tensor *x, int *overwrite) {
+  if (x->grad) {
+    *overwrite = 0;
+  } else {
+    x->grad = dml_arena_alloc(&t->arena, x->n * sizeof(float));
+    *overwrite = 1;
+  }
+  return x->grad;
+}
+
+// ---------------------------------------------------------------------------------------------- reshape
+
+static void reshape_bw(struct dml_tape *t, struct dml_tape_entry *e) {
+  struct dml_tensor *x = e->in[0];
+  dml_tape_need_grad(t, x);
+  t->be->fn.add_backward(t->be->ctx, x->grad, NULL, e->out->grad, NULL, x->n, 0);
+}
+
+struct dml_tensor *dml_reshape(struct dml_tape *t, struct dml_tensor *x, int ndim, const int *shape) {
+  struct dml_tensor *y = dml_tape_tensor(t, 0, NULL); /* header only: no data of its own */
+  y->ndim = ndim;
+  y->n = 1;
+  for (int i = 0; i < ndim; i++) {
+    y->shape[i] = shape[i];
+    y->n *= (size_t)shape[i];
+  }
+  DML_ASSERT(y->n == x->n);
+  y->data = x->data;
+  y->needs_grad = t->record && wants_grad(x);
+  if (y->needs_grad) {
+    struct dml_tape_entry *e = last_entry(t);
+    e->backward = reshape_bw;
+    e->in[0] = x;
+  }
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------- conv2d
+
+static void conv_bw(struct dml_tape *t, struct dml_tape_entry *e) {
+  struct dml_tensor *x = e->in[0], *w = e->in[1], *b = e->in[2];
+  int ow = 0;
+  float *dx = wants_grad(x) ? dml_tape_grad_for_write(t, x, &ow) : NULL;
+  t->be->fn.conv2d_backward(t->be->ctx, dx, w->grad, b ? b->grad : NULL, e->out->grad, x->data, w->data, &e->cs, ow);
+}
+
+struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, struct dml_tensor *b,
+                              int stride, int pad) {
+  DML_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[1] == w->shape[1]);
+  struct dml_conv_shape s = {.B = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
+                             .OC = w->shape[0], .KH = w->shape[2], .KW = w->shape[3], .SH = stride, .SW = stride,
+                             .PH = pad, .PW = pad};
+  s.OH = (s.H + 2 * pad - s.KH) / stride + 1;
+  s.OW = (s.W + 2 * pad - s.KW) / stride + 1;
+  struct dml_tensor *y = dml_tape_tensor(t, 4, (int[]){s.B, s.OC, s.OH, s.OW});
+  t->be->fn.conv2d_forward(t->be->ctx, y->data, x->data, w->data, b ? b->data : NULL, &s);
+  y->needs_grad = t->record;
+  if (t->record) {
+    struct dml_tape_entry *e = last_entry(t);
+    e->backward = conv_bw;
+    e->in[0] = x; e->in[1] = w; e->in[2] = b;
+    e->cs = s;
+  }
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------- batch norm
+
+static void bn_bw(struct dml_tape *t, struct dml_tape_entry *e) {
+  struct dml_tensor *x = e->in[0], *g = e->in[1], *b = e->in[2];
+  float *dx = NULL;
+  if (wants_grad(x)) {
+    dml_tape_need_grad(t, x);
+    dx = x->grad;
+  }
+  int B = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
+  t->be->fn.batchnorm_backward(t->be->ctx, dx, g->grad, b->grad, e->out->grad, x->data, e->saved, e->saved2, g->data, B,
+                               C, HW, e->iarg[0]);
+}
+
+struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
+                                 struct dml_tensor *beta, float *running_mean, float *running_var, int training) {
+  DML_ASSERT(x->ndim == 4 && (int)gamma->n == x->shape[1]);
+  int B = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
+  float *mean = dml_arena_alloc(&t->arena, 2 * (size_t)C * sizeof(float)), *invstd = mean + C;
+  struct dml_tensor *y = dml_tape_tensor(t, 4, x->shape);
+  t->be->fn.batchnorm_forward(t->be->ctx, y->data, mean, invstd, running_mean, running_var, x->data, gamma->data,
+                              beta->data, B, C, HW, 1e-5f, 0.1f, training);
+  y->needs_grad = t->record;
+  if (t->record) {
+    struct dml_tape_entry *e = last_entry(t);
+    e->backward = bn_bw;
+    e->in[0] = x; e->in[1] = gamma; e->in[2] = beta;
+    e->saved = mean;
+    e->saved2 = invstd;
+    e->iarg[0] = training;
+  }
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------- pooling
+
+static void pool_bw(struct dml_tape *t, struct dml_tape_entry *e) {
+  struct dml_tensor *x = e->in[0];
+  if (!wants_grad(x)) return;
+  dml_tape_need_grad(t, x);
+  t->be->fn.pool2d_backward(t->be->ctx, x->grad, e->out->grad, e->isaved, &e->cs, e->iarg[0]);
+}
+
+struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad) {
+  DML_ASSERT(x->ndim == 4);
+  struct dml_conv_shape s = {.B = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
+                             .OC = x->shape[1], .KH = k, .KW = k, .SH = stride, .SW = stride, .PH = pad, .PW = pad};
+  s.OH = (s.H + 2 * pad - k) / stride + 1;
+  s.OW = (s.W + 2 * pad - k) / stride + 1;
+  int32_t *idx = kind == DML_POOL_MAX
+                     ? dml_arena_alloc(&t->arena, (size_t)s.B * s.C * s.OH * s.OW * sizeof(int32_t)) : NULL;
+  struct dml_tensor *y = dml_tape_tensor(t, 4, (int[]){s.B, s.C, s.OH, s.OW});
+  t->be->fn.pool2d_forward(t->be->ctx, y->data, idx, x->data, &s, kind);
+  y->needs_grad = t->record;
+  if (t->record) {
+    struct dml_tape_entry *e = last_entry(t);
+    e->backward = pool_bw;
+    e->in[0] = x;
+    e->isaved = idx;
+    e->iarg[0] = kind;
+    e->cs = s;
+  }
+  return y;
+}
+
+static void gpool_bw(struct dml_tape *t, struct dml_tape_entry *e) {
+  struct dml_tensor *x = e->in[0];
+  if (!wants_grad(x)) return;
+  dml_tape_need_grad(t, x);
+  t->be->fn.global_pool_backward(t->be->ctx, x->grad, e->out->grad, e->isaved, x->shape[0], x->shape[1],
+                                 x->shape[2] * x->shape[3], e->iarg[0]);
+}
+
+struct dml_tensor *dml_global_pool(struct dml_tape *t, struct dml_tensor *x, int kind) {
+  DML_ASSERT(x->ndim == 4);
+  int B = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
+  int32_t *idx = kind == DML_POOL_MAX ? dml_arena_alloc(&t->arena, (size_t)B * C * sizeof(int32_t)) : NULL;
+  struct dml_tensor *y = dml_tape_tensor(t, 2, (int[]){B, C});
+  t->be->fn.global_pool_forward(t->be->ctx, y->data, idx, x->data, B, C, HW, kind);
+  y->needs_grad = t->record;
+  if (t->record) {
+    struct dml_tape_entry *e = last_entry(t);
+    e->backward = gpool_bw;
+    e->in[0] = x;
+    e->isaved = idx;
+    e->iarg[0] = kind;
+  }
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------- add
+
+static void add_bw(struct dml_tape *t, struct dml_tape_entry *e) {
+  struct dml_tensor *a = e->in[0], *b = e->in[1];
+  float *da = NULL, *db = NULL;
+  if (wants_grad(a)) {
+    dml_tape_need_grad(t, a);
+    da = a->grad;
+  }
+  if (wants_grad(b)) {
+    dml_tape_need_grad(t, b);
+    db = b->grad;
+  }
+  t->be->fn.add_backward(t->be->ctx, da, db, e->out->grad, e->out->data, e->out->n, e->iarg[0]);
+}
+
+struct dml_tensor *dml_add(struct dml_tape *t, struct dml_tensor *a, struct dml_tensor *b, int relu) {
+  DML_ASSERT(a->n == b->n);
+  struct dml_tensor *y = dml_tape_tensor(t, a->ndim, a->shape);
+  t->be->fn.add_forward(t->be->ctx, y->data, a->data, b->data, a->n, relu);
+  y->needs_grad = t->record;
+  if (t->record) {
+    struct dml_tape_entry *e = last_entry(t);
+    e->backward = add_bw;
+    e->in[0] = a; e->in[1] = b;
+    e->iarg[0] = relu;
+  }
+  return y;
+}

@@ -1,0 +1,129 @@
+/* network — the architecture registry: parses the --arch string (family prefix + suffixes), dispatches init /
+ * reset / forward / free to the family (mlp.c, resnet.c), and owns what every family shares (the buffer table,
+ * the input geometry, the arena estimate). See nn.h for the accepted names. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/nn/nn.h"
+
+dml_status dml_mlp_init(struct dml_network *net);
+void dml_mlp_reset(struct dml_network *net, uint64_t seed);
+struct dml_tensor *dml_mlp_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
+dml_status dml_resnet_init(struct dml_network *net);
+void dml_resnet_reset(struct dml_network *net, uint64_t seed);
+struct dml_tensor *dml_resnet_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
+void dml_resnet_free(struct dml_network *net);
+
+static const struct dml_arch archs[] = {
+  {"mlp", dml_mlp_init, dml_mlp_reset, dml_mlp_forward, NULL},
+  {"resnet18", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, dml_resnet_free},
+  {"resnet50", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, dml_resnet_free},
+};
+#define KNOWN "mlp, resnet18, resnet50 (suffixes _frozen, _normalize, _max, _double, _wN)"
+
+/* the suffixes after the prefix: each "_word" must be known */
+static dml_status parse_suffixes(struct dml_network *net, const char *rest) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", rest);
+  for (char *tok = strtok(buf, "_"); tok; tok = strtok(NULL, "_")) {
+    if (!strcmp(tok, "normalize")) net->normalize = 1;
+    else if (!strcmp(tok, "frozen")) net->frozen = 1;
+    else if (!strcmp(tok, "max") || !strcmp(tok, "mac")) net->pool = DML_POOL_MAX;
+    else if (!strcmp(tok, "double") || !strcmp(tok, "both")) net->pool = DML_POOL_MAX | DML_POOL_AVG;
+    else if (!strcmp(tok, "avg") || !strcmp(tok, "spoc")) net->pool = DML_POOL_AVG;
+    else if (tok[0] == 'w' && tok[1] >= '1' && tok[1] <= '9' && strspn(tok + 1, "0123456789") == strlen(tok + 1) &&
+             atoi(tok + 1) <= 4096)
+      net->base_width = atoi(tok + 1);
+    else
+      return dml_error(DML_ERR_ARG, "unknown suffix '_%s' in --arch '%s' (known: %s)", tok, net->arch, KNOWN);
+  }
+  return DML_OK;
+}
+
+dml_status dml_network_init(struct dml_network *net, struct dml_params *ps, const char *arch, int in_dim,
+                            int embed_dim) {
+  memset(net, 0, sizeof *net);
+  const struct dml_arch *a = NULL;
+  for (size_t i = 0; i < sizeof archs / sizeof *archs && !a; i++) {
+    size_t l = strlen(archs[i].prefix);
+    if (!strncmp(arch, archs[i].prefix, l) && (arch[l] == 0 || arch[l] == '_')) a = &archs[i];
+  }
+  if (!a) return dml_error(DML_ERR_ARG, "unknown --arch '%s' (known in this build: %s)", arch, KNOWN);
+  if (strlen(arch) >= sizeof net->arch) return dml_error(DML_ERR_ARG, "--arch '%s' is too long", arch);
+  if (embed_dim < 1) return dml_error(DML_ERR_ARG, "--embed_dim must be >= 1, got %d", embed_dim);
+  if (in_dim < 1) return dml_error(DML_ERR_ARG, "input dimension must be >= 1, got %d", in_dim);
+  snprintf(net->arch, sizeof net->arch, "%s", arch);
+  net->pool = DML_POOL_AVG;
+  net->base_width = 64;
+  dml_status st = parse_suffixes(net, arch + strlen(a->prefix));
+  if (st) return st;
+  if (a->init == dml_mlp_init && (net->frozen || net->pool != DML_POOL_AVG || net->base_width != 64))
+    return dml_error(DML_ERR_ARG, "--arch '%s': mlp takes only the suffix _normalize", arch);
+  net->in_dim = in_dim;
+  net->embed_dim = embed_dim;
+  net->ps = ps;
+  net->impl = a;
+  /* a flattened RGB square image unless told otherwise */
+  int side = (int)lround(sqrt(in_dim / 3.0));
+  if (3 * side * side == in_dim) {
+    net->channels = 3;
+    net->height = net->width = side;
+  } else {
+    int s1 = (int)lround(sqrt((double)in_dim));
+    net->channels = 1;
+    net->height = net->width = s1 * s1 == in_dim ? s1 : 1;
+    if (s1 * s1 != in_dim) net->width = in_dim;
+  }
+  net->buffers = xcalloc(1, sizeof *net->buffers);
+  dml_params_init(net->buffers, ps->be);
+  if ((st = a->init(net))) {
+    dml_network_free(net);
+    return st;
+  }
+  dml_params_alloc(net->buffers);
+  return DML_OK;
+}
+
+dml_status dml_network_set_input(struct dml_network *net, int channels, int height, int width) {
+  if (channels < 1 || height < 1 || width < 1 || (long)channels * height * width != net->in_dim)
+    return dml_error(DML_ERR_ARG, "input geometry %d×%d×%d does not match the input dimension %d", channels, height,
+                     width, net->in_dim);
+  if (net->impl && net->impl->init != dml_mlp_init && channels != 3)
+    return dml_error(DML_ERR_ARG, "--arch %s needs RGB input (3 channels), got %d", net->arch, channels);
+  if (net->impl && net->impl->init != dml_mlp_init && (height < 32 || width < 32))
+    return dml_error(DML_ERR_ARG, "--arch %s needs images of at least 32×32, got %d×%d", net->arch, height, width);
+  net->channels = channels;
+  net->height = height;
+  net->width = width;
+  return DML_OK;
+}
+
+void dml_network_reset_parameters(struct dml_network *net, uint64_t seed) { net->impl->reset(net, seed); }
+
+struct dml_tensor *dml_network_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x) {
+  return net->impl->forward(net, t, x);
+}
+
+void dml_network_free(struct dml_network *net) {
+  if (net->impl && net->impl->free) net->impl->free(net);
+  if (net->buffers) {
+    dml_params_free(net->buffers);
+    free(net->buffers);
+  }
+  net->buffers = NULL;
+  net->state = NULL;
+}
+
+size_t dml_network_arena_bytes(const struct dml_network *net, int B) {
+  if (net->impl->init == dml_mlp_init) {
+    size_t widest = (size_t)(net->in_dim > 512 ? net->in_dim : 512);
+    return (size_t)B * widest * sizeof(float) * 12 + (64u << 20);
+  }
+  /* ResNet: the activations of every layer (value + gradient), measured on torchvision's layout at width 64:
+   * resnet50 ≈ 230 floats/pixel of the input, resnet18 ≈ 90 (×2 for gradients, ×1.25 margin) */
+  double per_px = strstr(net->arch, "resnet50") ? 230 : 90;
+  double scale = net->base_width / 64.0;
+  double px = (double)B * net->height * net->width;
+  return (size_t)(px * per_px * scale * 2.5 * sizeof(float)) + (64u << 20);
+}
