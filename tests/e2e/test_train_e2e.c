@@ -24,7 +24,8 @@
 
 static const char *bin;
 
-/* Run dml-train with extra args; stderr captured into errbuf; returns exit status (or -signal). */
+/* Run dml-train with extra args and `--kernels threads` (the OpenMP team size); stderr captured into errbuf;
+ * returns exit status (or -signal). */
 static int run(const char *threads, char *const extra[], char *errbuf, size_t errcap, pid_t *pid_out, int wait_it) {
   int pfd[2];
   if (pipe(pfd)) return -100;
@@ -41,6 +42,8 @@ static int run(const char *threads, char *const extra[], char *errbuf, size_t er
     int n = 0;
     argv[n++] = (char *)bin;
     for (int i = 0; extra[i]; i++) argv[n++] = extra[i];
+    argv[n++] = "--kernels"; /* the thread count, after BASE_ARGS so it wins */
+    argv[n++] = (char *)threads;
     argv[n] = NULL;
     execv(bin, argv);
     _exit(127);
