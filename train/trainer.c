@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "eval/eval.h"
@@ -99,14 +98,6 @@ static dml_status make_run_dir(const struct dml_train_opts *o, char **out) {
   return st;
 }
 
-static char *iso_now(void) {
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return xstrdup(buf);
-}
 
 // ---------------------------------------------------------------------------------------------- evaluation
 
@@ -455,15 +446,13 @@ static dml_status open_run(struct trainer *T, const struct dml_train_opts *o, co
   }
   if ((st = make_run_dir(o, dir))) return st;
   *path = dml_strfmt("%s/run.h5", *dir);
-  char *created = iso_now();
   char *name = strrchr(*dir, '/') ? xstrdup(strrchr(*dir, '/') + 1) : xstrdup(*dir);
-  struct dml_run_meta meta = {
+  struct dml_run_meta meta = {  /* `created` is stamped by the run record */
     .seed = o->seed, .name = name, .group = o->group, .project = o->project, .dataset = o->dataset,
     .arch = o->arch, .loss = o->loss, .batch_mining = o->batch_mining, .source = "local",
-    .config_json = (char *)config_json, .created = created,
+    .config_json = (char *)config_json,
   };
   st = dml_runrecord_create(*path, &meta, &T->rr);
-  free(created);
   free(name);
   if (!st) printf("run record: %s\n", *path);
   return st;
