@@ -1,4 +1,9 @@
-/* eval-impl — what the metric family files share (internal to eval/). */
+/* eval-impl — what the metric family files share (internal to eval/; tests may include it to reach the
+ * family functions directly).
+ *
+ * A ranking is the neighbour list of every query with the query itself already removed, plus the per-query
+ * counts the metrics need. The standard mode (one set, every sample queries the others) and the query/gallery
+ * mode fill the same struct, so the recall and mAP families have one code path. */
 #ifndef DML_EVAL_IMPL_H
 #define DML_EVAL_IMPL_H
 #include <stddef.h>
@@ -6,32 +11,41 @@
 
 #include "eval/eval.h"
 
-/* The data and the shared pre-computations of one evaluation. Index 0 = Euclidean (L2 on F), 1 = cosine
- * (inner product on row-normalised F). */
-struct dml_eval_ctx {
-  const float *emb;       /* (n, d) */
-  float *emb_cos;         /* (n, d) row-normalised copy */
-  size_t n, d;
-  int32_t *cls;           /* (n) dense class id 0..n_classes-1 */
-  int n_classes;
-  int *class_size;        /* (n_classes) */
-  int64_t *nn[2];         /* (n, nn_k[m]) neighbours with the first hit (self) dropped */
-  size_t nn_k[2];
-  int64_t *clusters[2];   /* (n) k-means assignment */
-  int kmeans_k;
+struct dml_eval_ranking {
+  size_t nq;               /* queries */
+  size_t k;                /* neighbours kept per query */
+  const int32_t *nn;       /* (nq, k) gallery row of each hit, nearest first, self excluded */
+  const int32_t *qcls;     /* (nq) query class id; -1 = a class absent from the gallery */
+  const int32_t *gcls;     /* (ng) gallery class id of every gallery row */
+  const int32_t *n_norm;   /* (nq) the mAP normaliser n_{y_q}: standard mode = class size INCLUDING the query
+                              (reference QUIRK E2); query/gallery mode = same-class gallery items */
+  const int32_t *n_rel;    /* (nq) relevant items that can be retrieved: class size − 1, or the gallery count */
+  size_t n_total;          /* N in the window formulas (mAP_lim = min(1023, N), mAP = N): standard = n, qg = ng */
+  size_t n_retrievable;    /* rows a query can retrieve: standard n − 1, qg ng; windows are capped by it */
 };
 
-/* recall.c */
-double dml_metric_recall(const struct dml_eval_ctx *c, int metric, int k);
-/* clustering.c */
+/* recall.c: fraction of queries with a same-class item among the first k (k capped by r->k). */
+double dml_metric_recall(const struct dml_eval_ranking *r, int k);
+
+/* map.c: variant 0 mAP_1000, 1 mAP_lim, 2 mAP_c, 3 mAP (full ranking), 4 mAP@R, 5 r_precision. */
+enum { DML_MAP_1000, DML_MAP_LIM, DML_MAP_C, DML_MAP_FULL, DML_MAP_AT_R, DML_R_PRECISION, DML_MAP_N_VARIANTS };
+double dml_metric_map(const struct dml_eval_ranking *r, int variant);
+/* The neighbour depth a variant needs, given the largest n_norm over the queries. */
+size_t dml_metric_map_depth(int variant, size_t max_norm, size_t n_total, size_t n_retrievable);
+
+/* clustering.c: cls (n) in 0..n_classes-1, clusters (n) in 0..n_clusters-1. */
 double dml_metric_nmi(const int32_t *cls, int n_classes, const int64_t *clusters, int n_clusters, size_t n);
 double dml_metric_f1(const int32_t *cls, int n_classes, const int64_t *clusters, int n_clusters, size_t n);
-/* map.c: variant 0 mAP_1000, 1 mAP_lim, 2 mAP_c, 3 mAP (full), 4 mAP@R, 5 r_precision. Needed kNN depth: */
-double dml_metric_map(const struct dml_eval_ctx *c, int metric, int variant);
-size_t dml_metric_map_depth(const struct dml_eval_ctx *c, int variant);
-/* dists.c: which 0 intra, 1 inter */
-double dml_metric_dists(const struct dml_eval_ctx *c, int which);
-/* rho_spectrum.c: m != 0 → KL value; m == 0 → *array (heap) and *len, returns NaN. Returns NaN + sets
- * *err on a LAPACK failure. */
-double dml_metric_rho_spectrum(const struct dml_eval_ctx *c, int m, double **array, size_t *len, int *err);
+
+/* dists.c: on the raw embeddings emb (n, d), cosine distance 1 − cos. */
+double dml_metric_dists_intra(const float *emb, const int32_t *cls, const int32_t *class_size, int n_classes,
+                              size_t n, size_t d);
+double dml_metric_dists_inter(const float *emb, const int32_t *cls, int n_classes, size_t n, size_t d);
+
+/* rho_spectrum.c: the singular values of the uncentred emb (n, d), largest first, in s (d entries), from the
+ * eigenvalues of the float64 Gram matrix (LAPACK dsyev). Returns 0, or the LAPACK info on failure. */
+int dml_metric_singular_values(const float *emb, size_t n, size_t d, double *s);
+/* ρ from the top `len` singular values s: m ≠ 0 → KL value (scipy.stats.entropy semantics, +inf where the
+ * reference divides by a zero); m == 0 → *array (heap, len − 0 entries) and NaN. */
+double dml_metric_rho(const double *s, size_t len, int m, double **array, size_t *array_len);
 #endif

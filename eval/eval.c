@@ -1,5 +1,16 @@
-/* eval — key parsing, the shared pre-computations (class index, normalised copy, one kNN search per metric, one
- * k-means per metric) and dispatch to the metric family files in eval/metrics/. See eval.h. */
+/* eval — key parsing, the shared pre-computations and dispatch to the metric family files in eval/metrics/.
+ * See eval.h for the contract.
+ *
+ * Shared work (spec A10), each done at most once per call and only when a requested key needs it:
+ *   - dense class ids and class sizes;
+ *   - per metric kind (0 = Euclidean on F, 1 = cosine = inner product on the row-normalised F_cos) ONE exact
+ *     kNN search, deep enough for the deepest recall/mAP key of that kind; every key slices it;
+ *   - ONE k-means on F (faiss, the reference settings) for nmi and f1; c_nmi/c_f1 re-assign F_cos to the
+ *     row-normalised Euclidean centroids by inner product (reference QUIRK: the cosine k-means the reference also
+ *     trains is never used, so we skip it);
+ *   - ONE exact singular-value decomposition for every rho_spectrum key.
+ * Determinism: faiss's exact search and k-means, OpenBLAS sgemm and our own loops parallelise over independent
+ * outputs only, so results do not depend on the thread count (tests/eval checks 1 vs 2 threads bitwise). */
 #include "eval/eval.h"
 
 #include <math.h>
@@ -16,25 +27,30 @@ enum kind { K_RECALL, K_NMI, K_F1, K_MAP, K_DISTS, K_RHO };
 
 struct req {
   enum kind kind;
-  int metric;   /* 0 L2, 1 cosine */
-  int arg;      /* recall k; map variant; dists which (0 intra, 1 inter, 2 ratio); rho m */
+  int metric; /* 0 Euclidean, 1 cosine */
+  int arg;    /* recall k; map variant; dists which (0 intra, 1 inter, 2 ratio); rho m */
 };
 
-static const char *const map_names[] = {"mAP_1000", "mAP_lim", "mAP_c", "mAP", "mAP@R", "r_precision"};
+static const char *const map_names[DML_MAP_N_VARIANTS] = {"mAP_1000", "mAP_lim", "mAP_c", "mAP", "mAP@R",
+                                                          "r_precision"};
 static const char *const known_list =
-    "e_recall@k, c_recall@k, nmi, c_nmi, f1, c_f1, mAP_1000, mAP_lim, mAP_c, mAP, mAP@R, r_precision (and c_ variants "
-    "of the mAP keys), dists@intra, dists@inter, dists@intra_over_inter, rho_spectrum@m";
+    "e_recall@k, c_recall@k (k >= 1), nmi, c_nmi, f1, c_f1, mAP_1000, mAP_lim, mAP_c, mAP, mAP@R, r_precision "
+    "(and c_ variants of the mAP keys), dists@intra, dists@inter, dists@intra_over_inter, rho_spectrum@m (integer m)";
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* keys */
 
 static int parse_int(const char *s, int *v) {
   char *end;
   long x = strtol(s, &end, 10);
-  if (!*s || *end) return 0;
+  if (!*s || *end || x > 1000000000L || x < -1000000000L) return 0;
   *v = (int)x;
   return 1;
 }
 
 static int parse_key(const char *key, struct req *r) {
   memset(r, 0, sizeof *r);
+  if (!key) return 0;
   if (!strncmp(key, "e_recall@", 9) || !strncmp(key, "c_recall@", 9)) {
     r->kind = K_RECALL;
     r->metric = key[0] == 'c';
@@ -51,7 +67,7 @@ static int parse_key(const char *key, struct req *r) {
   if (!strncmp(k, "c_", 2)) { r->metric = 1; k += 2; }
   if (!strcmp(k, "nmi")) { r->kind = K_NMI; return 1; }
   if (!strcmp(k, "f1")) { r->kind = K_F1; return 1; }
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < DML_MAP_N_VARIANTS; i++)
     if (!strcmp(k, map_names[i])) { r->kind = K_MAP; r->arg = i; return 1; }
   return 0;
 }
@@ -63,197 +79,382 @@ int dml_eval_known_metric(const char *key) {
 
 static const char *definition(const struct req *r) {
   switch (r->kind) {
-    case K_RECALL: return "recall@k/revisit-A10 (self excluded)";
-    case K_NMI: return "nmi/sklearn-arithmetic, kmeans k=opts.kmeans_k (faiss niter 20 seed 1234)";
-    case K_F1: return "f1/pairwise-F (revisit-A10)";
+    case K_RECALL: return "recall@k/A10-v1 (first neighbour dropped as self)";
+    case K_NMI: return "nmi/A10-v1 (sklearn arithmetic normalisation; faiss k-means niter 20 seed 1234, k = kmeans_k)";
+    case K_F1: return "f1/A10-v1 (pairwise F-measure of the k-means partition)";
     case K_MAP:
       switch (r->arg) {
-        case 0: return "mAP_1000/revisit-A10 (normaliser = class size incl. query)";
-        case 1: return "mAP_lim/revisit-A10 (R = min(1023, N))";
-        case 2: return "mAP_c/revisit-A10 (R = class size; ICML-era 'mAP')";
-        case 3: return "mAP/revisit-A10 (full ranking)";
-        case 4: return "mAP@R/musgrave-2020";
-        default: return "r_precision/musgrave-2020";
+        case DML_MAP_1000: return "mAP_1000/A10-v1 (R = 1000, normaliser = class size incl. query)";
+        case DML_MAP_LIM: return "mAP_lim/A10-v1 (R = min(1023, N), normaliser = class size incl. query)";
+        case DML_MAP_C: return "mAP_c/A10-v1 (R = class size incl. query; the ICML-era 'mAP')";
+        case DML_MAP_FULL: return "mAP/A10-v1 (R = N, normaliser = class size incl. query)";
+        case DML_MAP_AT_R: return "mAP@R/musgrave2020-v1";
+        default: return "r_precision/musgrave2020-v1";
       }
-    case K_DISTS: return "dists/revisit-A10 (cosine distance; intra NaN fill quirk)";
-    case K_RHO: return "rho_spectrum/revisit-A10 CPU path (uncentred, top d-1 singular values, float64 eigen)";
+    case K_DISTS: return "dists/A10-v1 (cosine distance; intra NaN fill from elements 0/1 as the reference)";
+    case K_RHO: return "rho_spectrum/cpu-top(d-1) (reference CPU path: top d-1 singular values of uncentred F; exact, dsyev on the float64 Gram matrix)";
   }
   return "";
 }
 
 static dml_status unknown_key(const char *key) {
-  const char *cands[] = {"e_recall@1", "c_recall@1", "nmi", "c_nmi", "f1", "c_f1", "mAP_1000", "mAP_lim", "mAP_c",
-                         "mAP", "mAP@R", "r_precision", "dists@intra", "dists@inter", "dists@intra_over_inter",
-                         "rho_spectrum@1"};
+  static const char *const cands[] = {"e_recall@1", "c_recall@1", "nmi", "c_nmi", "f1", "c_f1", "mAP_1000",
+                                      "mAP_lim", "mAP_c", "mAP", "mAP@R", "r_precision", "c_mAP_1000", "c_mAP_lim",
+                                      "c_mAP_c", "c_mAP", "c_mAP@R", "c_r_precision", "dists@intra", "dists@inter",
+                                      "dists@intra_over_inter", "rho_spectrum@0", "rho_spectrum@2"};
   size_t best = (size_t)-1;
   const char *b = cands[0];
   for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
-    size_t d = dml_edit_distance(key, cands[i]);
+    size_t d = dml_edit_distance(key ? key : "", cands[i]);
     if (d < best) { best = d; b = cands[i]; }
   }
-  return dml_error(DML_ERR_ARG, "unknown metric '%s' (closest: %s; known: %s)", key, b, known_list);
+  return dml_error(DML_ERR_ARG, "unknown metric '%s' (closest: %s; known: %s)", key ? key : "(null)", b, known_list);
 }
 
 void dml_eval_results_free(struct dml_metric_result *r, size_t n) {
+  if (!r) return;
   for (size_t i = 0; i < n; i++) {
     free(r[i].array);
     r[i].array = NULL;
+    r[i].array_len = 0;
   }
 }
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* shared pre-computations */
 
 static int cmp_i32(const void *a, const void *b) {
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
   return (x > y) - (x < y);
 }
 
-/* neighbours excluding the first hit: search k+1, drop column 0 */
-static dml_status knn(struct dml_eval_ctx *c, int metric, size_t k) {
-  size_t kk = k + 1 > c->n ? c->n : k + 1;
-  int64_t *full = xmalloc(c->n * kk * sizeof *full);
-  char err[512];
-  const float *x = metric ? c->emb_cos : c->emb;
-  if (dml_faiss_knn(x, c->n, x, c->n, c->d, kk, metric, full, NULL, err, sizeof err)) {
-    free(full);
-    return dml_error(DML_ERR_STATE, "%s", err);
+/* Sorted distinct labels (heap) and their count. */
+static int32_t *distinct_labels(const int32_t *labels, size_t n, int *n_distinct) {
+  int32_t *u = xmalloc((n ? n : 1) * sizeof *u);
+  memcpy(u, labels, n * sizeof *u);
+  qsort(u, n, sizeof *u, cmp_i32);
+  int nu = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!nu || u[i] != u[nu - 1]) u[nu++] = u[i];
+  *n_distinct = nu;
+  return u;
+}
+
+/* Index of `label` in the sorted distinct list, or -1. */
+static int32_t class_of(const int32_t *uniq, int nu, int32_t label) {
+  int lo = 0, hi = nu - 1;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (uniq[mid] < label) lo = mid + 1;
+    else hi = mid;
   }
-  c->nn_k[metric] = kk - 1;
-  c->nn[metric] = xmalloc(c->n * (kk - 1) * sizeof(int64_t) + 8);
-  for (size_t q = 0; q < c->n; q++)
-    memcpy(c->nn[metric] + q * (kk - 1), full + q * kk + 1, (kk - 1) * sizeof(int64_t));
-  free(full);
+  return nu && uniq[lo] == label ? lo : -1;
+}
+
+static float *row_normalised(const float *x, size_t n, size_t d) {
+  float *y = xmalloc(n * d * sizeof *y);
+  for (size_t i = 0; i < n; i++) {
+    double s = 0;
+    for (size_t j = 0; j < d; j++) s += (double)x[i * d + j] * x[i * d + j];
+    s = sqrt(s) > 1e-12 ? sqrt(s) : 1e-12; /* torch.nn.functional.normalize's eps */
+    for (size_t j = 0; j < d; j++) y[i * d + j] = (float)(x[i * d + j] / s);
+  }
+  return y;
+}
+
+static dml_status check_finite(const float *x, size_t n, size_t d, const char *what) {
+  for (size_t i = 0; i < n * d; i++)
+    if (!isfinite(x[i]))
+      return dml_error(DML_ERR_NUMERIC, "%s row %zu has a non-finite value (%g) in dimension %zu", what, i / d,
+                       (double)x[i], i % d);
   return DML_OK;
 }
 
-/* k-means on F (metric 0); the cosine variant (metric 1) follows the reference QUIRK: the row-normalised
- * Euclidean centroids, assigned to F_cos by maximum inner product. */
-static dml_status clusters(struct dml_eval_ctx *c, int metric, float **centroids) {
+/* Exact kNN of the nq query rows among the nb base rows with faiss; keeps k columns per query, dropping the first
+ * hit when drop_first (the reference's self-exclusion). Queries go to faiss in blocks that are multiples of faiss's
+ * own 4096-query block (the last block absorbs a short tail, so no call falls under faiss's 20-query BLAS
+ * threshold unless the whole set does): the distances are then computed exactly as one big search would compute
+ * them, and the output is stored as int32 (N < 2^31) to halve the memory. */
+static dml_status knn(const float *base, size_t nb, const float *q, size_t nq, size_t d, size_t k, int drop_first,
+                      int metric, int32_t **out) {
+  size_t kk = k + (drop_first ? 1 : 0);
+  if (kk > nb) kk = nb;
+  size_t keep = kk - (drop_first ? 1 : 0);
+  const size_t QB = 2 * 4096;
+  size_t blk = nq < QB ? nq : QB;
+  int64_t *idx = xmalloc(blk * kk * sizeof *idx + 8); /* (blk + tail, kk) reused per block */
+  float *dist = xmalloc(blk * kk * sizeof *dist + 8);
+  *out = xmalloc(nq * keep * sizeof **out + 8);
   char err[512];
-  size_t k = (size_t)c->kmeans_k, d = c->d;
-  if (!*centroids) {
-    *centroids = xmalloc(k * d * sizeof **centroids);
-    c->clusters[0] = xmalloc(c->n * sizeof(int64_t));
-    if (dml_faiss_kmeans(c->emb, c->n, d, k, *centroids, c->clusters[0], err, sizeof err))
-      return dml_error(DML_ERR_STATE, "%s", err);
-  }
-  if (metric == 1 && !c->clusters[1]) {
-    float *cn = xmalloc(k * d * sizeof *cn);
-    for (size_t i = 0; i < k; i++) {
-      double s = 0;
-      for (size_t j = 0; j < d; j++) s += (double)(*centroids)[i * d + j] * (*centroids)[i * d + j];
-      s = sqrt(s) > 1e-12 ? sqrt(s) : 1e-12;
-      for (size_t j = 0; j < d; j++) cn[i * d + j] = (float)((*centroids)[i * d + j] / s);
+  for (size_t q0 = 0; q0 < nq;) {
+    size_t m = nq - q0 < QB ? nq - q0 : QB;
+    if (nq - q0 - m > 0 && nq - q0 - m < 4096) m = nq - q0; /* absorb the tail */
+    if (m > blk) {
+      blk = m;
+      idx = xrealloc(idx, blk * kk * sizeof *idx + 8);
+      dist = xrealloc(dist, blk * kk * sizeof *dist + 8);
     }
-    c->clusters[1] = xmalloc(c->n * sizeof(int64_t));
-    int rc = dml_faiss_assign(cn, k, c->emb_cos, c->n, d, 1, c->clusters[1], err, sizeof err);
-    free(cn);
-    if (rc) return dml_error(DML_ERR_STATE, "%s", err);
+    if (dml_faiss_knn(base, nb, q + q0 * d, m, d, kk, metric, idx, dist, err, sizeof err)) {
+      free(idx);
+      free(dist);
+      free(*out);
+      *out = NULL;
+      return dml_error(DML_ERR_STATE, "%s", err);
+    }
+    for (size_t i = 0; i < m; i++)
+      for (size_t j = 0; j < keep; j++) (*out)[(q0 + i) * keep + j] = (int32_t)idx[i * kk + j + (drop_first ? 1 : 0)];
+    q0 += m;
   }
+  free(idx);
+  free(dist);
   return DML_OK;
 }
+
+/* k-means assignments: clusters[0] (Euclidean, on F) and, when want_cos, clusters[1] (F_cos against the
+ * row-normalised Euclidean centroids by inner product: the reference's quirk). */
+static dml_status kmeans(const float *emb, const float *emb_cos, size_t n, size_t d, int k, int want_cos,
+                         int64_t *clusters[2]) {
+  char err[512];
+  float *cent = xmalloc((size_t)k * d * sizeof *cent); /* (k, d) */
+  clusters[0] = xmalloc(n * sizeof(int64_t));
+  if (dml_faiss_kmeans(emb, n, d, (size_t)k, cent, clusters[0], err, sizeof err)) {
+    free(cent);
+    return dml_error(DML_ERR_STATE, "%s", err);
+  }
+  dml_status st = DML_OK;
+  if (want_cos) {
+    float *cn = row_normalised(cent, (size_t)k, d);
+    clusters[1] = xmalloc(n * sizeof(int64_t));
+    if (dml_faiss_assign(cn, (size_t)k, emb_cos, n, d, 1, clusters[1], err, sizeof err))
+      st = dml_error(DML_ERR_STATE, "%s", err);
+    free(cn);
+  }
+  free(cent);
+  return st;
+}
+
+/* Restores the caller's OpenMP thread count on every exit path. */
+struct threads { int saved, changed; };
+static struct threads threads_set(const struct dml_eval_opts *o) {
+  struct threads t = {omp_get_max_threads(), 0};
+  if (o && o->n_threads > 0 && o->n_threads != t.saved) {
+    omp_set_num_threads(o->n_threads);
+    t.changed = 1;
+  }
+  return t;
+}
+static void threads_restore(struct threads t) {
+  if (t.changed) omp_set_num_threads(t.saved);
+}
+
+static dml_status parse_all(const char *const *keys, size_t n_keys, struct req **rq) {
+  *rq = xcalloc(n_keys + 1, sizeof **rq);
+  for (size_t i = 0; i < n_keys; i++)
+    if (!parse_key(keys[i], &(*rq)[i])) {
+      free(*rq);
+      *rq = NULL;
+      return unknown_key(keys[i]);
+    }
+  return DML_OK;
+}
+
+static void fill_header(struct dml_metric_result *o, const char *key, const struct req *r) {
+  memset(o, 0, sizeof *o);
+  snprintf(o->key, sizeof o->key, "%s", key);
+  o->definition = definition(r);
+  o->value = NAN;
+}
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* standard mode: every sample queries all the others */
 
 dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, size_t d, const char *const *keys,
                             size_t n_keys, const struct dml_eval_opts *opts, struct dml_metric_result *out) {
-  struct req *rq = xcalloc(n_keys + 1, sizeof *rq);
-  for (size_t i = 0; i < n_keys; i++)
-    if (!parse_key(keys[i], &rq[i])) {
-      free(rq);
-      return unknown_key(keys[i]);
-    }
-  if (n < 2) { free(rq); return dml_error(DML_ERR_ARG, "evaluation needs at least 2 embeddings, got %zu", n); }
-  if (d < 1) { free(rq); return dml_error(DML_ERR_ARG, "embeddings have dimension 0"); }
-  for (size_t i = 0; i < n * d; i++)
-    if (!isfinite(emb[i])) {
-      free(rq);
-      return dml_error(DML_ERR_NUMERIC, "embedding %zu has a non-finite value (%g) in dimension %zu", i / d, emb[i], i % d);
-    }
-  if (opts && opts->n_threads > 0) omp_set_num_threads(opts->n_threads);
-
-  struct dml_eval_ctx c = {.emb = emb, .n = n, .d = d};
-  /* dense class ids */
-  int32_t *sorted = xmalloc(n * sizeof *sorted);
-  memcpy(sorted, labels, n * sizeof *sorted);
-  qsort(sorted, n, sizeof *sorted, cmp_i32);
-  int32_t *uniq = xmalloc(n * sizeof *uniq);
+  struct req *rq;
+  dml_status st = parse_all(keys, n_keys, &rq);
+  if (st) return st;
+  if (n < 2) st = dml_error(DML_ERR_ARG, "evaluation needs at least 2 embeddings, got %zu", n);
+  else if (d < 1) st = dml_error(DML_ERR_ARG, "the embeddings have dimension 0");
+  else if (n > INT32_MAX) st = dml_error(DML_ERR_ARG, "too many embeddings (%zu)", n);
+  else st = check_finite(emb, n, d, "embedding");
   int nu = 0;
-  for (size_t i = 0; i < n; i++)
-    if (!nu || sorted[i] != uniq[nu - 1]) uniq[nu++] = sorted[i];
-  free(sorted);
-  dml_status st = DML_OK;
-  if (nu < 2) {
+  int32_t *uniq = st ? NULL : distinct_labels(labels, n, &nu);
+  if (!st && nu < 2)
+    st = dml_error(DML_ERR_ARG, "evaluation needs at least 2 classes; all %zu embeddings have label %d", n,
+                   (int)labels[0]);
+  if (st) {
     free(uniq);
     free(rq);
-    return dml_error(DML_ERR_ARG, "evaluation needs at least 2 classes; all %zu embeddings have label %d", n, labels[0]);
+    return st;
   }
-  c.n_classes = nu;
-  c.cls = xmalloc(n * sizeof *c.cls);
-  c.class_size = xcalloc((size_t)nu, sizeof *c.class_size);
+  struct threads th = threads_set(opts);
+
+  int32_t *cls = xmalloc(n * sizeof *cls);                     /* (n) dense class id */
+  int32_t *class_size = xcalloc((size_t)nu, sizeof *class_size); /* (nu) */
   for (size_t i = 0; i < n; i++) {
-    int lo = 0, hi = nu - 1;
-    while (lo < hi) {
-      int mid = (lo + hi) / 2;
-      if (uniq[mid] < labels[i]) lo = mid + 1;
-      else hi = mid;
-    }
-    c.cls[i] = lo;
-    c.class_size[lo]++;
+    cls[i] = class_of(uniq, nu, labels[i]);
+    class_size[cls[i]]++;
   }
   free(uniq);
-  c.kmeans_k = opts && opts->kmeans_k > 0 ? opts->kmeans_k : nu;
-  if ((size_t)c.kmeans_k > n) c.kmeans_k = (int)n;
-  c.emb_cos = xmalloc(n * d * sizeof *c.emb_cos);
+  size_t max_class = 0;
+  for (int c = 0; c < nu; c++)
+    if ((size_t)class_size[c] > max_class) max_class = (size_t)class_size[c];
+  int32_t *n_norm = xmalloc(n * sizeof *n_norm), *n_rel = xmalloc(n * sizeof *n_rel); /* (n) */
   for (size_t i = 0; i < n; i++) {
-    double s = 0;
-    for (size_t j = 0; j < d; j++) s += (double)emb[i * d + j] * emb[i * d + j];
-    s = sqrt(s) > 1e-12 ? sqrt(s) : 1e-12;
-    for (size_t j = 0; j < d; j++) c.emb_cos[i * d + j] = (float)(emb[i * d + j] / s);
+    n_norm[i] = class_size[cls[i]];
+    n_rel[i] = class_size[cls[i]] - 1;
   }
-  /* the deepest neighbour list each metric needs */
+
+  /* what is needed */
   size_t depth[2] = {0, 0};
-  int need_knn[2] = {0, 0};
+  int need_knn[2] = {0, 0}, need_km[2] = {0, 0}, need_cos = 0, need_rho = 0;
   for (size_t i = 0; i < n_keys; i++) {
-    size_t dd = 0;
-    if (rq[i].kind == K_RECALL) dd = (size_t)rq[i].arg;
-    else if (rq[i].kind == K_MAP) dd = dml_metric_map_depth(&c, rq[i].arg);
-    else continue;
-    need_knn[rq[i].metric] = 1;
-    if (dd > depth[rq[i].metric]) depth[rq[i].metric] = dd;
+    const struct req *r = &rq[i];
+    if (r->kind == K_RECALL || r->kind == K_MAP) {
+      size_t dd = r->kind == K_RECALL ? (size_t)r->arg : dml_metric_map_depth(r->arg, max_class, n, n - 1);
+      if (dd > n - 1) dd = n - 1;
+      need_knn[r->metric] = 1;
+      if (dd > depth[r->metric]) depth[r->metric] = dd;
+    }
+    if (r->kind == K_NMI || r->kind == K_F1) need_km[r->metric] = 1;
+    if (r->kind == K_RHO) need_rho = 1;
+    if (r->metric) need_cos = 1;
   }
+  float *emb_cos = need_cos ? row_normalised(emb, n, d) : NULL; /* (n, d) */
+  int32_t *nn[2] = {NULL, NULL};                                /* (n, depth[m]) */
   for (int m = 0; m < 2 && !st; m++)
-    if (need_knn[m]) st = knn(&c, m, depth[m]);
-  float *centroids = NULL;
+    if (need_knn[m]) st = knn(m ? emb_cos : emb, n, m ? emb_cos : emb, n, d, depth[m], 1, m, &nn[m]);
+  int64_t *clusters[2] = {NULL, NULL};
+  int kk = opts && opts->kmeans_k > 0 ? opts->kmeans_k : nu;
+  if ((size_t)kk > n) kk = (int)n; /* faiss needs at least k points; the reference would stop here */
+  if (!st && (need_km[0] || need_km[1])) st = kmeans(emb, emb_cos, n, d, kk, need_km[1], clusters);
+  double *sv = NULL; /* (d) singular values, largest first */
+  if (!st && need_rho) {
+    sv = xmalloc(d * sizeof *sv);
+    int info = dml_metric_singular_values(emb, n, d, sv);
+    if (info) st = dml_error(DML_ERR_NUMERIC, "rho_spectrum: LAPACK dsyev failed (info %d)", info);
+  }
+  double intra = NAN, inter = NAN;
+  int have_intra = 0, have_inter = 0;
+
   for (size_t i = 0; i < n_keys && !st; i++) {
+    const struct req *r = &rq[i];
     struct dml_metric_result *o = &out[i];
-    memset(o, 0, sizeof *o);
-    snprintf(o->key, sizeof o->key, "%s", keys[i]);
-    o->definition = definition(&rq[i]);
-    switch (rq[i].kind) {
-      case K_RECALL: o->value = dml_metric_recall(&c, rq[i].metric, rq[i].arg); break;
-      case K_NMI:
-      case K_F1:
-        if ((st = clusters(&c, rq[i].metric, &centroids))) break;
-        o->value = rq[i].kind == K_NMI ? dml_metric_nmi(c.cls, c.n_classes, c.clusters[rq[i].metric], c.kmeans_k, n)
-                                       : dml_metric_f1(c.cls, c.n_classes, c.clusters[rq[i].metric], c.kmeans_k, n);
-        break;
-      case K_MAP: o->value = dml_metric_map(&c, rq[i].metric, rq[i].arg); break;
+    fill_header(o, keys[i], r);
+    struct dml_eval_ranking rk = {.nq = n, .k = depth[r->metric], .nn = nn[r->metric], .qcls = cls, .gcls = cls,
+                                  .n_norm = n_norm, .n_rel = n_rel, .n_total = n, .n_retrievable = n - 1};
+    switch (r->kind) {
+      case K_RECALL: o->value = dml_metric_recall(&rk, r->arg); break;
+      case K_MAP: o->value = dml_metric_map(&rk, r->arg); break;
+      case K_NMI: o->value = dml_metric_nmi(cls, nu, clusters[r->metric], kk, n); break;
+      case K_F1: o->value = dml_metric_f1(cls, nu, clusters[r->metric], kk, n); break;
       case K_DISTS:
-        if (rq[i].arg < 2) o->value = dml_metric_dists(&c, rq[i].arg);
-        else o->value = dml_metric_dists(&c, 0) / fmax(dml_metric_dists(&c, 1), 1e-8);
+        if (r->arg != 1 && !have_intra) {
+          intra = dml_metric_dists_intra(emb, cls, class_size, nu, n, d);
+          have_intra = 1;
+        }
+        if (r->arg != 0 && !have_inter) {
+          inter = dml_metric_dists_inter(emb, cls, nu, n, d);
+          have_inter = 1;
+        }
+        o->value = r->arg == 0 ? intra : r->arg == 1 ? inter : intra / fmax(inter, 1e-8);
         break;
       case K_RHO: {
-        int err = 0;
-        o->value = dml_metric_rho_spectrum(&c, rq[i].arg, &o->array, &o->array_len, &err);
-        if (err) st = dml_error(DML_ERR_NUMERIC, "rho_spectrum: the eigen-decomposition did not converge");
+        size_t len = d > 1 ? d - 1 : 1; /* the reference CPU path: top d−1 values */
+        o->value = dml_metric_rho(sv, len, r->arg, &o->array, &o->array_len);
         break;
       }
     }
   }
   if (st) dml_eval_results_free(out, n_keys);
-  free(centroids);
-  free(c.emb_cos);
-  free(c.cls);
-  free(c.class_size);
-  free(c.nn[0]); free(c.nn[1]);
-  free(c.clusters[0]); free(c.clusters[1]);
+  threads_restore(th);
+  free(sv);
+  free(emb_cos);
+  free(nn[0]);
+  free(nn[1]);
+  free(clusters[0]);
+  free(clusters[1]);
+  free(cls);
+  free(class_size);
+  free(n_norm);
+  free(n_rel);
+  free(rq);
+  return st;
+}
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* query/gallery mode */
+
+dml_status dml_eval_metrics_qg(const float *query, const int32_t *qlabels, size_t nq, const float *gallery,
+                               const int32_t *glabels, size_t ng, size_t d, const char *const *keys, size_t n_keys,
+                               const struct dml_eval_opts *opts, struct dml_metric_result *out) {
+  struct req *rq;
+  dml_status st = parse_all(keys, n_keys, &rq);
+  if (st) return st;
+  for (size_t i = 0; i < n_keys && !st; i++)
+    if (rq[i].kind != K_RECALL && rq[i].kind != K_MAP)
+      st = dml_error(DML_ERR_ARG, "metric '%s' is not defined in query/gallery mode (only recall@k and the mAP keys)",
+                     keys[i]);
+  if (!st && (nq < 1 || ng < 1)) st = dml_error(DML_ERR_ARG, "query/gallery evaluation needs at least 1 query and 1 gallery item (got %zu, %zu)", nq, ng);
+  if (!st && d < 1) st = dml_error(DML_ERR_ARG, "the embeddings have dimension 0");
+  if (!st && (nq > INT32_MAX || ng > INT32_MAX)) st = dml_error(DML_ERR_ARG, "too many embeddings");
+  if (!st) st = check_finite(query, nq, d, "query embedding");
+  if (!st) st = check_finite(gallery, ng, d, "gallery embedding");
+  if (st) {
+    free(rq);
+    return st;
+  }
+  struct threads th = threads_set(opts);
+  int nu = 0;
+  int32_t *uniq = distinct_labels(glabels, ng, &nu);
+  int32_t *gcls = xmalloc(ng * sizeof *gcls), *gsize = xcalloc((size_t)nu, sizeof *gsize);
+  for (size_t i = 0; i < ng; i++) {
+    gcls[i] = class_of(uniq, nu, glabels[i]);
+    gsize[gcls[i]]++;
+  }
+  int32_t *qcls = xmalloc(nq * sizeof *qcls), *cnt = xmalloc(nq * sizeof *cnt);
+  size_t max_cnt = 0;
+  for (size_t i = 0; i < nq; i++) {
+    qcls[i] = class_of(uniq, nu, qlabels[i]);
+    cnt[i] = qcls[i] >= 0 ? gsize[qcls[i]] : 0;
+    if ((size_t)cnt[i] > max_cnt) max_cnt = (size_t)cnt[i];
+  }
+  free(uniq);
+  size_t depth[2] = {0, 0};
+  int need[2] = {0, 0};
+  for (size_t i = 0; i < n_keys; i++) {
+    const struct req *r = &rq[i];
+    size_t dd = r->kind == K_RECALL ? (size_t)r->arg : dml_metric_map_depth(r->arg, max_cnt, ng, ng);
+    if (dd > ng) dd = ng;
+    need[r->metric] = 1;
+    if (dd > depth[r->metric]) depth[r->metric] = dd;
+  }
+  float *qc = need[1] ? row_normalised(query, nq, d) : NULL, *gc = need[1] ? row_normalised(gallery, ng, d) : NULL;
+  int32_t *nn[2] = {NULL, NULL};
+  for (int m = 0; m < 2 && !st; m++)
+    if (need[m] && depth[m] > 0)
+      st = knn(m ? gc : gallery, ng, m ? qc : query, nq, d, depth[m], 0, m, &nn[m]);
+  for (size_t i = 0; i < n_keys && !st; i++) {
+    const struct req *r = &rq[i];
+    struct dml_metric_result *o = &out[i];
+    fill_header(o, keys[i], r);
+    o->definition = r->kind == K_RECALL ? "recall@k/query-gallery-v1"
+                    : r->arg >= DML_MAP_AT_R ? definition(r)
+                                             : "mAP/query-gallery-v1 (normaliser = same-label gallery items)";
+    struct dml_eval_ranking rk = {.nq = nq, .k = depth[r->metric], .nn = nn[r->metric], .qcls = qcls,
+                                  .gcls = gcls, .n_norm = cnt, .n_rel = cnt, .n_total = ng, .n_retrievable = ng};
+    o->value = r->kind == K_RECALL ? dml_metric_recall(&rk, r->arg) : dml_metric_map(&rk, r->arg);
+  }
+  if (st) dml_eval_results_free(out, n_keys);
+  threads_restore(th);
+  free(qc);
+  free(gc);
+  free(nn[0]);
+  free(nn[1]);
+  free(gcls);
+  free(gsize);
+  free(qcls);
+  free(cnt);
   free(rq);
   return st;
 }

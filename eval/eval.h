@@ -8,10 +8,13 @@
  *   dml_eval_results_free(res, 3);
  *
  * Work is shared: one exact kNN search (faiss) serves every recall/mAP key of a metric (L2 or cosine), one
- * k-means serves nmi and f1. Results are deterministic whatever the thread count.
- * Keys: e_recall@k, c_recall@k, nmi, c_nmi, f1, c_f1, mAP_1000, mAP_lim, mAP_c, mAP (and c_ variants),
- * mAP@R, r_precision (Musgrave et al. 2020; and c_ variants), dists@intra, dists@inter, dists@intra_over_inter,
- * rho_spectrum@m (m = 0: the normalised spectrum as an array).
+ * k-means serves nmi and f1 (and c_nmi, c_f1), one exact SVD every rho_spectrum key. Results are deterministic
+ * whatever the thread count (bitwise; tests/eval checks 1 vs 2 threads).
+ * Keys: e_recall@k, c_recall@k (any k >= 1), nmi, c_nmi, f1, c_f1, mAP_1000, mAP_lim, mAP_c, mAP (and c_
+ * variants), mAP@R, r_precision (Musgrave et al. 2020; and c_ variants), dists@intra, dists@inter,
+ * dists@intra_over_inter, rho_spectrum@m for any integer m (m = 0: the normalised spectrum as an array).
+ * Definitions, quirks and the few documented deviations: eval/metrics/<family>.c headers and spec A10.
+ * rho_spectrum follows the reference CPU path (the top d-1 singular values), recorded in `definition`.
  */
 #ifndef DML_EVAL_H
 #define DML_EVAL_H
@@ -39,5 +42,13 @@ int dml_eval_known_metric(const char *key);
  * Errors: unknown key (named, with the closest known), n < 2, a single class, NaN/Inf in embeddings. */
 dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, size_t d, const char *const *keys,
                             size_t n_keys, const struct dml_eval_opts *opts, struct dml_metric_result *out);
+/* Frees the arrays inside r[0..n) (not r itself). */
 void dml_eval_results_free(struct dml_metric_result *r, size_t n);
+/* Query/gallery mode (In-Shop): every query row is retrieved from the separate gallery (nothing excluded);
+ * recall@k and the mAP keys only (any other key is a DML_ERR_ARG). The mAP normaliser and R are the number of
+ * gallery items sharing the query's label; queries without any count as recall misses and are left out of the mAP
+ * means. */
+dml_status dml_eval_metrics_qg(const float *query, const int32_t *qlabels, size_t nq, const float *gallery,
+                               const int32_t *glabels, size_t ng, size_t d, const char *const *keys, size_t n_keys,
+                               const struct dml_eval_opts *opts, struct dml_metric_result *out);
 #endif

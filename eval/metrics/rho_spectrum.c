@@ -1,9 +1,16 @@
-/* rho_spectrum — spectral decay ρ of the embedding space (spec A10). Singular values s of the UNCENTRED embedding
- * matrix F (n, d), from the eigenvalues of the d×d Gram matrix FᵀF (LAPACK dsyev, float64; s = √λ). The reference's
- * CPU path (sklearn TruncatedSVD with d−1 components) keeps the d−1 largest values; we do the same (definition
- * "rho_spectrum/top-(d-1)"); its GPU path keeps all d (not offered here).
- * m ≠ 0: drop the |m|−1 largest values; s̄ = s/Σs; u uniform of the same length; m > 0: KL(u‖s̄) = Σ u ln(u/s̄);
- * m < 0: KL(s̄‖u). m = 0: the normalised spectrum s̄ itself (largest first). */
+/* rho_spectrum — spectral decay ρ of the embedding space (spec A10).
+ *
+ * Singular values of the UNCENTRED embedding matrix F (n, d), exact: the eigenvalues of the d×d Gram matrix FᵀF
+ * accumulated in float64 (rows in order, parallel over Gram rows only, so deterministic whatever the thread
+ * count) and decomposed by LAPACK dsyev; s = √max(λ, 0), largest first.
+ * Which values: the reference CPU path (sklearn TruncatedSVD, n_components = d−1, n_iter 7, random_state 42) keeps
+ * the d−1 largest; its GPU path (torch.svd) keeps all d (QUIRK E3). Default here: the CPU path, top d−1 values,
+ * recorded as "rho_spectrum/cpu-top(d-1)". (With d+9 ≥ d random directions TruncatedSVD spans the whole row space,
+ * so its values are the exact ones up to float32 rounding.)
+ *
+ * m ≠ 0: drop the |m|−1 largest values (if that leaves nothing, the smallest one is kept); s̄ = s/Σs, u uniform of
+ * the same length; m > 0: KL(u‖s̄) = Σ u ln(u/s̄); m < 0: KL(s̄‖u) (scipy.stats.entropy: 0·ln0 = 0, +inf where a
+ * positive term meets a zero). m = 0: the normalised spectrum s̄ itself (an array, largest first). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -12,54 +19,60 @@
 void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
             const int *lwork, int *info);
 
-double dml_metric_rho_spectrum(const struct dml_eval_ctx *c, int m, double **array, size_t *len, int *err) {
-  int d = (int)c->d;
-  double *g = xcalloc((size_t)d * d, sizeof *g), *w = xmalloc((size_t)d * sizeof *w);
-  /* Gram matrix in float64, rows accumulated in order (deterministic) */
-  for (size_t i = 0; i < c->n; i++) {
-    const float *x = c->emb + i * c->d;
-    for (int a = 0; a < d; a++) {
-      double xa = x[a];
-      for (int b = a; b < d; b++) g[(size_t)a * d + b] += xa * x[b];
+int dml_metric_singular_values(const float *emb, size_t n, size_t d, double *s) {
+  int D = (int)d;
+  double *g = xcalloc(d * d, sizeof *g); /* (d, d) row-major upper triangle of FᵀF */
+  double *w = xmalloc(d * sizeof *w);
+  /* rows of F in blocks converted to double; each Gram row a is owned by one thread */
+  const size_t B = 512;
+  double *blk = xmalloc(B * d * sizeof *blk); /* (B, d) */
+  for (size_t i0 = 0; i0 < n; i0 += B) {
+    size_t nb = n - i0 < B ? n - i0 : B;
+    for (size_t i = 0; i < nb * d; i++) blk[i] = emb[i0 * d + i];
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int a = 0; a < D; a++) {
+      double *ga = g + (size_t)a * d;
+      for (size_t i = 0; i < nb; i++) {
+        const double *x = blk + i * d;
+        double xa = x[a];
+        for (int b = a; b < D; b++) ga[b] += xa * x[b];
+      }
     }
   }
+  free(blk);
   int lwork = -1, info = 0;
-  double wq;
-  dsyev_("N", "L", &d, g, &d, w, &wq, &lwork, &info); /* row-major upper = column-major lower */
-  lwork = (int)wq;
-  double *work = xmalloc((size_t)(lwork > 1 ? lwork : 1) * sizeof *work);
-  dsyev_("N", "L", &d, g, &d, w, work, &lwork, &info);
+  double wq = 0;
+  dsyev_("N", "L", &D, g, &D, w, &wq, &lwork, &info); /* row-major upper = column-major lower */
+  lwork = (int)wq > 1 ? (int)wq : 1;
+  double *work = xmalloc((size_t)lwork * sizeof *work);
+  if (!info) dsyev_("N", "L", &D, g, &D, w, work, &lwork, &info);
   free(work);
   free(g);
-  if (info) {
-    free(w);
-    *err = 1;
+  if (!info)
+    for (size_t i = 0; i < d; i++) s[i] = sqrt(fmax(w[d - 1 - i], 0)); /* ascending eigenvalues → descending */
+  free(w);
+  return info;
+}
+
+double dml_metric_rho(const double *s, size_t len, int m, double **array, size_t *array_len) {
+  if (m == 0) {
+    double tot = 0;
+    for (size_t i = 0; i < len; i++) tot += s[i];
+    *array = xmalloc((len ? len : 1) * sizeof **array);
+    for (size_t i = 0; i < len; i++) (*array)[i] = s[i] / tot;
+    *array_len = len;
     return NAN;
   }
-  /* eigenvalues ascending → singular values descending, top d−1 */
-  int keep = d > 1 ? d - 1 : 1;
-  double *s = xmalloc((size_t)keep * sizeof *s);
-  for (int i = 0; i < keep; i++) s[i] = sqrt(fmax(w[d - 1 - i], 0));
-  free(w);
-  int skip = m ? abs(m) - 1 : 0;
-  if (skip >= keep) skip = keep - 1;
-  int len_s = keep - skip;
+  size_t skip = (size_t)abs(m) - 1;
+  if (skip >= len) skip = len ? len - 1 : 0;
+  size_t L = len - skip;
   double tot = 0;
-  for (int i = skip; i < keep; i++) tot += s[i];
-  double val = 0;
-  if (m == 0) {
-    *array = xmalloc((size_t)keep * sizeof **array);
-    for (int i = 0; i < keep; i++) (*array)[i] = tot > 0 ? s[i] / tot : 0;
-    *len = (size_t)keep;
-    val = NAN;
-  } else {
-    double u = 1.0 / len_s;
-    for (int i = skip; i < keep; i++) {
-      double sb = s[i] / tot;
-      if (m > 0) val += u * log(u / fmax(sb, 1e-300));
-      else val += sb > 0 ? sb * log(sb / u) : 0;
-    }
+  for (size_t i = skip; i < len; i++) tot += s[i];
+  double u = 1.0 / (double)L, kl = 0;
+  for (size_t i = skip; i < len; i++) {
+    double sb = s[i] / tot;
+    if (m > 0) kl += sb > 0 ? u * log(u / sb) : INFINITY;
+    else kl += sb > 0 ? sb * log(sb / u) : 0;
   }
-  free(s);
-  return val;
+  return kl;
 }
