@@ -1,0 +1,180 @@
+/* test_resnet_parity — our ResNets against PyTorch/torchvision fixtures (tests/reference/engine_resnet_parity.py):
+ * same weights (loaded through dml_network_load), same batch of 2 images at 64×64; the embedding must match
+ * within 1e-4 relative (atol 1e-4·max|emb|), every parameter gradient of Σ c⊙emb within 1e-3 relative (atol
+ * 1e-3·max|grad| of that tensor), and the batch-norm running statistics after the step within 1e-4.
+ * Cases: resnet18 (width 8, training-mode BN, average pooling), resnet50 (width 4), resnet18 frozen BN + max
+ * pooling + L2 normalisation, resnet18 with average+max pooling. Also: save → load round trip of the weights,
+ * and a missing / extra / mis-shaped tensor is reported by name. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/testutil.h"
+#include "train/checkpoint.h"
+#include "train/nn/nn.h"
+
+enum { B = 2, S = 64, D = 16 };
+
+static double maxabs(const float *v, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) m = fabs(v[i]) > m ? fabs(v[i]) : m;
+  return m;
+}
+
+static int cmp(const char *what, const float *got, const float *ref, size_t n, double rel) {
+  double *g = malloc(n * sizeof *g), *r = malloc(n * sizeof *r);
+  for (size_t i = 0; i < n; i++) g[i] = got[i], r[i] = ref[i];
+  int f = expect_close(what, g, r, n, rel * maxabs(ref, n) + 1e-12, rel);
+  free(g);
+  free(r);
+  return f;
+}
+
+static int run(struct dml_backend *be, const char *arch) {
+  int fails = 0;
+  char wpath[256], rpath[256], name[256];
+  snprintf(wpath, sizeof wpath, "tests/fixtures/engine/%s.weights.safetensors", arch);
+  snprintf(rpath, sizeof rpath, "tests/fixtures/engine/%s.ref.safetensors", arch);
+  struct dml_params ps;
+  dml_params_init(&ps, be);
+  struct dml_network net;
+  dml_status st = dml_network_init(&net, &ps, arch, 3 * S * S, D);
+  if (st) {
+    fprintf(stderr, "%s\n", dml_error_message());
+    return 1;
+  }
+  dml_params_alloc(&ps);
+  dml_network_reset_parameters(&net, 1);
+  if ((st = dml_network_load(&net, wpath))) {
+    fprintf(stderr, "%s\n", dml_error_message());
+    return 1;
+  }
+  /* the reference tensors */
+  int nt = 3 + ps.n + net.buffers->n;
+  struct dml_ckpt_tensor *t = calloc((size_t)nt, sizeof *t);
+  char **names = calloc((size_t)nt, sizeof *names);
+  float *input = malloc(B * 3 * S * S * sizeof(float)), c[B * D], emb[B * D];
+  t[0] = (struct dml_ckpt_tensor){"input", input, 2, {B, 3 * S * S}};
+  t[1] = (struct dml_ckpt_tensor){"c", c, 2, {B, D}};
+  t[2] = (struct dml_ckpt_tensor){"emb", emb, 2, {B, D}};
+  for (int i = 0; i < ps.n + net.buffers->n; i++) {
+    const struct dml_param *p = i < ps.n ? &ps.p[i] : &net.buffers->p[i - ps.n];
+    names[3 + i] = dml_strfmt("%s.%s", i < ps.n ? "grad" : "after", p->name);
+    t[3 + i] = (struct dml_ckpt_tensor){names[3 + i], malloc(p->n * sizeof(float)), p->ndim, {0}};
+    memcpy(t[3 + i].shape, p->shape, sizeof p->shape);
+  }
+  if ((st = dml_checkpoint_read(rpath, t, (size_t)nt, 1, NULL, NULL, 0))) {
+    fprintf(stderr, "%s\n", dml_error_message());
+    return 1;
+  }
+  struct dml_tape tape;
+  dml_tape_init(&tape, be, dml_network_arena_bytes(&net, B));
+  dml_params_zero_grad(&ps);
+  struct dml_tensor *x = dml_tape_input(&tape, input, B, 3 * S * S);
+  struct dml_tensor *z = dml_network_forward(&net, &tape, x);
+  snprintf(name, sizeof name, "%s forward embedding", arch);
+  fails += cmp(name, z->data, emb, B * D, 1e-4);
+  dml_tape_need_grad(&tape, z);
+  memcpy(z->grad, c, sizeof c);
+  dml_tape_backward(&tape);
+  double worst = 0;
+  int bad = 0;
+  for (int i = 0; i < ps.n; i++) {
+    const struct dml_param *p = &ps.p[i];
+    snprintf(name, sizeof name, "%s gradient %s", arch, p->name);
+    int f = cmp(name, p->t.grad, t[3 + i].data, p->n, 1e-3);
+    bad += f != 0;
+    fails += f;
+    double m = maxabs(t[3 + i].data, p->n);
+    for (size_t k = 0; k < p->n; k++) {
+      double e = fabs(p->t.grad[k] - t[3 + i].data[k]) / (m > 0 ? m : 1);
+      worst = e > worst ? e : worst;
+    }
+  }
+  printf("%s: %d parameter gradients, worst error %.2e of the tensor's max |grad|, arena peak %.1f MiB\n", arch, ps.n,
+         worst, tape.arena.peak / 1048576.0);
+  fails += expect_true("every parameter gradient within tolerance", bad == 0);
+  for (int i = 0; i < net.buffers->n; i++) {
+    const struct dml_param *p = &net.buffers->p[i];
+    snprintf(name, sizeof name, "%s running statistic %s", arch, p->name);
+    fails += cmp(name, p->t.data, t[3 + ps.n + i].data, p->n, 1e-4);
+  }
+  /* inference mode (BN on running statistics): deterministic, and no gradients recorded */
+  dml_tape_reset(&tape);
+  tape.record = 0;
+  x = dml_tape_input(&tape, input, B, 3 * S * S);
+  z = dml_network_forward(&net, &tape, x);
+  fails += expect_true("inference forward finite", isfinite(z->data[0]) && tape.e[tape.n - 1].backward == NULL);
+  tape.record = 1;
+  dml_tape_free(&tape);
+  for (int i = 3; i < nt; i++) {
+    free(t[i].data);
+    free(names[i]);
+  }
+  free(t);
+  free(names);
+  free(input);
+  dml_network_free(&net);
+  dml_params_free(&ps);
+  return fails;
+}
+
+/* save → load restores every tensor; a bad file is an error naming the tensor */
+static int roundtrip(struct dml_backend *be) {
+  int fails = 0;
+  struct dml_params ps, ps2;
+  struct dml_network a, b;
+  dml_params_init(&ps, be);
+  dml_params_init(&ps2, be);
+  dml_network_init(&a, &ps, "resnet18_w4", 3 * S * S, D);
+  dml_network_init(&b, &ps2, "resnet18_w4", 3 * S * S, D);
+  dml_params_alloc(&ps);
+  dml_params_alloc(&ps2);
+  dml_network_reset_parameters(&a, 5);
+  dml_network_reset_parameters(&b, 6);
+  char *dir = test_tmpdir("engine"), *path = dml_strfmt("%s/w.safetensors", dir);
+  fails += expect_true("save", dml_network_save(&a, path) == DML_OK);
+  fails += expect_true("load", dml_network_load(&b, path) == DML_OK);
+  fails += expect_true("parameters equal after save/load", !memcmp(ps.values, ps2.values, ps.total * sizeof(float)));
+  /* another architecture's weights: a mis-shaped or unexpected tensor, named */
+  struct dml_params ps3;
+  struct dml_network c;
+  dml_params_init(&ps3, be);
+  dml_network_init(&c, &ps3, "resnet18_w8", 3 * S * S, D);
+  dml_params_alloc(&ps3);
+  dml_status st = dml_network_load(&c, path);
+  fails += expect_true("wrong width rejected naming a tensor", st == DML_ERR_FORMAT && strstr(dml_error_message(), "conv1.weight"));
+  struct dml_params ps4;
+  struct dml_network d;
+  dml_params_init(&ps4, be);
+  dml_network_init(&d, &ps4, "resnet50_w4", 3 * S * S, D);
+  dml_params_alloc(&ps4);
+  st = dml_network_load(&d, path);
+  fails += expect_true("resnet18 file for resnet50 rejected", st == DML_ERR_FORMAT);
+  printf("(expected) %s\n", dml_error_message());
+  fails += expect_true("missing file", dml_network_load(&d, "/nonexistent.safetensors") == DML_ERR_IO);
+  fails += expect_true("unknown arch suffix", dml_network_init(&d, &ps4, "resnet18_bogus", 3 * S * S, D) == DML_ERR_ARG);
+  dml_network_free(&a);
+  dml_network_free(&b);
+  dml_network_free(&c);
+  dml_network_free(&d);
+  dml_params_free(&ps);
+  dml_params_free(&ps2);
+  dml_params_free(&ps3);
+  dml_params_free(&ps4);
+  remove(path);
+  remove(dir);
+  free(path);
+  free(dir);
+  return fails;
+}
+
+int main(void) {
+  struct dml_backend *be = dml_backend_cpu_new();
+  int fails = 0;
+  const char *cases[] = {"resnet18_w8", "resnet50_w4", "resnet18_w4_frozen_normalize_max", "resnet18_w4_double"};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) fails += run(be, cases[i]);
+  fails += roundtrip(be);
+  dml_backend_free(be);
+  return test_report("engine_resnet_parity", fails);
+}

@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""engine_resnet_parity — PyTorch (Debian python3-torch 1.13 + torchvision) fixtures for the ResNet parity test
+(tests/engine/test_resnet_parity.c). Run from the repo root: /usr/bin/python3 tests/reference/engine_resnet_parity.py
+
+For each case: a ResNet with torchvision's layout and parameter names, at a reduced width (stem N channels
+instead of 64; stages N, 2N, 4N, 8N planes), random weights (conv, BN affine and BN running statistics), a
+random batch of 2 RGB images at 64x64, an embedding head `last_linear` (feat -> 16), the given pooling,
+batch-norm mode and normalisation; PyTorch computes in float64 (from the float32 weights/inputs). Written:
+  tests/fixtures/engine/<case>.weights.safetensors  parameters + buffers (torchvision names)
+  tests/fixtures/engine/<case>.ref.safetensors      input (2, 3*64*64), c (2, 16), emb (2, 16) = forward,
+                                                    grad.<param> = d(sum c*emb)/d param, after.<buffer> = running
+                                                    statistics after the training-mode forward
+At width 64 the module below is checked against torchvision.models.resnet18/50 (same state_dict keys and
+shapes, same output), so the reduced-width cases follow torchvision's definition.
+"""
+import json
+import os
+import struct
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+OUT = "tests/fixtures/engine"
+
+
+class Basic(nn.Module):
+    expansion = 1
+
+    def __init__(self, inp, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inp, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inp != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(inp, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        o = F.relu(self.bn1(self.conv1(x)))
+        o = self.bn2(self.conv2(o))
+        return F.relu(o + (self.downsample(x) if self.downsample is not None else x))
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inp, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inp, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.downsample = None
+        if stride != 1 or inp != planes * 4:
+            self.downsample = nn.Sequential(nn.Conv2d(inp, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4))
+
+    def forward(self, x):
+        o = F.relu(self.bn1(self.conv1(x)))
+        o = F.relu(self.bn2(self.conv2(o)))
+        o = self.bn3(self.conv3(o))
+        return F.relu(o + (self.downsample(x) if self.downsample is not None else x))
+
+
+class ResNet(nn.Module):
+    def __init__(self, deep, width, embed, pool="avg", normalize=False, head=True):
+        super().__init__()
+        block, depth = (Bottleneck, [3, 4, 6, 3]) if deep else (Basic, [2, 2, 2, 2])
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        inp = width
+        for L in range(4):
+            blocks = []
+            for k in range(depth[L]):
+                blocks.append(block(inp, width << L, 2 if (k == 0 and L > 0) else 1))
+                inp = (width << L) * block.expansion
+            setattr(self, "layer%d" % (L + 1), nn.Sequential(*blocks))
+        self.pool, self.normalize, self.head = pool, normalize, head
+        if head:
+            self.last_linear = nn.Linear(inp, embed)
+
+    def features(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward(self, x):
+        h = self.features(x)
+        if self.pool == "avg":
+            f = F.adaptive_avg_pool2d(h, 1).flatten(1)
+        elif self.pool == "max":
+            f = F.adaptive_max_pool2d(h, 1).flatten(1)
+        else:
+            f = F.adaptive_avg_pool2d(h, 1).flatten(1) + F.adaptive_max_pool2d(h, 1).flatten(1)
+        if not self.head:
+            return f
+        z = self.last_linear(f)
+        return F.normalize(z, dim=-1) if self.normalize else z
+
+
+def save_safetensors(path, tensors):
+    header, blobs, off = {}, [], 0
+    for name, t in tensors.items():
+        a = np.ascontiguousarray(t.detach().cpu().numpy().astype(np.float32))
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
+        blobs.append(a.tobytes())
+        off += a.nbytes
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def randomise(m, g):
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if p.dim() == 4:
+                fan_in = p.shape[1] * p.shape[2] * p.shape[3]
+                p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+            elif "bn" in name or "downsample.1" in name:
+                p.copy_((torch.rand(p.shape, generator=g) * 0.5 + 0.75) if name.endswith("weight")
+                        else torch.randn(p.shape, generator=g) * 0.1)
+            else:
+                p.copy_((torch.rand(p.shape, generator=g) * 2 - 1) / p.shape[-1] ** 0.5)
+        for name, b in m.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=g) * 0.1)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=g) * 0.5 + 0.75)
+
+
+def check_against_torchvision():
+    g = torch.Generator().manual_seed(0)
+    for deep, ctor in ((False, torchvision.models.resnet18), (True, torchvision.models.resnet50)):
+        ours, tv = ResNet(deep, 64, 1000, head=False), ctor()
+        randomise(ours, g)
+        sd = ours.state_dict()
+        tv_sd = {k: v for k, v in tv.state_dict().items() if not k.startswith("fc.")}
+        assert [(k, tuple(v.shape)) for k, v in sd.items()] == [(k, tuple(v.shape)) for k, v in tv_sd.items()], \
+            "layout differs from torchvision"
+        tv.load_state_dict(sd, strict=False)
+        tv.fc = nn.Identity()
+        for mode in (False, True):
+            ours.train(mode)
+            tv.train(mode)
+            x = torch.randn(2, 3, 64, 64, generator=g)
+            a, b = ours(x), tv(x)
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), "differs from torchvision"
+    print("module == torchvision resnet18/50 at width 64 (train and eval mode)")
+
+
+CASES = [
+    # name, deep, width, pool, normalize, frozen
+    ("resnet18_w8", False, 8, "avg", False, False),
+    ("resnet50_w4", True, 4, "avg", False, False),
+    ("resnet18_w4_frozen_normalize_max", False, 4, "max", True, True),
+    ("resnet18_w4_double", False, 4, "double", False, False),
+]
+
+
+def make(case, seed):
+    name, deep, width, pool, normalize, frozen = case
+    g = torch.Generator().manual_seed(seed)
+    m = ResNet(deep, width, 16, pool, normalize)
+    randomise(m, g)
+    weights = dict(m.state_dict())
+    weights = {k: v.clone() for k, v in weights.items() if not k.endswith("num_batches_tracked")}
+    m.train()
+    if frozen:  # the reference's frozen batch norm: modules in eval mode, affine still trained
+        for mod in m.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.eval()
+    x = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+    c = torch.rand(2, 16, generator=g) * 2 - 1
+    # the reference is computed in float64 from the float32 weights and inputs: our float32 result is then
+    # compared with the exact function, not with another float32 rounding of it
+    m.double()
+    emb = m(x.double())
+    c = c.double()
+    emb.backward(c)
+    ref = {"input": x.reshape(2, -1), "c": c, "emb": emb}
+    for k, p in m.named_parameters():
+        ref["grad." + k] = p.grad
+    for k, b in m.named_buffers():
+        if not k.endswith("num_batches_tracked"):
+            ref["after." + k] = b
+    save_safetensors(os.path.join(OUT, name + ".weights.safetensors"), weights)
+    save_safetensors(os.path.join(OUT, name + ".ref.safetensors"), ref)
+    print("%s: %d parameters, |emb| max %.3g" % (name, sum(p.numel() for p in m.parameters()), emb.abs().max()))
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    os.makedirs(OUT, exist_ok=True)
+    check_against_torchvision()
+    for i, case in enumerate(CASES):
+        make(case, 100 + i)
