@@ -224,23 +224,37 @@ dml_status dml_aggregate_compute(const struct dml_runset *rs, const struct dml_a
 
 static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
+/* Every user string reaches the JSON through dml_escape_json (jansson refuses invalid UTF-8). */
+static json_t *jstr(const char *s) {
+  char *e = dml_escape_json(s ? s : "");
+  json_t *j = json_string(e);
+  free(e);
+  return j;
+}
+
+static void jset_key(json_t *obj, const char *key, json_t *v) {
+  char *e = dml_escape_json(key);
+  json_object_set_new(obj, e, v);
+  free(e);
+}
+
 dml_status dml_aggregate_write_json(const struct dml_aggregate *a, const char *path) {
   json_t *root = json_object(), *groups = json_array();
   json_object_set_new(root, "format", json_string("dml-aggregate/1"));
-  json_object_set_new(root, "rule", json_string(a->rule));
-  json_object_set_new(root, "split", json_string(a->split));
+  json_object_set_new(root, "rule", jstr(a->rule));
+  json_object_set_new(root, "split", jstr(a->split));
   json_object_set_new(root, "std", json_string(a->population_std ? "population" : "sample"));
   for (size_t i = 0; i < a->n_groups; i++) {
     const struct dml_agg_group *g = &a->groups[i];
     json_t *jg = json_object(), *seeds = json_array(), *paths = json_array(), *warn = json_array(), *ms = json_object();
-    json_object_set_new(jg, "dataset", json_string(g->dataset));
-    json_object_set_new(jg, "group", json_string(g->name));
+    json_object_set_new(jg, "dataset", jstr(g->dataset));
+    json_object_set_new(jg, "group", jstr(g->name));
     json_object_set_new(jg, "n_runs", json_integer((json_int_t)g->n_runs));
     for (size_t k = 0; k < g->n_runs; k++) {
       json_array_append_new(seeds, json_integer(g->seeds[k]));
-      json_array_append_new(paths, json_string(g->paths[k]));
+      json_array_append_new(paths, jstr(g->paths[k]));
     }
-    for (size_t k = 0; k < g->n_warnings; k++) json_array_append_new(warn, json_string(g->warnings[k]));
+    for (size_t k = 0; k < g->n_warnings; k++) json_array_append_new(warn, jstr(g->warnings[k]));
     for (size_t q = 0; q < g->n_metrics; q++) {
       const struct dml_agg_metric *m = &g->metrics[q];
       json_t *jm = json_object(), *vals = json_array(), *eps = json_array(), *sd = json_array();
@@ -259,7 +273,7 @@ dml_status dml_aggregate_write_json(const struct dml_aggregate *a, const char *p
       json_object_set_new(jm, "values", vals);
       json_object_set_new(jm, "epochs", eps);
       json_object_set_new(jm, "seeds", sd);
-      json_object_set_new(ms, m->key, jm);
+      jset_key(ms, m->key, jm);
     }
     json_object_set_new(jg, "seeds", seeds);
     json_object_set_new(jg, "runs", paths);
@@ -275,16 +289,10 @@ dml_status dml_aggregate_write_json(const struct dml_aggregate *a, const char *p
   return rc ? dml_error(DML_ERR_IO, "cannot write %s", path) : DML_OK;
 }
 
-/* CSV field: quoted, with doubled quotes; newlines kept inside quotes (RFC 4180). A leading = + - @ gets a
- * quote prefix so spreadsheets do not evaluate it. */
 static void csv_field(FILE *f, const char *s) {
-  fputc('"', f);
-  if (*s == '=' || *s == '+' || *s == '-' || *s == '@') fputc('\'', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
+  char *e = dml_escape_csv(s);
+  fputs(e, f);
+  free(e);
 }
 
 dml_status dml_aggregate_write_csv(const struct dml_aggregate *a, const char *path) {

@@ -5,7 +5,7 @@
 #include "analysis/analysis.h"
 
 int main(int argc, char **argv) {
-  struct { char *out, *csv, *select, *split, *select_split, *by; int population_std, min_epochs, quiet; } o;
+  struct { char *out, *csv, *select, *split, *select_split, *by; int population_std, min_epochs, quiet; } o = {0};
   const struct dml_flag flags[] = {
     {"out", DML_FLAG_STR, &o.out, "-", "aggregate JSON file (- = stdout)"},
     {"csv", DML_FLAG_STR, &o.csv, "", "also write a CSV table of group, metric, n, mean, std, min, max"},

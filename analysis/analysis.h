@@ -79,4 +79,14 @@ void dml_aggregate_free(struct dml_aggregate *a);
 size_t dml_stats(const double *v, size_t n, int population, double *mean, double *std, double *min, double *max);
 /* The run name without "_s<seed>" (and a following "_<N>"), as the reference groups; heap. */
 char *dml_group_name_of(const char *run_name);
+
+// ---------------------------------------------------------------------------------------------- escaping
+/* One function per output target (escape.c); each returns a heap string and accepts any bytes. */
+char *dml_escape_latex(const char *s);    /* LaTeX text mode */
+char *dml_escape_gnuplot(const char *s);  /* the inside of a single-quoted gnuplot string */
+char *dml_escape_csv(const char *s);      /* one whole RFC 4180 field, quotes included */
+char *dml_escape_json(const char *s);     /* valid UTF-8 for jansson (which writes the JSON escapes) */
+char *dml_escape_markdown(const char *s); /* a Markdown table cell */
+/* The reference's display name for a group (Result_Evaluations.py mapping, spec A11.5), heap. */
+char *dml_display_name(const char *group);
 #endif

@@ -5,7 +5,7 @@
 #include "reports/reports.h"
 
 int main(int argc, char **argv) {
-  struct { char *metric, *split, *o; int raw; } o;
+  struct { char *metric, *split, *o; int raw; } o = {0};
   const struct dml_flag flags[] = {
     {"metric", DML_FLAG_STR, &o.metric, "e_recall@1", "metric to plot"},
     {"split", DML_FLAG_STR, &o.split, "test", "split of the metric"},

@@ -18,11 +18,6 @@
 
 #include "analysis/analysis.h"
 
-char *dml_escape_latex(const char *s);
-char *dml_escape_gnuplot(const char *s);
-char *dml_escape_markdown(const char *s);
-/* The reference's display name for a group (Result_Evaluations.py mapping, spec A11.5), heap. */
-char *dml_display_name(const char *group);
 
 enum dml_table_format { DML_TABLE_LATEX, DML_TABLE_MARKDOWN, DML_TABLE_CSV };
 

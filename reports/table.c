@@ -103,8 +103,15 @@ dml_status dml_table_write(const struct dml_aggregate *a, const struct dml_table
   (void)fmt_names;
   if (o->format == DML_TABLE_CSV) {
     fprintf(out, "method");
+    static const char *const part[] = {"mean", "std", "n"};
     for (size_t d = 0; d < nd; d++)
-      for (size_t m = 0; m < o->n_metrics; m++) fprintf(out, ",%s %s mean,%s %s std,%s %s n", ds[d], o->metrics[m], ds[d], o->metrics[m], ds[d], o->metrics[m]);
+      for (size_t m = 0; m < o->n_metrics; m++)
+        for (int k = 0; k < 3; k++) {
+          char *h = dml_strfmt("%s %s %s", ds[d], o->metrics[m], part[k]), *e = dml_escape_csv(h);
+          fprintf(out, ",%s", e);
+          free(h);
+          free(e);
+        }
     fputc('\n', out);
   } else if (o->format == DML_TABLE_MARKDOWN) {
     fprintf(out, "<!-- %s -->\n\n| Method |", info);
@@ -151,12 +158,9 @@ dml_status dml_table_write(const struct dml_aggregate *a, const struct dml_table
     char *name = o->format == DML_TABLE_LATEX ? dml_escape_latex(rows[r])
                : o->format == DML_TABLE_MARKDOWN ? dml_escape_markdown(rows[r]) : NULL;
     if (o->format == DML_TABLE_CSV) {
-      fputc('"', out);
-      for (const char *s = rows[r]; *s; s++) {
-        if (*s == '"') fputc('"', out);
-        fputc(*s, out);
-      }
-      fputc('"', out);
+      char *e = dml_escape_csv(rows[r]);
+      fputs(e, out);
+      free(e);
     } else {
       fprintf(out, o->format == DML_TABLE_MARKDOWN ? "| %s |" : "%s", name);
     }
@@ -176,7 +180,7 @@ dml_status dml_table_write(const struct dml_aggregate *a, const struct dml_table
         ns = !isnan(p) && p >= (o->alpha > 0 ? o->alpha : 0.05);
       }
       char num[96];
-      if (!m || isnan(m->mean)) snprintf(num, sizeof num, o->format == DML_TABLE_LATEX ? "--" : "–");
+      if (!m || isnan(m->mean)) snprintf(num, sizeof num, o->format == DML_TABLE_LATEX ? "$-\\pm-$" : "–");
       else if (o->format == DML_TABLE_LATEX)
         snprintf(num, sizeof num, "%.*f \\pm %.*f", dec, m->mean * sc, dec, isnan(m->std) ? 0.0 : m->std * sc);
       else snprintf(num, sizeof num, "%.*f ± %.*f", dec, m->mean * sc, dec, isnan(m->std) ? 0.0 : m->std * sc);

@@ -14,7 +14,7 @@ static char **split_commas(const char *s, size_t *n) {
 }
 
 int main(int argc, char **argv) {
-  struct { int latex, markdown, csv, standalone, raw, significance, decimals; double scale, alpha; char *metrics, *datasets, *o; } o;
+  struct { int latex, markdown, csv, standalone, raw, significance, decimals; double scale, alpha; char *metrics, *datasets, *o; } o = {0};
   const struct dml_flag flags[] = {
     {"latex", DML_FLAG_BOOL, &o.latex, "0", "booktabs LaTeX (the default format)"},
     {"markdown", DML_FLAG_BOOL, &o.markdown, "0", "Markdown table"},
