@@ -12,6 +12,7 @@
  * the same length; m > 0: KL(u‖s̄) = Σ u ln(u/s̄); m < 0: KL(s̄‖u) (scipy.stats.entropy: 0·ln0 = 0, +inf where a
  * positive term meets a zero). m = 0: the normalised spectrum s̄ itself (an array, largest first). */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #include "eval/eval-impl.h"
@@ -40,12 +41,17 @@ int dml_metric_singular_values(const float *emb, size_t n, size_t d, double *s) 
     }
   }
   free(blk);
+  /* OpenBLAS's LAPACK reduces with threaded BLAS-2 kernels whose sums depend on the thread count: run the (tiny,
+   * d×d) decomposition on one thread so the values are the same bits whatever the caller's setting */
+  int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
   int lwork = -1, info = 0;
   double wq = 0;
   dsyev_("N", "L", &D, g, &D, w, &wq, &lwork, &info); /* row-major upper = column-major lower */
   lwork = (int)wq > 1 ? (int)wq : 1;
   double *work = xmalloc((size_t)lwork * sizeof *work);
   if (!info) dsyev_("N", "L", &D, g, &D, w, work, &lwork, &info);
+  omp_set_num_threads(saved);
   free(work);
   free(g);
   if (!info)

@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""bench_eval — dml-eval vs the reference's own evaluation path (reference_eval.py: python3-faiss + sklearn +
+scipy, spec A10) on Stanford Online Products test size, in the same run, same machine, same thread count.
+
+usage: bench_eval.py BUILD_DIR [--workdir DIR] [--threads 2] [--n 60502 --classes 11316 --dim 128]
+Prints wall time and peak RSS of each side, the ratio, and every metric side by side (values must agree:
+recall/mAP exactly, NMI/F1 exactly given faiss's identical clustering, the rest to float32 rounding); appends a CSV
+row to WORKDIR/bench_eval.csv. Exit 1 when a value disagrees beyond its tolerance."""
+import argparse, json, os, resource, subprocess, sys, time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEYS = ("e_recall@1 e_recall@2 e_recall@4 nmi f1 mAP_1000 mAP_lim mAP_c dists@intra dists@inter "
+        "dists@intra_over_inter rho_spectrum@0 rho_spectrum@-1 rho_spectrum@1 rho_spectrum@2 rho_spectrum@10").split()
+# tolerance per key: exact for the ranking and clustering metrics (a float64 mean of identical terms in a
+# different order), float32-input rounding for the statistics, TruncatedSVD's float32 precision for rho
+TOL = {"e_recall": 0, "nmi": 1e-12, "f1": 1e-12, "mAP": 1e-12, "dists": 1e-6, "rho": 1e-5}
+
+
+def child(cmd, env):
+    """Run cmd; return (wall seconds, peak RSS MiB of that child)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if p.returncode:
+        sys.exit(f"bench_eval: {' '.join(cmd)} failed:\n{p.stdout}")
+    # ru_maxrss of children is the max over all waited children: run the smaller one first or accept the max
+    return wall, max(rss, before) / 1024.0, p.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--workdir", default="/tmp/dml-bench-eval")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--n", type=int, default=60502)
+    ap.add_argument("--classes", type=int, default=11316)
+    ap.add_argument("--dim", type=int, default=128)
+    a = ap.parse_args()
+    os.makedirs(a.workdir, exist_ok=True)
+    data = os.path.join(a.workdir, f"sop_n{a.n}_c{a.classes}_d{a.dim}.h5")
+    if not os.path.exists(data):
+        subprocess.run([sys.executable, os.path.join(HERE, "make_data.py"), data, "--n", str(a.n), "--classes",
+                        str(a.classes), "--dim", str(a.dim)], check=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
+    cj, pj = os.path.join(a.workdir, "dml.json"), os.path.join(a.workdir, "ref.json")
+    # dml-eval first: RUSAGE_CHILDREN keeps the maximum over children, so the first figure is dml-eval's alone
+    c_wall, c_rss, c_out = child([os.path.join(a.build, "bin", "dml-eval"), data, "--metrics", *KEYS, "--json", cj,
+                                  "--kmeans-k", str(a.classes), "--threads", str(a.threads)], env)
+    p_wall, p_rss, _ = child([sys.executable, os.path.join(HERE, "reference_eval.py"), data, pj, "--kmeans-k",
+                              str(a.classes), "--threads", str(a.threads), "--metrics", *KEYS], env)
+    c = json.load(open(cj))["metrics"]
+    pr = json.load(open(pj))
+    p = pr["metrics"]
+    bad = 0
+    print(f"{'metric':24s} {'dml-eval':>22s} {'reference':>22s} {'|diff|':>9s} {'ref s':>8s}")
+    for k in KEYS:
+        tol = next(v for pre, v in TOL.items() if k.startswith(pre))
+        if isinstance(p[k], list):
+            diff = float(np.max(np.abs(np.array(c[k]) - np.array(p[k]))))
+            cs, ps = f"[{len(c[k])} values]", f"[{len(p[k])} values]"
+        else:
+            diff = abs(c[k] - p[k])
+            cs, ps = f"{c[k]:.15g}", f"{p[k]:.15g}"
+        flag = "" if diff <= tol else "  MISMATCH"
+        bad += bool(flag)
+        print(f"{k:24s} {cs:>22s} {ps:>22s} {diff:9.2g} {pr['seconds'].get(k, 0):8.2f}{flag}")
+    print("reference shared stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in pr["seconds"].items() if k not in KEYS))
+    ratio = c_wall / p_wall
+    print(f"\nn={a.n} d={a.dim} classes={a.classes} threads={a.threads}")
+    print(f"dml-eval : {c_wall:8.2f} s wall (process), peak RSS {c_rss:8.0f} MiB   [{c_out.strip().splitlines()[-1]}]")
+    print(f"reference: {p_wall:8.2f} s wall (process), peak RSS {p_rss:8.0f} MiB   (in-process total {pr['total_seconds']:.2f} s)")
+    print(f"ratio dml-eval / reference = {ratio:.3f}  (target <= 0.5)   values {'agree' if not bad else 'DISAGREE'}")
+    with open(os.path.join(a.workdir, "bench_eval.csv"), "a") as f:
+        f.write(f"eval_n{a.n}_c{a.classes}_d{a.dim}_t{a.threads},{c_wall:.3f},{p_wall:.3f},{ratio:.4f},{c_rss:.0f},"
+                f"{p_rss:.0f},{bad}\n")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
