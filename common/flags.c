@@ -201,6 +201,14 @@ dml_status dml_flags_parse(struct dml_cli *cli, int argc, char **argv) {
   cli->n_positional = 0;
   for (size_t i = 0; i < cli->n_flags; i++) {
     const struct dml_flag *f = &cli->flags[i];
+    /* destinations may hold garbage (an uninitialised options struct): clear before the first set */
+    switch (f->type) {
+      case DML_FLAG_STR: *(char **)f->dst = NULL; break;
+      case DML_FLAG_STRLIST: memset(f->dst, 0, sizeof(struct dml_strlist)); break;
+      case DML_FLAG_INTLIST: memset(f->dst, 0, sizeof(struct dml_intlist)); break;
+      case DML_FLAG_FLOATLIST: memset(f->dst, 0, sizeof(struct dml_floatlist)); break;
+      default: break;
+    }
     if (is_list(f->type)) st = set_list_text(f, f->def);
     else if (f->type == DML_FLAG_STR && !f->def) { *(char **)f->dst = xstrdup(""); st = DML_OK; }
     else st = set_scalar(f, f->def ? f->def : "0");
