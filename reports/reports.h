@@ -1,16 +1,13 @@
 /* reports — tables and figures from aggregates and run records.
  *
  * Every string that reaches a LaTeX file, a gnuplot script, a CSV or Markdown table comes from users (group and
- * run names, metric keys, W&B config values) and goes through the escaping function of its target:
- *   dml_escape_latex   — text mode: \ { } $ & # % _ ^ ~ < > | " and control characters;
- *   dml_escape_gnuplot — the body of a single-quoted gnuplot string: ' doubled, control characters → space
- *                        (single-quoted strings expand nothing, so `system("...")` stays text);
- *   dml_escape_markdown — | and backslash escaped, newlines → space.
+ * run names, metric keys, W&B config values) and goes through the escaping function of its target
+ * (analysis/analysis.h: dml_escape_latex, _gnuplot, _csv, _json, _markdown).
  *
  *   struct dml_aggregate agg;  dml_aggregate_read_json("agg.json", &agg);
  *   struct dml_table_opts t = {.format = DML_TABLE_LATEX, .metrics = keys, .n_metrics = 2, .scale = 100, .decimals = 2};
  *   dml_table_write(&agg, &t, stdout);
- *   dml_plot_curves(&runset, "e_recall@1", "test", "runs/demo/recall.png");   // + .pdf, .gp, .dat beside it
+ *   dml_plot_curves(&runset, "e_recall@1", "test", "runs/demo/recall.png", 0);  // + .pdf, -latex.tex, .gp, .dat
  */
 #ifndef DML_REPORTS_H
 #define DML_REPORTS_H
@@ -43,9 +40,45 @@ double dml_welch_p(double m1, double s1, size_t n1, double m2, double s2, size_t
 double dml_betai(double a, double b, double x);
 double dml_student_t_cdf(double t, double dof);
 
-/* Figures. Each writes <base>.png and <base>.pdf, and keeps <base>.gp and <base>.dat beside them. */
+// ---------------------------------------------------------------------------------------------- figures
+/* Each figure writes <stem>.png, <stem>.pdf and <stem>-latex.tex + <stem>-latex.pdf (cairolatex: labels are LaTeX
+ * source, for papers), and keeps <stem>.gp and <stem>.dat beside them (rerun with `gnuplot <stem>.gp` in that
+ * folder). out_png is "<dir>/<stem>.png". Titles say how the values were selected. */
+
+/* (a) metric against epoch per group: mean line and a ±std band over seeds (sample std), all epochs. */
 dml_status dml_plot_curves(const struct dml_runset *rs, const char *metric, const char *split, const char *out_png,
                            int raw_names);
-/* Run gnuplot on a script file (fork + execvp, no shell). */
-dml_status dml_gnuplot_run(const char *script);
+
+/* (b) the paper's relation figure: one panel per (dataset, x metric); a point per group at (mean x, mean y) with
+ * std error bars both ways, the least-squares line over [0.9 min x, 1.1 max x] and Pearson r in the title. */
+struct dml_relation_opts {
+  const char *const *x_metrics; /* e.g. {"rho_spectrum@2", "dists@intra_over_inter"} */
+  size_t n_x;
+  const char *x_split;          /* "train" */
+  const char *y_metric;         /* "e_recall@1" */
+  const char *y_split;          /* "test" */
+  struct dml_agg_opts rule;     /* selection of y; with DML_RULE_MAX x is read at the epoch where y is largest
+                                   (the reference's Max_Epoch), otherwise x follows the same rule */
+  int raw_names;
+};
+dml_status dml_plot_relation(const struct dml_runset *rs, const struct dml_relation_opts *o, const char *out_png);
+
+/* (c) per dataset, Pearson and Spearman correlation across groups of the per-group means of `metrics`, as
+ * annotated heat maps (groups lacking a metric are left out; a dataset needs 3 groups). */
+dml_status dml_plot_correlation(const struct dml_aggregate *agg, const char *const *metrics, size_t nm,
+                                const char *out_png);
+
+/* (d) normalised singular-value spectrum s_i / Σ s of each run's embeddings of `split` (latest, or best). */
+dml_status dml_plot_spectrum(const struct dml_runset *rs, const char *split, int best, const char *out_png);
+
+/* Run gnuplot on a script (fork + execvp, no shell), in folder dir (NULL: here). */
+dml_status dml_gnuplot_run(const char *script, const char *dir);
+
+/* Helpers the figures use, exposed for tests. */
+double dml_pearson(const double *x, const double *y, size_t n);   /* NaN when a side is constant or n < 2 */
+double dml_spearman(const double *x, const double *y, size_t n);  /* Pearson of average ranks */
+/* Singular values (descending, d of them) of the uncentred (n, d) matrix, from the eigenvalues of FᵀF. */
+dml_status dml_singular_values(const float *emb, size_t n, size_t d, double *sv);
+/* The reference's rho_spectrum@m on given singular values (m > 0: KL(u‖s̄) without the m−1 largest). */
+double dml_rho_spectrum(const double *sv, size_t d, int m);
 #endif
