@@ -280,12 +280,12 @@ static hsize_t ds_len(hid_t g, const char *name) {
   return n[0];
 }
 
-/* Append one double to the extendible 1-D dataset g/name, creating it first (NaN-filled to length `fill`). */
-static herr_t append_f64(hid_t g, const char *name, double v, hsize_t fill) {
+/* Write v[0..m) at [at, at + m) of the extendible 1-D float64 dataset g/name, first creating it (chunked, NaN fill
+ * value, unlimited size) when missing and setting its length to at + m: elements never written read as NaN. */
+static herr_t write_tail_f64(hid_t g, const char *name, hsize_t at, const double *v, hsize_t m) {
   hid_t d;
   if (H5Lexists(g, name, H5P_DEFAULT) > 0) {
     d = H5Dopen2(g, name, H5P_DEFAULT);
-    if (d < 0) return -1;
   } else {
     hsize_t zero = 0, unl = H5S_UNLIMITED, chunk = 64;
     hid_t sp = H5Screate_simple(1, &zero, &unl), pl = H5Pcreate(H5P_DATASET_CREATE);
@@ -295,20 +295,17 @@ static herr_t append_f64(hid_t g, const char *name, double v, hsize_t fill) {
     d = H5Dcreate2(g, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     H5Pclose(pl);
     H5Sclose(sp);
-    if (d < 0) return -1;
-    if (fill && H5Dset_extent(d, &fill) < 0) { H5Dclose(d); return -1; } /* new elements read as the NaN fill */
   }
-  hid_t sp = H5Dget_space(d);
-  hsize_t n = 0, one = 1;
-  H5Sget_simple_extent_dims(sp, &n, NULL);
-  H5Sclose(sp);
-  hsize_t nn = n + 1;
-  herr_t r = H5Dset_extent(d, &nn);
-  hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, &one, NULL);
-  if (r >= 0) r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &n, NULL, &one, NULL);
-  if (r >= 0) r = H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, &v);
-  H5Sclose(ms);
-  H5Sclose(fs);
+  if (d < 0) return -1;
+  hsize_t len = at + m;
+  herr_t r = H5Dset_extent(d, &len);
+  if (r >= 0 && m) {
+    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, &m, NULL);
+    r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &at, NULL, &m, NULL);
+    if (r >= 0) r = H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, v);
+    H5Sclose(ms);
+    H5Sclose(fs);
+  }
   H5Dclose(d);
   return r;
 }
@@ -690,49 +687,86 @@ static dml_status copy_file(const char *from, const char *to) {
   return st;
 }
 
-/* Append one metrics row: every key of the split gets a value (NaN when absent from the row); a key new to the
- * split is back-filled with NaN for the earlier epochs. */
-static herr_t apply_metrics(hid_t file, const struct pend_metrics *p) {
-  char *es = escape_name(p->split, 0);
+/* Set a string attribute unless it already holds that value (rewriting attributes every commit fragments the file). */
+static herr_t ensure_str_attr(hid_t obj, const char *name, const char *value) {
+  char *cur = get_str_attr(obj, name);
+  int same = cur && !strcmp(cur, value);
+  free(cur);
+  return same ? 0 : put_str_attr(obj, name, value);
+}
+
+/* Append the m pending rows of one split (in order): every key of the split, old or new, grows by m values, NaN
+ * where a row does not give the key; a key new to the split reads NaN for the earlier epochs. One write per key,
+ * so a commit of many rows (a fetched history) costs about as much as one row. */
+static herr_t apply_metrics(hid_t file, const char *split, const struct pend_metrics *const *rows, size_t m) {
+  char *es = escape_name(split, 0);
   char *gp = dml_strfmt("metrics/%s", es);
   hid_t g = group_path(file, gp);
   free(gp);
   free(es);
   if (g < 0) return -1;
   hsize_t L = ds_len(g, "epoch");
-  herr_t r = 0;
-  for (size_t i = 0; i < p->n && r >= 0; i++) {
-    char *ek = escape_name(p->keys[i], 1);
-    r = append_f64(g, ek, p->vals[i], L);
-    if (r >= 0 && p->defs[i]) {
-      hid_t d = H5Dopen2(g, ek, H5P_DEFAULT);
-      r = d < 0 ? -1 : put_str_attr(d, "definition", p->defs[i]);
+  struct name_list keys = {0};
+  herr_t r = list_names(g, &keys); /* on-disk (escaped) names, "epoch" among them */
+  for (size_t i = 0; r >= 0 && i < m; i++)
+    for (size_t k = 0; k < rows[i]->n; k++) {
+      char *ek = escape_name(rows[i]->keys[k], 1);
+      size_t j = 0;
+      while (j < keys.n && strcmp(keys.v[j], ek)) j++;
+      if (j == keys.n) {
+        keys.v = xrealloc(keys.v, (keys.n + 1) * sizeof *keys.v);
+        keys.v[keys.n++] = ek;
+      } else {
+        free(ek);
+      }
+    }
+  double *col = xmalloc((m + 1) * sizeof *col); /* (m) */
+  for (size_t j = 0; r >= 0 && j < keys.n; j++) {
+    if (!strcmp(keys.v[j], "epoch")) continue;
+    const char *def = NULL;
+    for (size_t i = 0; i < m; i++) {
+      col[i] = NAN;
+      for (size_t k = 0; k < rows[i]->n; k++) {
+        char *ek = escape_name(rows[i]->keys[k], 1);
+        int hit = !strcmp(ek, keys.v[j]);
+        free(ek);
+        if (hit) {
+          col[i] = rows[i]->vals[k];
+          if (rows[i]->defs[k]) def = rows[i]->defs[k];
+          break;
+        }
+      }
+    }
+    r = write_tail_f64(g, keys.v[j], L, col, m);
+    if (r >= 0 && def) {
+      hid_t d = H5Dopen2(g, keys.v[j], H5P_DEFAULT);
+      r = d < 0 ? -1 : ensure_str_attr(d, "definition", def);
       if (d >= 0) H5Dclose(d);
     }
-    free(ek);
   }
-  /* pad the keys of this split that the row did not mention */
-  struct name_list names = {0};
-  if (r >= 0) r = list_names(g, &names);
-  for (size_t k = 0; r >= 0 && k < names.n; k++) {
-    if (!strcmp(names.v[k], "epoch")) continue;
-    if (ds_len(g, names.v[k]) == L) r = append_f64(g, names.v[k], NAN, L);
-  }
-  free_names(&names);
-  if (r >= 0) r = append_f64(g, "epoch", (double)p->epoch, L);
+  for (size_t i = 0; i < m; i++) col[i] = (double)rows[i]->epoch;
+  if (r >= 0) r = write_tail_f64(g, "epoch", L, col, m);
+  free(col);
+  free_names(&keys);
   H5Gclose(g);
   return r;
 }
 
-static herr_t apply_train(hid_t file, const struct pend_train *p) {
+/* Append the pending train rows: one write per column. */
+static herr_t apply_train(hid_t file, const struct pend_train *p, size_t m) {
   hid_t g = group_path(file, "train");
   if (g < 0) return -1;
   hsize_t L = ds_len(g, "epoch");
-  herr_t r = append_f64(g, "loss", p->row.loss, L);
-  if (r >= 0) r = append_f64(g, "lr", p->row.lr, L);
-  if (r >= 0) r = append_f64(g, "seconds", p->row.seconds, L);
-  if (r >= 0) r = append_f64(g, "images_per_second", p->row.images_per_second, L);
-  if (r >= 0) r = append_f64(g, "epoch", (double)p->epoch, L);
+  double *col = xmalloc((m + 1) * sizeof *col); /* (m) */
+  static const char *names[5] = {"loss", "lr", "seconds", "images_per_second", "epoch"};
+  herr_t r = 0;
+  for (int c = 0; c < 5 && r >= 0; c++) {
+    for (size_t i = 0; i < m; i++)
+      col[i] = c == 0 ? p[i].row.loss : c == 1 ? p[i].row.lr : c == 2 ? p[i].row.seconds
+             : c == 3 ? p[i].row.images_per_second : (double)p[i].epoch;
+    r = write_tail_f64(g, names[c], L, col, m);
+  }
+  free(col);
   H5Gclose(g);
   return r;
 }
@@ -820,10 +854,14 @@ dml_status dml_runrecord_commit(dml_runrecord_t *rr) {
   char *tmp = dml_strfmt("%s.tmp", rr->path);
   hid_t file = -1, root = -1, fapl = make_fapl(1);
   if (rr->fresh) {
+    /* small chunk-index B-tree nodes: the default (K = 32, 2 KiB per series) would be most of a small record */
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_istore_k(fcpl, 4);
     errno = 0;
-    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    int err = errno;
+    H5Pclose(fcpl);
     if (file < 0) {
-      int err = errno;
       H5Eclear2(H5E_DEFAULT);
       st = dml_error(DML_ERR_IO, "cannot create run record %s: %s", tmp, err ? strerror(err) : "HDF5 refused");
       goto out;
@@ -839,8 +877,18 @@ dml_status dml_runrecord_commit(dml_runrecord_t *rr) {
   H5_CHECK(root = H5Gopen2(file, "/", H5P_DEFAULT));
   if (rr->fresh) H5_CHECK(write_meta(root, &rr->meta));
   for (size_t i = 0; i < rr->nat; i++) H5_CHECK(put_str_attr(root, rr->at[i].name, rr->at[i].value));
-  for (size_t i = 0; i < rr->npm; i++) H5_CHECK(apply_metrics(file, &rr->pm[i]));
-  for (size_t i = 0; i < rr->npt; i++) H5_CHECK(apply_train(file, &rr->pt[i]));
+  for (size_t i = 0; i < rr->npm; i++) { /* the rows of each split together, in the order they were given */
+    size_t first = 0, m = 0;
+    while (strcmp(rr->pm[first].split, rr->pm[i].split)) first++;
+    if (first < i) continue; /* split already written */
+    const struct pend_metrics **rows = xmalloc(rr->npm * sizeof *rows);
+    for (size_t j = i; j < rr->npm; j++)
+      if (!strcmp(rr->pm[j].split, rr->pm[i].split)) rows[m++] = &rr->pm[j];
+    herr_t hr = apply_metrics(file, rr->pm[i].split, rows, m);
+    free(rows);
+    H5_CHECK(hr);
+  }
+  if (rr->npt) H5_CHECK(apply_train(file, rr->pt, rr->npt));
   for (size_t i = 0; i < rr->npa; i++) H5_CHECK(apply_array(file, &rr->pa[i]));
   for (size_t i = 0; i < rr->npe; i++) H5_CHECK(apply_embeddings(file, &rr->pe[i]));
 out:

@@ -135,6 +135,38 @@ static int check_embeddings(const char *path, const char *split, int best, size_
   return f;
 }
 
+/* The metric series and train rows of epochs -1..2 as written by main() (per-epoch commits or one batch). */
+static int check_history(const struct dml_run *rp) {
+  int f = 0;
+  const struct dml_run r = *rp;
+  f += expect_true("series count and order (split, key)", r.n_series == 7);
+  const char *order[8][2] = {{"test", "a/b%c"}, {"test", "e_recall@1"}, {"test", "epoch"}, {"test", "late"},
+                             {"test", "nmi"},   {"train", "e_recall@1"}, {"val", "nmi"},   {"", ""}};
+  for (size_t i = 0; i < 7 && i < r.n_series; i++) {
+    char nm[64];
+    snprintf(nm, sizeof nm, "series[%zu] is %s/%s", i, order[i][0], order[i][1]);
+    f += expect_true(nm, !strcmp(r.series[i].split, order[i][0]) && !strcmp(r.series[i].key, order[i][1]));
+  }
+  const double ep_test[4] = {-1, 0, 1, 2};
+  f += expect_series(rp, "test", "e_recall@1", 4, ep_test, (double[]){0.125, 0.25, 0.375, 0.5}, "e_recall@k/v1");
+  f += expect_series(rp, "test", "nmi", 4, ep_test, (double[]){0.5, 0.625, NAN, 0.875}, NULL);
+  f += expect_series(rp, "test", "late", 4, ep_test, (double[]){NAN, NAN, -2.0, -3.0}, "late/v1");
+  f += expect_series(rp, "test", "a/b%c", 4, ep_test, (double[]){3.0, 3.5, 4.0, NAN}, NULL);
+  f += expect_series(rp, "test", "epoch", 4, ep_test, (double[]){42, 43, 44, NAN}, NULL);
+  f += expect_series(rp, "train", "e_recall@1", 2, (double[]){0, 2}, (double[]){0.75, 0.875}, NULL);
+  f += expect_series(rp, "val", "nmi", 1, (double[]){1}, (double[]){0.0625}, NULL);
+  f += expect_true("unknown series is NULL", !dml_run_series(rp, "test", "nope") && !dml_run_series(rp, "nope", "nmi"));
+  f += expect_true("train rows", r.n_train == 3);
+  if (r.n_train == 3) {
+    f += expect_close("train epoch", r.train_epoch, (double[]){0, 1, 2}, 3, 0, 0);
+    f += expect_close("train loss", r.train_loss, (double[]){1.5, 1.25, 1.0}, 3, 0, 0);
+    f += expect_close("train lr", r.train_lr, (double[]){1e-5, 5e-6, 2.5e-6}, 3, 0, 0);
+    f += expect_close("train seconds", r.train_seconds, (double[]){10.25, 11.0, 12.0}, 3, 0, 0);
+    f += expect_close("train images_per_second", r.train_ips, (double[]){300.5, 290.0, 280.0}, 3, 0, 0);
+  }
+  return f;
+}
+
 int main(void) {
   int f = 0;
   char *dir = test_tmpdir("runrecord-rt");
@@ -237,31 +269,7 @@ int main(void) {
     time_t c = ok ? timegm(&tm) : 0;
     f += expect_true("created is the creation time", ok && c >= t0 && c <= t1);
   }
-  f += expect_true("series count and order (split, key)", r.n_series == 7);
-  const char *order[8][2] = {{"test", "a/b%c"}, {"test", "e_recall@1"}, {"test", "epoch"}, {"test", "late"},
-                             {"test", "nmi"},   {"train", "e_recall@1"}, {"val", "nmi"},   {"", ""}};
-  for (size_t i = 0; i < 7 && i < r.n_series; i++) {
-    char nm[64];
-    snprintf(nm, sizeof nm, "series[%zu] is %s/%s", i, order[i][0], order[i][1]);
-    f += expect_true(nm, !strcmp(r.series[i].split, order[i][0]) && !strcmp(r.series[i].key, order[i][1]));
-  }
-  const double ep_test[4] = {-1, 0, 1, 2};
-  f += expect_series(&r, "test", "e_recall@1", 4, ep_test, (double[]){0.125, 0.25, 0.375, 0.5}, "e_recall@k/v1");
-  f += expect_series(&r, "test", "nmi", 4, ep_test, (double[]){0.5, 0.625, NAN, 0.875}, NULL);
-  f += expect_series(&r, "test", "late", 4, ep_test, (double[]){NAN, NAN, -2.0, -3.0}, "late/v1");
-  f += expect_series(&r, "test", "a/b%c", 4, ep_test, (double[]){3.0, 3.5, 4.0, NAN}, NULL);
-  f += expect_series(&r, "test", "epoch", 4, ep_test, (double[]){42, 43, 44, NAN}, NULL);
-  f += expect_series(&r, "train", "e_recall@1", 2, (double[]){0, 2}, (double[]){0.75, 0.875}, NULL);
-  f += expect_series(&r, "val", "nmi", 1, (double[]){1}, (double[]){0.0625}, NULL);
-  f += expect_true("unknown series is NULL", !dml_run_series(&r, "test", "nope") && !dml_run_series(&r, "nope", "nmi"));
-  f += expect_true("train rows", r.n_train == 3);
-  if (r.n_train == 3) {
-    f += expect_close("train epoch", r.train_epoch, (double[]){0, 1, 2}, 3, 0, 0);
-    f += expect_close("train loss", r.train_loss, (double[]){1.5, 1.25, 1.0}, 3, 0, 0);
-    f += expect_close("train lr", r.train_lr, (double[]){1e-5, 5e-6, 2.5e-6}, 3, 0, 0);
-    f += expect_close("train seconds", r.train_seconds, (double[]){10.25, 11.0, 12.0}, 3, 0, 0);
-    f += expect_close("train images_per_second", r.train_ips, (double[]){300.5, 290.0, 280.0}, 3, 0, 0);
-  }
+  f += check_history(&r);
   dml_run_free(&r);
 
   /* names on disk follow the escaping rule of docs/run-format.md */
@@ -327,6 +335,27 @@ int main(void) {
     char *tmp = dml_strfmt("%s.tmp", path);
     f += expect_true("no tmp file left", access(tmp, F_OK) != 0);
     free(tmp);
+  }
+
+  /* ---- the same history appended in one batch and committed once gives the same series ---- */
+  {
+    char *pb = dml_strfmt("%s/batched.h5", dir);
+    f += expect_true("create batched", dml_runrecord_create(pb, &m, &rr) == DML_OK);
+    dml_runrecord_append_metrics(rr, "test", -1, em1, 4);
+    dml_runrecord_append_metrics(rr, "test", 0, e0, 4);
+    dml_runrecord_append_metrics(rr, "train", 0, tr0, 1);
+    dml_runrecord_append_metrics(rr, "test", 1, e1, 4);
+    dml_runrecord_append_metrics(rr, "val", 1, v1, 1);
+    dml_runrecord_append_metrics(rr, "test", 2, e2, 3);
+    dml_runrecord_append_metrics(rr, "train", 2, tr2, 1);
+    dml_runrecord_append_train(rr, 0, &(struct dml_train_row){.loss = 1.5, .lr = 1e-5, .seconds = 10.25, .images_per_second = 300.5});
+    dml_runrecord_append_train(rr, 1, &(struct dml_train_row){.loss = 1.25, .lr = 5e-6, .seconds = 11.0, .images_per_second = 290.0});
+    dml_runrecord_append_train(rr, 2, &(struct dml_train_row){.loss = 1.0, .lr = 2.5e-6, .seconds = 12.0, .images_per_second = 280.0});
+    f += expect_true("close batched (one commit)", dml_runrecord_close(rr) == DML_OK);
+    f += expect_true("read batched", dml_runrecord_read(pb, &r) == DML_OK);
+    f += check_history(&r);
+    dml_run_free(&r);
+    free(pb);
   }
 
   /* ---- defaults: NULL strings are stored as "", source "local", config "{}" ---- */
