@@ -496,7 +496,7 @@ dml_status dml_plot_correlation(const struct dml_aggregate *agg, const char *con
       n += ok;
     }
     if (n < 3) {
-      fprintf(stderr, "dml-plot: correlation: dataset '%s' skipped, %zu groups have every metric (need 3)\n", ds[d], n);
+      fprintf(stderr, "correlation: dataset '%s' skipped, %zu groups have every metric (need 3)\n", ds[d], n);
       continue;
     }
     for (int k = 0; k < 2; k++) {
@@ -629,7 +629,7 @@ dml_status dml_plot_spectrum(const struct dml_runset *rs, const char *split, int
     char **paths = NULL;
     size_t n = 0, d = 0;
     if (dml_runrecord_read_embeddings(rs->runs[r].path, split, best, &emb, &n, &d, &labels, &paths)) {
-      fprintf(stderr, "dml-plot: spectrum: %s skipped: %s\n", rs->runs[r].path, dml_error_message());
+      fprintf(stderr, "spectrum: %s skipped: %s\n", rs->runs[r].path, dml_error_message());
       continue;
     }
     double *sv = xcalloc(d + 1, sizeof *sv);

@@ -81,4 +81,18 @@ double dml_spearman(const double *x, const double *y, size_t n);  /* Pearson of 
 dml_status dml_singular_values(const float *emb, size_t n, size_t d, double *sv);
 /* The reference's rho_spectrum@m on given singular values (m > 0: KL(u‖s̄) without the m−1 largest). */
 double dml_rho_spectrum(const double *sv, size_t d, int m);
+
+// ---------------------------------------------------------------------------------------------- report
+struct dml_report_opts {
+  const char *out_dir;          /* created */
+  const char *template_path;    /* latex/report.tex */
+  struct dml_agg_opts rule;     /* how each run's value is taken */
+  const char *const *metrics;   /* table columns (and the correlation matrix) */
+  size_t n_metrics;
+  double scale;
+  int decimals, raw_names;
+  int pdf;                      /* run pdflatex */
+};
+/* Aggregate, tables, figures, generated.tex + the template, and report.pdf (layout in report.c). */
+dml_status dml_report_write(const struct dml_runset *rs, const struct dml_report_opts *o);
 #endif
