@@ -1,0 +1,148 @@
+/* bench_engine — images/s of one training step (forward + backward + SGD update) of a network on the CPU
+ * backend, at a given batch size and image size; threads from OMP_NUM_THREADS. Prints one line
+ * "arch B S img_per_s ms_per_step" for bench/engine/compare.py, which runs PyTorch on the same configurations.
+ *
+ *   dml-bench-engine --arch resnet50 --bs 64 --size 64 --steps 5 --warmup 1
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/flags.h"
+#include "common/rng.h"
+#include "train/nn/nn.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* --profile: the backend's op table wrapped with timers (seconds per op kind, summed over the timed steps) */
+enum { P_CONV_F, P_CONV_B, P_BN_F, P_BN_B, P_POOL_F, P_POOL_B, P_RELU_F, P_RELU_B, P_ADD_F, P_ADD_B, P_ZERO, P_N };
+static const char *pnames[P_N] = {"conv fwd", "conv bwd", "bn fwd", "bn bwd", "pool fwd", "pool bwd", "relu fwd",
+                                  "relu bwd", "add fwd", "add bwd", "zero"};
+static double prof[P_N];
+static struct dml_backend_fn orig;
+#define TIMED(k, call)      \
+  do {                      \
+    double t0_ = now();     \
+    call;                   \
+    prof[k] += now() - t0_; \
+  } while (0)
+static void w_conv_f(void *c, float *y, const float *x, const float *w, const float *b, const struct dml_conv_shape *s) {
+  TIMED(P_CONV_F, orig.conv2d_forward(c, y, x, w, b, s));
+}
+static void w_conv_b(void *c, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                     const struct dml_conv_shape *s, int ow) {
+  TIMED(P_CONV_B, orig.conv2d_backward(c, dx, dw, db, dy, x, w, s, ow));
+}
+static void w_bn_f(void *c, float *y, float *m, float *is, float *rm, float *rv, const float *x, const float *g,
+                   const float *b, int B, int C, int HW, float eps, float mom, int tr) {
+  TIMED(P_BN_F, orig.batchnorm_forward(c, y, m, is, rm, rv, x, g, b, B, C, HW, eps, mom, tr));
+}
+static void w_bn_b(void *c, float *dx, float *dg, float *db, const float *dy, const float *x, const float *m,
+                   const float *is, const float *g, int B, int C, int HW, int tr) {
+  TIMED(P_BN_B, orig.batchnorm_backward(c, dx, dg, db, dy, x, m, is, g, B, C, HW, tr));
+}
+static void w_pool_f(void *c, float *y, int32_t *i, const float *x, const struct dml_conv_shape *s, int k) {
+  TIMED(P_POOL_F, orig.pool2d_forward(c, y, i, x, s, k));
+}
+static void w_pool_b(void *c, float *dx, const float *dy, const int32_t *i, const struct dml_conv_shape *s, int k) {
+  TIMED(P_POOL_B, orig.pool2d_backward(c, dx, dy, i, s, k));
+}
+static void w_relu_f(void *c, float *y, const float *x, size_t n) { TIMED(P_RELU_F, orig.relu_forward(c, y, x, n)); }
+static void w_relu_b(void *c, float *dx, const float *dy, const float *y, size_t n) {
+  TIMED(P_RELU_B, orig.relu_backward(c, dx, dy, y, n));
+}
+static void w_add_f(void *c, float *y, const float *a, const float *b, size_t n, int r) {
+  TIMED(P_ADD_F, orig.add_forward(c, y, a, b, n, r));
+}
+static void w_add_b(void *c, float *da, float *db, const float *dy, const float *y, size_t n, int r) {
+  TIMED(P_ADD_B, orig.add_backward(c, da, db, dy, y, n, r));
+}
+static void w_zero(void *c, void *p, size_t n) { TIMED(P_ZERO, orig.zero(c, p, n)); }
+
+static void wrap(struct dml_backend *be) {
+  orig = be->fn;
+  be->fn.conv2d_forward = w_conv_f, be->fn.conv2d_backward = w_conv_b;
+  be->fn.batchnorm_forward = w_bn_f, be->fn.batchnorm_backward = w_bn_b;
+  be->fn.pool2d_forward = w_pool_f, be->fn.pool2d_backward = w_pool_b;
+  be->fn.relu_forward = w_relu_f, be->fn.relu_backward = w_relu_b;
+  be->fn.add_forward = w_add_f, be->fn.add_backward = w_add_b;
+  be->fn.zero = w_zero;
+}
+
+int main(int argc, char **argv) {
+  struct {
+    char *arch;
+    int bs, size, steps, warmup, embed_dim, profile;
+  } o;
+  const struct dml_flag flags[] = {
+    {"arch", DML_FLAG_STR, &o.arch, "resnet50", "network"},
+    {"bs", DML_FLAG_INT, &o.bs, "64", "batch size"},
+    {"size", DML_FLAG_INT, &o.size, "64", "image side (square RGB)"},
+    {"steps", DML_FLAG_INT, &o.steps, "5", "timed steps"},
+    {"warmup", DML_FLAG_INT, &o.warmup, "1", "untimed steps first (primitive creation)"},
+    {"embed_dim", DML_FLAG_INT, &o.embed_dim, "128", "embedding size"},
+    {"profile", DML_FLAG_BOOL, &o.profile, "0", "print the time per op kind (stderr)"},
+  };
+  struct dml_cli cli = {.prog = "dml-bench-engine", .summary = "time training steps of a network on the CPU",
+                        .flags = flags, .n_flags = sizeof flags / sizeof *flags};
+  dml_exit_on_error(cli.prog, dml_flags_parse(&cli, argc, argv));
+  if (o.bs < 1 || o.size < 32 || o.steps < 1 || o.warmup < 0)
+    dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "need --bs >= 1, --size >= 32, --steps >= 1, --warmup >= 0"));
+  struct dml_backend *be = dml_backend_cpu_new();
+  if (o.profile) wrap(be);
+  struct dml_params ps;
+  dml_params_init(&ps, be);
+  struct dml_network net;
+  int in = 3 * o.size * o.size;
+  dml_exit_on_error(cli.prog, dml_network_init(&net, &ps, o.arch, in, o.embed_dim));
+  dml_params_alloc(&ps);
+  dml_network_reset_parameters(&net, 0);
+  float *x = malloc((size_t)o.bs * in * sizeof *x), *c = malloc((size_t)o.bs * o.embed_dim * sizeof *c);
+  struct dml_rng r = dml_rng_init(1, DML_RNG_TEST, 0, 0);
+  for (size_t i = 0; i < (size_t)o.bs * in; i++) x[i] = 2 * dml_rng_uniformf(&r) - 1;
+  for (int i = 0; i < o.bs * o.embed_dim; i++) c[i] = (2 * dml_rng_uniformf(&r) - 1) / o.bs;
+  struct dml_tape t;
+  dml_tape_init(&t, be, getenv("DML_ARENA_MB") ? (size_t)atol(getenv("DML_ARENA_MB")) << 20 : dml_network_arena_bytes(&net, o.bs));
+  double t0 = 0;
+  for (int s = 0; s < o.warmup + o.steps; s++) {
+    if (s == o.warmup) {
+      t0 = now();
+      memset(prof, 0, sizeof prof);
+    }
+    dml_tape_reset(&t);
+    dml_params_zero_grad(&ps);
+    struct dml_tensor *xin = dml_tape_input(&t, x, o.bs, in);
+    struct dml_tensor *z = dml_network_forward(&net, &t, xin);
+    dml_tape_need_grad(&t, z);
+    memcpy(z->grad, c, (size_t)o.bs * o.embed_dim * sizeof *c);
+    dml_tape_backward(&t);
+    /* SGD with momentum-free update, as the PyTorch side (torch.optim.SGD(lr=1e-3)) */
+    float *restrict v = ps.values;
+    const float *restrict g = ps.grads;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < ps.total; i++) v[i] -= 1e-3f * g[i];
+  }
+  double dt = (now() - t0) / o.steps;
+  printf("%s %d %d %.2f %.1f arena_peak_MiB %.0f\n", o.arch, o.bs, o.size, o.bs / dt, dt * 1e3,
+         t.arena.peak / 1048576.0);
+  if (o.profile) {
+    double sum = 0;
+    for (int k = 0; k < P_N; k++) {
+      fprintf(stderr, "  %-9s %8.1f ms/step\n", pnames[k], prof[k] * 1e3 / o.steps);
+      sum += prof[k];
+    }
+    fprintf(stderr, "  %-9s %8.1f ms/step\n", "other", dt * 1e3 - sum * 1e3 / o.steps);
+  }
+  dml_tape_free(&t);
+  dml_network_free(&net);
+  dml_params_free(&ps);
+  dml_backend_free(be);
+  free(x);
+  free(c);
+  dml_flags_free(&cli);
+  return 0;
+}
