@@ -6,6 +6,9 @@
  *     close, fsync, rename over run.h5, fsync the folder. The file is never open between commits, so a process
  *     killed at any moment leaves the previous or the new complete file (plus, at worst, a stale run.h5.tmp that
  *     the next commit overwrites).
+ *   - A commit writes each metric key once for all pending rows of its split (NaN where a row lacks the key), so a
+ *     fetched history of hundreds of epochs costs about one epoch; embeddings, arrays and unchanged attributes are
+ *     overwritten in place or skipped, so a record does not grow with every epoch.
  *   - Readers open read-only with file locking off, so a reader never blocks (or is blocked by) a writer.
  *   - Expected failures (missing file, not HDF5, not a run record, newer schema, bad argument) return a dml_status
  *     with a one-line dml_error naming the path; HDF5's automatic error-stack printing is switched off here and a
@@ -876,7 +879,7 @@ dml_status dml_runrecord_commit(dml_runrecord_t *rr) {
   }
   H5_CHECK(root = H5Gopen2(file, "/", H5P_DEFAULT));
   if (rr->fresh) H5_CHECK(write_meta(root, &rr->meta));
-  for (size_t i = 0; i < rr->nat; i++) H5_CHECK(put_str_attr(root, rr->at[i].name, rr->at[i].value));
+  for (size_t i = 0; i < rr->nat; i++) H5_CHECK(ensure_str_attr(root, rr->at[i].name, rr->at[i].value));
   for (size_t i = 0; i < rr->npm; i++) { /* the rows of each split together, in the order they were given */
     size_t first = 0, m = 0;
     while (strcmp(rr->pm[first].split, rr->pm[i].split)) first++;
