@@ -393,8 +393,10 @@ static enum probe probe_record(const char *path, hid_t *file, long long *schema,
   *file = -1;
   *err = 0;
   struct stat sb;
+  if (!path || !*path) return *err = ENOENT, PROBE_MISSING;
   if (stat(path, &sb)) return *err = errno, PROBE_MISSING;
   if (S_ISDIR(sb.st_mode)) return PROBE_FOLDER;
+  if (!S_ISREG(sb.st_mode)) return PROBE_NOT_HDF5; /* a FIFO or device: never open it */
   if (access(path, R_OK)) return *err = errno, PROBE_UNREADABLE;
   if (H5Fis_hdf5(path) <= 0) {
     H5Eclear2(H5E_DEFAULT);

@@ -107,6 +107,13 @@ int main(void) {
   write_hdf5(zero, 1, 0);
   f += expect_rejected("schema_version 0", zero, DML_ERR_FORMAT, "invalid run-record schema_version 0");
 
+  {
+    struct dml_run r0;
+    f += expect_true("NULL path: read -> DML_ERR_IO, is_record = 0",
+                     dml_runrecord_read(NULL, &r0) == DML_ERR_IO && dml_runrecord_is_record(NULL) == 0);
+    f += expect_true("a character device is not a record (and is not opened)", dml_runrecord_is_record("/dev/null") == 0);
+  }
+
   /* a real record cut in half (as a broken copy would be) */
   char *good = dml_strfmt("%s/good.h5", dir), *cut = dml_strfmt("%s/cut.h5", dir);
   struct dml_run_meta m = {.seed = 1, .config_json = "{}"};
