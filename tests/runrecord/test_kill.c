@@ -95,11 +95,11 @@ static int random_kills(const char *dir) {
   int f = 0, all_ok = 1, during_commit = 0, recovered = 1;
   long max_n = 0;
   int trial = 0;
-  for (; trial < 60 && (trial < 16 || !during_commit); trial++) {
+  for (; trial < 60 && (trial < 16 || !during_commit || !max_n); trial++) { /* more trials only on a loaded machine */
     char *path = dml_strfmt("%s/kill%d.h5", dir, trial), *tmp = dml_strfmt("%s.tmp", path);
     pid_t pid = fork();
     if (pid == 0) writer_loop(path);
-    long delay_us = 15000 + (trial % 16) * 9000 + (trial / 16) * 1700; /* 15 .. 150 ms */
+    long delay_us = 15000 + (trial % 16) * 9000 + (trial / 16) * 50000; /* 15 .. 150 ms, later rounds longer */
     nanosleep(&(struct timespec){delay_us / 1000000, (delay_us % 1000000) * 1000}, NULL);
     kill(pid, SIGKILL);
     int wst = 0;
