@@ -46,11 +46,41 @@ struct dml_train_opts {
   int loss_margin_beta_constant;
   /* miner: distance */
   double miner_distance_lower_cutoff, miner_distance_upper_cutoff;
+  /* loss: the zoo (spec A1.3, B2); names are the flag names */
+  double loss_contrastive_pos_margin, loss_contrastive_neg_margin, loss_triplet_margin, loss_proxynca_lrmulti;
+  double loss_npair_l2, loss_angular_alpha, loss_angular_npair_ang_weight, loss_angular_npair_l2;
+  double loss_multisimilarity_pos_weight, loss_multisimilarity_neg_weight, loss_multisimilarity_margin;
+  double loss_multisimilarity_thresh, loss_lifted_neg_margin, loss_lifted_l2;
+  double loss_quadruplet_margin_alpha_1, loss_quadruplet_margin_alpha_2;
+  int loss_quadruplet_per_triplet;  /* (dml) paper form: one fourth sample per triplet */
+  int loss_softtriplet_n_centroids;
+  double loss_softtriplet_margin_delta, loss_softtriplet_gamma, loss_softtriplet_lambda;
+  double loss_softtriplet_reg_weight, loss_softtriplet_lrmulti;
+  int loss_softtriplet_paper;       /* (dml) paper form: centroid columns normalised, softmax over K with 1/γ */
+  double loss_softmax_lr, loss_softmax_temperature;
+  int loss_histogram_nbins;
+  double loss_snr_margin, loss_snr_reg_lambda;
+  double loss_arcface_lr, loss_arcface_angular_margin, loss_arcface_feature_scale;
+  int loss_arcface_all_logits;      /* (dml) ICML-era version: margin correction added to every logit */
+  char *loss_oproxy_mode;
+  double loss_oproxy_lrmulti, loss_oproxy_pos_alpha, loss_oproxy_neg_alpha, loss_oproxy_pos_delta;
+  double loss_oproxy_neg_delta;
+  /* miners: the zoo (spec A1.4, B2) */
+  double miner_rho_distance_lower_cutoff, miner_rho_distance_upper_cutoff, miner_rho_distance_cp;
+  double miner_semihard_margin;     /* NIR flag; < 0 = the loss's own margin (Revisit) */
+  char *miner_parametric_mode;      /* (dml, BUG M1) uniform | hards | semihards | veryhards */
+  int miner_parametric_n_support;
+  double miner_parametric_support_lim_lo, miner_parametric_support_lim_hi;
+  /* samplers: batch creation (spec A1.5) */
+  int data_batchmatch_bigbs, data_batchmatch_ncomps, data_storage_no_update, data_sampler_lowproj_dim;
+  double data_d2_coreset_lambda, data_gc_coreset_lim, data_mb_mom, data_mb_lr;
+  char *data_sim_measure;
+  int data_gc_softened, data_idx_full_prec;
 };
 
 /* Write the flag table of dml-train (reference names and defaults; see train/options.c) bound to `o` into
  * out (cap entries, DML_TRAIN_MAX_FLAGS is enough); returns the number of flags. */
-#define DML_TRAIN_MAX_FLAGS 96
+#define DML_TRAIN_MAX_FLAGS 192
 size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t cap);
 
 // ---------------------------------------------------------------------------------------------- datasets
@@ -140,6 +170,27 @@ dml_status dml_criterion_create(const struct dml_train_opts *o, int n_classes, c
 dml_status dml_criterion_margin(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                 struct dml_criterion *c);
 void dml_criterion_free(struct dml_criterion *c);
+/* The i-th registered criterion name (NULL past the end), for listings and tests. */
+const char *dml_criterion_name(int i);
+/* The zoo (one file each in train/criteria/; formulas and reference-vs-paper choices in each file's header). */
+#define DML_CRITERION_DECL(n)                                                                                   \
+  dml_status dml_criterion_##n(const struct dml_train_opts *o, int n_classes, const int32_t *classes,          \
+                               struct dml_criterion *c);
+DML_CRITERION_DECL(triplet)
+DML_CRITERION_DECL(contrastive)
+DML_CRITERION_DECL(lifted)
+DML_CRITERION_DECL(npair)
+DML_CRITERION_DECL(angular)
+DML_CRITERION_DECL(snr)
+DML_CRITERION_DECL(quadruplet)
+DML_CRITERION_DECL(proxynca)
+DML_CRITERION_DECL(softmax)
+DML_CRITERION_DECL(arcface)
+DML_CRITERION_DECL(softtriplet)
+DML_CRITERION_DECL(histogram)
+DML_CRITERION_DECL(multisimilarity)
+DML_CRITERION_DECL(oproxy)
+#undef DML_CRITERION_DECL
 
 // ---------------------------------------------------------------------------------------------- optim
 

@@ -1,0 +1,396 @@
+/* ad — float64 reverse-mode autodiff tape for the criteria (see ad.h for the contract), plus small helpers
+ * the criteria share (label → class position, gradient copy-out, parameter declaration). */
+#include "train/criteria/ad.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ad_init(struct ad_tape *t) {
+  memset(t, 0, sizeof *t);
+}
+
+void ad_free(struct ad_tape *t) {
+  free(t->v);
+  free(t->g);
+  free(t->e0);
+  free(t->ep);
+  free(t->ed);
+  free(t->blk);
+  memset(t, 0, sizeof *t);
+}
+
+static void reserve_nodes(struct ad_tape *t, long k) {
+  if (t->n + k <= t->cap) return;
+  long cap = t->cap ? t->cap : 1024;
+  while (cap < t->n + k) cap *= 2;
+  DML_ASSERT(cap < INT32_MAX);
+  t->v = xrealloc(t->v, (size_t)cap * sizeof *t->v);
+  t->g = xrealloc(t->g, (size_t)cap * sizeof *t->g);
+  t->e0 = xrealloc(t->e0, (size_t)(cap + 1) * sizeof *t->e0);
+  t->cap = (int)cap;
+}
+
+static void reserve_edges(struct ad_tape *t, long k) {
+  if (t->ne + k <= t->ecap) return;
+  long cap = t->ecap ? t->ecap : 4096;
+  while (cap < t->ne + k) cap *= 2;
+  t->ep = xrealloc(t->ep, (size_t)cap * sizeof *t->ep);
+  t->ed = xrealloc(t->ed, (size_t)cap * sizeof *t->ed);
+  t->ecap = cap;
+}
+
+static int push(struct ad_tape *t, double v) {
+  reserve_nodes(t, 1);
+  int i = t->n++;
+  t->v[i] = v;
+  t->e0[i] = t->ne;
+  t->e0[i + 1] = t->ne;
+  return i;
+}
+
+static void edge(struct ad_tape *t, int node, int p, double d) {
+  reserve_edges(t, 1);
+  t->ep[t->ne] = p;
+  t->ed[t->ne] = d;
+  t->ne++;
+  t->e0[node + 1] = t->ne;
+}
+
+int ad_const(struct ad_tape *t, double v) {
+  return push(t, v);
+}
+
+int ad_leaves_f32(struct ad_tape *t, const float *v, long n) {
+  reserve_nodes(t, n);
+  int first = t->n;
+  for (long i = 0; i < n; i++) push(t, v[i]);
+  return first;
+}
+
+int ad_leaves_f64(struct ad_tape *t, const double *v, long n) {
+  reserve_nodes(t, n);
+  int first = t->n;
+  for (long i = 0; i < n; i++) push(t, v[i]);
+  return first;
+}
+
+int ad_node(struct ad_tape *t, double v, int k, const int *p, const double *d) {
+  int i = push(t, v);
+  reserve_edges(t, k);
+  for (int j = 0; j < k; j++) edge(t, i, p[j], d[j]);
+  return i;
+}
+
+static int un(struct ad_tape *t, double v, int a, double d) {
+  int i = push(t, v);
+  edge(t, i, a, d);
+  return i;
+}
+
+static int bin(struct ad_tape *t, double v, int a, double da, int b, double db) {
+  int i = push(t, v);
+  edge(t, i, a, da);
+  edge(t, i, b, db);
+  return i;
+}
+
+int ad_add(struct ad_tape *t, int a, int b) { return bin(t, t->v[a] + t->v[b], a, 1, b, 1); }
+int ad_sub(struct ad_tape *t, int a, int b) { return bin(t, t->v[a] - t->v[b], a, 1, b, -1); }
+int ad_mul(struct ad_tape *t, int a, int b) { return bin(t, t->v[a] * t->v[b], a, t->v[b], b, t->v[a]); }
+int ad_div(struct ad_tape *t, int a, int b) {
+  double x = t->v[a], y = t->v[b];
+  return bin(t, x / y, a, 1 / y, b, -x / (y * y));
+}
+int ad_scale(struct ad_tape *t, int a, double c) { return un(t, c * t->v[a], a, c); }
+int ad_addc(struct ad_tape *t, int a, double c) { return un(t, t->v[a] + c, a, 1); }
+int ad_exp(struct ad_tape *t, int a) {
+  double e = exp(t->v[a]);
+  return un(t, e, a, e);
+}
+int ad_log(struct ad_tape *t, int a) { return un(t, log(t->v[a]), a, 1 / t->v[a]); }
+int ad_sqrt(struct ad_tape *t, int a) {
+  double s = sqrt(t->v[a]);
+  return un(t, s, a, 0.5 / s);
+}
+int ad_square(struct ad_tape *t, int a) { return un(t, t->v[a] * t->v[a], a, 2 * t->v[a]); }
+int ad_relu(struct ad_tape *t, int a) {
+  double x = t->v[a];
+  return un(t, x > 0 ? x : 0, a, x > 0 ? 1 : 0);
+}
+int ad_abs(struct ad_tape *t, int a) {
+  double x = t->v[a];
+  return un(t, fabs(x), a, x > 0 ? 1 : x < 0 ? -1 : 0);
+}
+int ad_acos(struct ad_tape *t, int a) {
+  double x = t->v[a];
+  return un(t, acos(x), a, -1 / sqrt(1 - x * x));
+}
+int ad_cos(struct ad_tape *t, int a) { return un(t, cos(t->v[a]), a, -sin(t->v[a])); }
+int ad_clamp(struct ad_tape *t, int a, double lo, double hi) {
+  double x = t->v[a];
+  if (x < lo) return un(t, lo, a, 0);
+  if (x > hi) return un(t, hi, a, 0);
+  return un(t, x, a, 1);
+}
+
+int ad_sum(struct ad_tape *t, const int *ids, int n) {
+  double s = 0;
+  for (int j = 0; j < n; j++) s += t->v[ids[j]];
+  int i = push(t, s);
+  reserve_edges(t, n);
+  for (int j = 0; j < n; j++) edge(t, i, ids[j], 1);
+  return i;
+}
+
+int ad_mean(struct ad_tape *t, const int *ids, int n) {
+  if (!n) return push(t, NAN); /* torch: mean of an empty tensor */
+  double s = 0;
+  for (int j = 0; j < n; j++) s += t->v[ids[j]];
+  int i = push(t, s / n);
+  reserve_edges(t, n);
+  for (int j = 0; j < n; j++) edge(t, i, ids[j], 1.0 / n);
+  return i;
+}
+
+int ad_sum_range(struct ad_tape *t, int first, int n) {
+  double s = 0;
+  for (int j = 0; j < n; j++) s += t->v[first + j];
+  int i = push(t, s);
+  reserve_edges(t, n);
+  for (int j = 0; j < n; j++) edge(t, i, first + j, 1);
+  return i;
+}
+
+int ad_lse(struct ad_tape *t, const int *ids, int n) {
+  DML_ASSERT(n > 0);
+  double m = -INFINITY, s = 0;
+  for (int j = 0; j < n; j++) m = fmax(m, t->v[ids[j]]);
+  for (int j = 0; j < n; j++) s += exp(t->v[ids[j]] - m);
+  double val = m + log(s);
+  int i = push(t, val);
+  reserve_edges(t, n);
+  for (int j = 0; j < n; j++) edge(t, i, ids[j], exp(t->v[ids[j]] - val));
+  return i;
+}
+
+int ad_log1p_sum_exp(struct ad_tape *t, const int *ids, int n) {
+  double m = 0, s;
+  for (int j = 0; j < n; j++) m = fmax(m, t->v[ids[j]]);
+  s = exp(-m);
+  for (int j = 0; j < n; j++) s += exp(t->v[ids[j]] - m);
+  double val = m + log(s);
+  int i = push(t, val);
+  reserve_edges(t, n);
+  for (int j = 0; j < n; j++) edge(t, i, ids[j], exp(t->v[ids[j]] - val));
+  return i;
+}
+
+int ad_softplus(struct ad_tape *t, int a) { return ad_log1p_sum_exp(t, &a, 1); }
+
+int ad_pdist(struct ad_tape *t, int a0, int b0, int K, double eps) {
+  double s = 0;
+  for (int k = 0; k < K; k++) {
+    double u = t->v[a0 + k] - t->v[b0 + k] + eps;
+    s += u * u;
+  }
+  double d = sqrt(s);
+  int i = push(t, d);
+  reserve_edges(t, 2L * K);
+  for (int k = 0; k < K; k++) {
+    double u = t->v[a0 + k] - t->v[b0 + k] + eps;
+    double g = d > 0 ? u / d : 0;
+    edge(t, i, a0 + k, g);
+    edge(t, i, b0 + k, -g);
+  }
+  return i;
+}
+
+int ad_sqdist(struct ad_tape *t, int a0, int b0, int K) {
+  double s = 0;
+  for (int k = 0; k < K; k++) {
+    double u = t->v[a0 + k] - t->v[b0 + k];
+    s += u * u;
+  }
+  int i = push(t, s);
+  reserve_edges(t, 2L * K);
+  for (int k = 0; k < K; k++) {
+    double u = t->v[a0 + k] - t->v[b0 + k];
+    edge(t, i, a0 + k, 2 * u);
+    edge(t, i, b0 + k, -2 * u);
+  }
+  return i;
+}
+
+int ad_dot(struct ad_tape *t, int a0, int b0, int K) {
+  double s = 0;
+  for (int k = 0; k < K; k++) s += t->v[a0 + k] * t->v[b0 + k];
+  int i = push(t, s);
+  reserve_edges(t, 2L * K);
+  for (int k = 0; k < K; k++) {
+    edge(t, i, a0 + k, t->v[b0 + k]);
+    edge(t, i, b0 + k, t->v[a0 + k]);
+  }
+  return i;
+}
+
+int ad_norm(struct ad_tape *t, int a0, int K) {
+  double s = 0;
+  for (int k = 0; k < K; k++) s += t->v[a0 + k] * t->v[a0 + k];
+  double d = sqrt(s);
+  int i = push(t, d);
+  reserve_edges(t, K);
+  for (int k = 0; k < K; k++) edge(t, i, a0 + k, d > 0 ? t->v[a0 + k] / d : 0);
+  return i;
+}
+
+// ---------------------------------------------------------------------------------------------- blocks
+
+static void add_block(struct ad_tape *t, struct ad_block b) {
+  if (t->nb == t->bcap) {
+    t->bcap = t->bcap ? 2 * t->bcap : 16;
+    t->blk = xrealloc(t->blk, (size_t)t->bcap * sizeof *t->blk);
+  }
+  t->blk[t->nb++] = b;
+}
+
+static void normalize_back(struct ad_tape *t, const struct ad_block *b) {
+  for (int i = 0; i < b->M; i++) {
+    const double *x = t->v + b->a0 + (size_t)i * b->K, *y = t->v + b->o0 + (size_t)i * b->K;
+    const double *gy = t->g + b->o0 + (size_t)i * b->K;
+    double *gx = t->g + b->a0 + (size_t)i * b->K;
+    double s = 0, yg = 0;
+    for (int k = 0; k < b->K; k++) s += x[k] * x[k], yg += y[k] * gy[k];
+    double nrm = sqrt(s);
+    if (nrm > 1e-12)
+      for (int k = 0; k < b->K; k++) gx[k] += (gy[k] - y[k] * yg) / nrm;
+    else
+      for (int k = 0; k < b->K; k++) gx[k] += gy[k] / 1e-12;
+  }
+}
+
+int ad_normalize_rows(struct ad_tape *t, int a0, int M, int K) {
+  reserve_nodes(t, (long)M * K);
+  int o0 = t->n;
+  for (int i = 0; i < M; i++) {
+    double s = 0;
+    for (int k = 0; k < K; k++) s += t->v[a0 + (size_t)i * K + k] * t->v[a0 + (size_t)i * K + k];
+    double nrm = fmax(sqrt(s), 1e-12);
+    for (int k = 0; k < K; k++) push(t, t->v[a0 + (size_t)i * K + k] / nrm);
+  }
+  add_block(t, (struct ad_block){.o0 = o0, .a0 = a0, .M = M, .K = K, .back = normalize_back});
+  return o0;
+}
+
+static void matmul_back(struct ad_tape *t, const struct ad_block *b) {
+  int M = b->M, N = b->N, K = b->K;
+  const double *A = t->v + b->a0, *Bm = t->v + b->b0, *G = t->g + b->o0;
+  double *gA = t->g + b->a0, *gB = t->g + b->b0;
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      double gij = G[(size_t)i * N + j];
+      if (gij == 0) continue;
+      const double *br = Bm + (size_t)j * K, *ar = A + (size_t)i * K;
+      double *ga = gA + (size_t)i * K, *gb = gB + (size_t)j * K;
+      for (int k = 0; k < K; k++) {
+        ga[k] += gij * br[k];
+        gb[k] += gij * ar[k];
+      }
+    }
+}
+
+int ad_matmul_nt(struct ad_tape *t, int a0, int M, int b0, int N, int K) {
+  reserve_nodes(t, (long)M * N);
+  int o0 = t->n;
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      double s = 0;
+      for (int k = 0; k < K; k++) s += t->v[a0 + (size_t)i * K + k] * t->v[b0 + (size_t)j * K + k];
+      push(t, s);
+    }
+  add_block(t, (struct ad_block){.o0 = o0, .a0 = a0, .b0 = b0, .M = M, .N = N, .K = K, .back = matmul_back});
+  return o0;
+}
+
+void ad_backward(struct ad_tape *t, int loss) {
+  memset(t->g, 0, (size_t)t->n * sizeof *t->g);
+  t->g[loss] = 1;
+  int bi = t->nb - 1;
+  for (int i = t->n - 1; i >= 0; i--) {
+    double gi = t->g[i];
+    if (gi != 0)
+      for (long e = t->e0[i]; e < t->e0[i + 1]; e++) t->g[t->ep[e]] += gi * t->ed[e];
+    while (bi >= 0 && t->blk[bi].o0 == i) {
+      t->blk[bi].back(t, &t->blk[bi]);
+      bi--;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+int crit_class_pos(const int32_t *classes, int n_classes, int32_t y) {
+  int lo = 0, hi = n_classes - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    if (classes[mid] == y) return mid;
+    if (classes[mid] < y) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+dml_status crit_label_pos(const char *name, const int32_t *classes, int n_classes, const int32_t *labels, int B,
+                          int *out) {
+  for (int i = 0; i < B; i++) {
+    out[i] = crit_class_pos(classes, n_classes, labels[i]);
+    if (out[i] < 0) return dml_error(DML_ERR_ARG, "%s loss: label %d is not a training class", name, labels[i]);
+  }
+  return DML_OK;
+}
+
+void crit_grad_out(const struct ad_tape *t, int x0, long n, float *grad) {
+  for (long i = 0; i < n; i++) grad[i] = (float)t->g[x0 + i];
+}
+
+void crit_grad_acc(const struct ad_tape *t, int x0, long n, float *grad) {
+  for (long i = 0; i < n; i++) grad[i] += (float)t->g[x0 + i];
+}
+
+struct dml_backend *crit_params_one(struct dml_criterion *c, const char *name, int rows, int cols) {
+  struct dml_backend *host = dml_backend_cpu_new();
+  dml_params_init(&c->params, host);
+  if (cols > 0) dml_params_declare(&c->params, name, 2, (int[]){rows, cols}, 0, 1);
+  else dml_params_declare(&c->params, name, 1, (int[]){rows}, 0, 1);
+  dml_params_alloc(&c->params);
+  return host;
+}
+
+static void transpose_back(struct ad_tape *t, const struct ad_block *b) {
+  for (int i = 0; i < b->M; i++)
+    for (int j = 0; j < b->N; j++) t->g[b->a0 + (size_t)i * b->N + j] += t->g[b->o0 + (size_t)j * b->M + i];
+}
+
+int ad_transpose(struct ad_tape *t, int a0, int M, int N) {
+  reserve_nodes(t, (long)M * N);
+  int o0 = t->n;
+  for (int j = 0; j < N; j++)
+    for (int i = 0; i < M; i++) push(t, t->v[a0 + (size_t)i * N + j]);
+  add_block(t, (struct ad_block){.o0 = o0, .a0 = a0, .M = M, .N = N, .back = transpose_back});
+  return o0;
+}
+
+dml_status crit_check_triplets(const char *name, const struct dml_tuples *tu, int B) {
+  for (int i = 0; i < tu->n; i++)
+    for (int k = 0; k < 3; k++)
+      if (tu->t[i][k] < 0 || tu->t[i][k] >= B)
+        return dml_error(DML_ERR_ARG, "%s loss needs (anchor, positive, negative) triplets; tuple %d holds %d", name,
+                         i, tu->t[i][k]);
+  return DML_OK;
+}
+
+void crit_finish(struct ad_tape *t, int L, int x0, long n, double *loss, float *grad_emb) {
+  *loss = t->v[L];
+  ad_backward(t, L);
+  crit_grad_out(t, x0, n, grad_emb);
+}

@@ -1,0 +1,88 @@
+/* arcface — ArcFace (Deng et al. 2019) as the reference computes it at HEAD (spec A9, R1).
+ * Class weights W (C, D), init U(−1/√D, 1/√D), lr --loss_arcface_lr, no decay, no miner.
+ *   c_ic = clamp(x_i·ŵ_c, 1e-10, 1 − 1e-10) for all classes (QUIRK: negative cosines become ≈0; the embedding
+ *   is not normalised inside the loss), θ_i = arccos(c_{i,y_i}),
+ *   logits_ic = s·c_ic (c ≠ y_i), s·cos(θ_i + m) (c = y_i);  s = --loss_arcface_feature_scale, m = ..._angular_margin;
+ *   L = mean CE. No easy-margin / threshold handling.
+ * --loss_arcface_all_logits: the ICML-era version (before reference commit 703d189): the margin correction
+ * cos(θ_i + m) − c_{i,y_i} is added to every logit of row i, which cancels in the softmax, so
+ * L = mean CE(s·c). Gradients from the float64 tape. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/criteria/ad.h"
+
+struct arcface_state {
+  double margin, scale;
+  int all_logits;
+  int n_classes;
+  int32_t *classes;
+  struct dml_backend *host;
+};
+
+static dml_status arcface_loss(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
+                               const struct dml_tuples *tu, double *loss, float *grad_emb) {
+  (void)tu;
+  struct arcface_state *s = c->state;
+  int C = s->n_classes;
+  int *y = xmalloc((size_t)B * sizeof *y);
+  dml_status st = crit_label_pos("arcface", s->classes, C, labels, B, y);
+  if (st) {
+    free(y);
+    return st;
+  }
+  struct ad_tape t;
+  ad_init(&t);
+  int x = ad_leaves_f32(&t, emb, (long)B * D);
+  int w = ad_leaves_f32(&t, c->params.p[0].t.data, (long)C * D);
+  int S = ad_matmul_nt(&t, x, B, ad_normalize_rows(&t, w, C, D), C, D);
+  int *ell = xmalloc((size_t)B * sizeof *ell), *row = xmalloc((size_t)C * sizeof *row);
+  for (int i = 0; i < B; i++) {
+    for (int k = 0; k < C; k++) row[k] = ad_scale(&t, ad_clamp(&t, S + i * C + k, 1e-10, 1 - 1e-10), s->scale);
+    int target = row[y[i]];
+    if (!s->all_logits) {
+      int cy = ad_clamp(&t, S + i * C + y[i], 1e-10, 1 - 1e-10);
+      row[y[i]] = target = ad_scale(&t, ad_cos(&t, ad_addc(&t, ad_acos(&t, cy), s->margin)), s->scale);
+    }
+    ell[i] = ad_sub(&t, ad_lse(&t, row, C), target);
+  }
+  crit_finish(&t, ad_mean(&t, ell, B), x, (long)B * D, loss, grad_emb);
+  crit_grad_acc(&t, w, (long)C * D, c->params.p[0].t.grad);
+  free(ell);
+  free(row);
+  free(y);
+  ad_free(&t);
+  return DML_OK;
+}
+
+static void arcface_destroy(struct dml_criterion *c) {
+  struct arcface_state *s = c->state;
+  dml_params_free(&c->params);
+  dml_backend_free(s->host);
+  free(s->classes);
+  free(s);
+}
+
+dml_status dml_criterion_arcface(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                 struct dml_criterion *c) {
+  struct arcface_state *s = xcalloc(1, sizeof *s);
+  s->margin = o->loss_arcface_angular_margin;
+  s->scale = o->loss_arcface_feature_scale;
+  s->all_logits = o->loss_arcface_all_logits;
+  s->n_classes = n_classes;
+  s->classes = xmalloc((size_t)n_classes * sizeof *s->classes);
+  memcpy(s->classes, classes, (size_t)n_classes * sizeof *classes);
+  s->host = crit_params_one(c, "class_map", n_classes, o->embed_dim);
+  struct dml_rng r = dml_rng_init((uint64_t)o->seed, DML_RNG_INIT, 0xc417, 3);
+  double bound = 1 / sqrt((double)o->embed_dim);
+  for (size_t i = 0; i < c->params.total; i++)
+    c->params.p[0].t.data[i] = (float)((2 * dml_rng_uniform(&r) - 1) * bound);
+  c->state = s;
+  c->requires_miner = 0;
+  c->allowed_miners = "*";
+  c->params_lr = o->loss_arcface_lr;
+  c->loss = arcface_loss;
+  c->destroy = arcface_destroy;
+  return DML_OK;
+}

@@ -1,0 +1,74 @@
+/* multisimilarity — the multi-similarity loss (Wang et al. 2019) in the Revisit reference's per-anchor form
+ * (spec A9). S = X·Xᵀ. For each anchor i: P = same label except i, N = other labels; mining on the values:
+ * keep n with S_in + ε > min_{p∈P} S_ip, keep p with S_ip − ε < max_{n∈N} S_in; an anchor with an empty kept
+ * set is skipped;
+ *   ℓ_i = (1/α)·ln(1 + Σ_p exp(−α(S_ip − λ))) + (1/β)·ln(1 + Σ_n exp(β(S_in − λ))),
+ *   L = mean over kept anchors.  α, β, ε, λ = --loss_multisimilarity_pos_weight, _neg_weight, _margin, _thresh.
+ * The reference crashes when no anchor is kept; L = 0 here. No miner, no parameters.
+ * Gradients from the float64 tape. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/criteria/ad.h"
+
+struct ms_state {
+  double alpha, beta, eps, lambda;
+};
+
+static dml_status ms_loss(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
+                          const struct dml_tuples *tu, double *loss, float *grad_emb) {
+  (void)tu;
+  struct ms_state *s = c->state;
+  struct ad_tape t;
+  ad_init(&t);
+  int x = ad_leaves_f32(&t, emb, (long)B * D);
+  int S = ad_matmul_nt(&t, x, B, x, B, D);
+  int *pos = xmalloc(2 * (size_t)B * sizeof *pos), *neg = pos + B, *ell = xmalloc((size_t)B * sizeof *ell);
+  int kept = 0;
+  for (int i = 0; i < B; i++) {
+    double minp = INFINITY, maxn = -INFINITY;
+    for (int j = 0; j < B; j++) {
+      double v = t.v[S + i * B + j];
+      if (j != i && labels[j] == labels[i]) minp = fmin(minp, v);
+      if (labels[j] != labels[i]) maxn = fmax(maxn, v);
+    }
+    int np = 0, nn = 0;
+    for (int j = 0; j < B; j++) {
+      int sn = S + i * B + j;
+      double v = t.v[sn];
+      if (j != i && labels[j] == labels[i] && v - s->eps < maxn)
+        pos[np++] = ad_scale(&t, ad_addc(&t, sn, -s->lambda), -s->alpha);
+      if (labels[j] != labels[i] && v + s->eps > minp) neg[nn++] = ad_scale(&t, ad_addc(&t, sn, -s->lambda), s->beta);
+    }
+    if (!np || !nn) continue;
+    ell[kept++] = ad_add(&t, ad_scale(&t, ad_log1p_sum_exp(&t, pos, np), 1 / s->alpha),
+                         ad_scale(&t, ad_log1p_sum_exp(&t, neg, nn), 1 / s->beta));
+  }
+  int L = kept ? ad_mean(&t, ell, kept) : ad_const(&t, 0);
+  crit_finish(&t, L, x, (long)B * D, loss, grad_emb);
+  free(pos);
+  free(ell);
+  ad_free(&t);
+  return DML_OK;
+}
+
+static void ms_destroy(struct dml_criterion *c) {
+  free(c->state);
+}
+
+dml_status dml_criterion_multisimilarity(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                         struct dml_criterion *c) {
+  (void)n_classes, (void)classes;
+  struct ms_state *s = xmalloc(sizeof *s);
+  s->alpha = o->loss_multisimilarity_pos_weight;
+  s->beta = o->loss_multisimilarity_neg_weight;
+  s->eps = o->loss_multisimilarity_margin;
+  s->lambda = o->loss_multisimilarity_thresh;
+  c->state = s;
+  c->requires_miner = 0;
+  c->allowed_miners = "*";
+  c->loss = ms_loss;
+  c->destroy = ms_destroy;
+  return DML_OK;
+}

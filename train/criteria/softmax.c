@@ -1,0 +1,77 @@
+/* softmax — the normalised softmax loss (Zhai & Wu 2018) as the reference computes it (spec A9).
+ * Class weights W (C, D), init U(−1/√D, 1/√D), lr --loss_softmax_lr, no decay, no miner.
+ *   logits_ic = x_i·ŵ_c / T (ŵ = row-normalised W, T = --loss_softmax_temperature), L = mean CE(logits, y).
+ * The embedding is not normalised inside the loss (the arch must). Gradients from the float64 tape. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/criteria/ad.h"
+
+struct softmax_state {
+  double temperature;
+  int n_classes;
+  int32_t *classes;
+  struct dml_backend *host;
+};
+
+static dml_status softmax_loss(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
+                               const struct dml_tuples *tu, double *loss, float *grad_emb) {
+  (void)tu;
+  struct softmax_state *s = c->state;
+  int C = s->n_classes;
+  int *y = xmalloc((size_t)B * sizeof *y);
+  dml_status st = crit_label_pos("softmax", s->classes, C, labels, B, y);
+  if (st) {
+    free(y);
+    return st;
+  }
+  struct ad_tape t;
+  ad_init(&t);
+  int x = ad_leaves_f32(&t, emb, (long)B * D);
+  int w = ad_leaves_f32(&t, c->params.p[0].t.data, (long)C * D);
+  int S = ad_matmul_nt(&t, x, B, ad_normalize_rows(&t, w, C, D), C, D);
+  int z0 = t.n;
+  for (long k = 0; k < (long)B * C; k++) ad_scale(&t, S + (int)k, 1 / s->temperature);
+  int *ell = xmalloc((size_t)B * sizeof *ell), *row = xmalloc((size_t)C * sizeof *row);
+  for (int i = 0; i < B; i++) {
+    for (int k = 0; k < C; k++) row[k] = z0 + i * C + k;
+    ell[i] = ad_sub(&t, ad_lse(&t, row, C), z0 + i * C + y[i]);
+  }
+  crit_finish(&t, ad_mean(&t, ell, B), x, (long)B * D, loss, grad_emb);
+  crit_grad_acc(&t, w, (long)C * D, c->params.p[0].t.grad);
+  free(ell);
+  free(row);
+  free(y);
+  ad_free(&t);
+  return DML_OK;
+}
+
+static void softmax_destroy(struct dml_criterion *c) {
+  struct softmax_state *s = c->state;
+  dml_params_free(&c->params);
+  dml_backend_free(s->host);
+  free(s->classes);
+  free(s);
+}
+
+dml_status dml_criterion_softmax(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                 struct dml_criterion *c) {
+  struct softmax_state *s = xcalloc(1, sizeof *s);
+  s->temperature = o->loss_softmax_temperature;
+  s->n_classes = n_classes;
+  s->classes = xmalloc((size_t)n_classes * sizeof *s->classes);
+  memcpy(s->classes, classes, (size_t)n_classes * sizeof *classes);
+  s->host = crit_params_one(c, "class_map", n_classes, o->embed_dim);
+  struct dml_rng r = dml_rng_init((uint64_t)o->seed, DML_RNG_INIT, 0xc417, 2);
+  double bound = 1 / sqrt((double)o->embed_dim);
+  for (size_t i = 0; i < c->params.total; i++)
+    c->params.p[0].t.data[i] = (float)((2 * dml_rng_uniform(&r) - 1) * bound);
+  c->state = s;
+  c->requires_miner = 0;
+  c->allowed_miners = "*";
+  c->params_lr = o->loss_softmax_lr;
+  c->loss = softmax_loss;
+  c->destroy = softmax_destroy;
+  return DML_OK;
+}
