@@ -45,6 +45,14 @@ static int cmp_rows(const void *a, const void *b) {
   return rx != ry ? rx - ry : strcmp(x, y);
 }
 
+/* A user string inside a comment line (LaTeX %, Markdown <!-- -->): only plain characters survive, so a newline
+ * cannot end the comment and "-->" cannot close it. */
+static void comment_safe(char *s) {
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr("@_:.,;=+() ", *s)))
+      *s = '?';
+}
+
 static char *row_name(const struct dml_agg_group *g, int raw) { return raw ? xstrdup(g->name) : dml_display_name(g->name); }
 
 dml_status dml_table_write(const struct dml_aggregate *a, const struct dml_table_opts *o, FILE *out) {
@@ -97,9 +105,14 @@ dml_status dml_table_write(const struct dml_aggregate *a, const struct dml_table
   int dec = o->decimals >= 0 ? o->decimals : 2;
   const char *fmt_names[] = {"latex", "markdown", "csv"};
   char info[512];
+  char *rule = xstrdup(a->rule), *split = xstrdup(a->split);
+  comment_safe(rule);
+  comment_safe(split);
   snprintf(info, sizeof info, "dml-table: rule %s on split %s, %s std over seeds, values x%g; best per column in bold%s",
-           a->rule, a->split, a->population_std ? "population" : "sample", sc,
+           rule, split, a->population_std ? "population" : "sample", sc,
            o->significance ? "; underlined/italic: not significantly worse than the best (Welch t-test)" : "");
+  free(rule);
+  free(split);
   (void)fmt_names;
   if (o->format == DML_TABLE_CSV) {
     fprintf(out, "method");
@@ -128,7 +141,7 @@ dml_status dml_table_write(const struct dml_aggregate *a, const struct dml_table
     fputc('\n', out);
   } else {
     if (o->standalone)
-      fprintf(out, "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n\\usepackage{booktabs}\n"
+      fprintf(out, "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\\usepackage{lmodern}\n\\usepackage{booktabs}\n"
                    "\\begin{document}\n");
     fprintf(out, "%% %s\n", info);
     fprintf(out, "\\begin{tabular}{l");
