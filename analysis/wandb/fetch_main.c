@@ -36,9 +36,10 @@ int main(int argc, char **argv) {
                                     .jobs = o.jobs, .full = o.full, .log = stderr};
   struct dml_wandb_fetch_stats s;
   dml_status st = dml_wandb_fetch(&fo, &s);
-  printf("dml-fetch: %s: %zu runs listed: %zu new, %zu changed, %zu unchanged, %zu failed; %zu history rows, "
+  if (!st || s.listed)
+    printf("dml-fetch: %s: %zu runs listed: %zu new, %zu changed, %zu unchanged, %zu failed; %zu history rows, "
          "%zu non-numeric values skipped\n",
-         ep, s.listed, s.fetched_new, s.fetched_changed, s.unchanged, s.failed, s.rows, s.skipped_values);
+           ep, s.listed, s.fetched_new, s.fetched_changed, s.unchanged, s.failed, s.rows, s.skipped_values);
   free(entity);
   dml_flags_free(&cli);
   dml_exit_on_error("dml-fetch", st);

@@ -40,6 +40,7 @@ struct dml_wandb_logger {
   double finish_deadline;
   volatile int abort_now;
   long sent_lines;                    /* lines the server holds for this run */
+  long pending_sent;                  /* rows of the pending file dml-sync already delivered (kept as is) */
   int created, complete_sent, dead, thread_started;
   json_t *summary;
   double t0;
@@ -76,6 +77,7 @@ static dml_status save_state(struct dml_wandb_logger *l) {
   json_object_set_new(j, "display_name", l->display ? json_string(l->display) : json_null());
   json_object_set_new(j, "config", json_string(l->config_wrapped));
   json_object_set_new(j, "sent_lines", json_integer(l->sent_lines));
+  json_object_set_new(j, "pending_sent", json_integer(l->pending_sent));
   char *sum = dml_wj_dumps(l->summary);
   json_object_set_new(j, "summary", json_string(sum));
   free(sum);
@@ -104,11 +106,12 @@ static void warn_once(int *warned, const char *what) {
           what, dml_error_message());
 }
 
-/* Sleep on the condition variable; returns early when finish() is called. Caller holds mu. */
-static void wait_locked(struct dml_wandb_logger *l, double s) {
+/* Sleep on the condition variable for s seconds; returns early when finish() is called, and, with
+ * wake_on_rows, as soon as a row is queued. Caller holds mu. */
+static void wait_locked(struct dml_wandb_logger *l, double s, int wake_on_rows) {
   double until = wall_now() + s;
   struct timespec ts = {(time_t)until, (long)((until - (double)(time_t)until) * 1e9)};
-  while (!l->finishing && wall_now() < until)
+  while (!l->finishing && !(wake_on_rows && l->qn > 0) && wall_now() < until)
     if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) == ETIMEDOUT) break;
 }
 
@@ -151,7 +154,7 @@ static void *thread_main(void *arg) {
         free(ent_out);
         warn_once(&warned, "cannot create the run");
         if (st == DML_ERR_AUTH) l->dead = 1;
-        else wait_locked(l, dml_wandb_backoff(c, attempt++ < 5 ? attempt : 5) * 2);
+        else wait_locked(l, dml_wandb_backoff(c, attempt++ < 5 ? attempt : 5) * 2, 0);
       }
       free(ent);
       continue;
@@ -159,7 +162,7 @@ static void *thread_main(void *arg) {
     if (l->qn == 0 && !l->finishing) {
       double idle = wall_now() - last_send;
       if (idle < HEARTBEAT_S) {
-        wait_locked(l, HEARTBEAT_S - idle);
+        wait_locked(l, HEARTBEAT_S - idle, 1);
         continue;
       }
     }
@@ -193,7 +196,7 @@ static void *thread_main(void *arg) {
     } else {
       warn_once(&warned, "cannot send history");
       if (st == DML_ERR_AUTH) l->dead = 1;
-      else wait_locked(l, dml_wandb_backoff(c, attempt++ < 5 ? attempt : 5) * 2);
+      else wait_locked(l, dml_wandb_backoff(c, attempt++ < 5 ? attempt : 5) * 2, 0);
     }
   }
   pthread_mutex_unlock(&l->mu);
@@ -232,6 +235,7 @@ dml_status dml_wandb_logger_start(const struct dml_wandb_run_opts *o, dml_wandb_
     l->run_id = xstrdup(pid);
     json_t *sl = json_object_get(pj, "sent_lines");
     l->sent_lines = json_is_integer(sl) ? (long)json_integer_value(sl) : 0;
+    l->pending_sent = (long)json_integer_value(json_object_get(pj, "pending_sent"));
     if (!l->entity && json_is_string(json_object_get(pj, "entity")))
       l->entity = xstrdup(json_string_value(json_object_get(pj, "entity")));
   } else {

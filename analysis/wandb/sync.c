@@ -94,9 +94,12 @@ dml_status dml_wandb_sync(const char *run_dir, size_t *sent, FILE *log) {
     entity = ent_out;
     json_object_set_new(state, "entity", json_string(entity));
   }
-  size_t skip = h > sent_lines ? (size_t)(h - sent_lines) : 0;
+  /* pending rows already delivered: counted by earlier syncs (pending_sent), plus lines the server got
+     without our state being updated (a cut after the server accepted a batch) */
+  long pending_sent = (long)json_integer_value(json_object_get(state, "pending_sent"));
+  size_t skip = (size_t)(pending_sent > 0 ? pending_sent : 0) + (h > sent_lines ? (size_t)(h - sent_lines) : 0);
   if (skip > n) skip = n;
-  if (log && skip) fprintf(log, "dml-sync: the server already holds %zu of the pending rows\n", skip);
+  if (log && skip) fprintf(log, "dml-sync: %zu of the pending rows were already delivered\n", skip);
   long offset = h;
   const char *summary = json_string_value(json_object_get(state, "summary"));
   int exit_code = (int)json_integer_value(json_object_get(state, "exit_code"));
@@ -115,6 +118,7 @@ dml_status dml_wandb_sync(const char *run_dir, size_t *sent, FILE *log) {
     i += b;
     if (sent) *sent += b;
     json_object_set_new(state, "sent_lines", json_integer(offset));
+    json_object_set_new(state, "pending_sent", json_integer((json_int_t)i));
     if (last && finished) json_object_set_new(state, "complete_sent", json_true());
     if ((st = save(state_path, state))) goto done;
   } while (i < n);
@@ -122,6 +126,8 @@ dml_status dml_wandb_sync(const char *run_dir, size_t *sent, FILE *log) {
     st = dml_error(DML_ERR_IO, "uploaded, but cannot remove %s", pending_path);
     goto done;
   }
+  json_object_set_new(state, "pending_sent", json_integer(0));
+  if ((st = save(state_path, state))) goto done;
   if (log) fprintf(log, "dml-sync: %s: sent %zu rows to %s/%s/%s\n", run_dir, n - skip, entity, project, run_id);
 done:
   if (have_client) dml_wandb_client_free(&c);
