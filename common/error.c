@@ -46,6 +46,8 @@ void dml_error_hint(const char *fmt, ...) {
 
 const char *dml_error_message(void) { return last_msg; }
 
+const char *dml_error_hint_message(void) { return last_hint; }
+
 void dml_error_clear(void) {
   last_msg[0] = 0;
   last_hint[0] = 0;

@@ -36,6 +36,8 @@ dml_status dml_error_prefix(dml_status st, const char *fmt, ...) __attribute__((
 /* Attach a HINT line (printed after the error by dml_exit_on_error). */
 void dml_error_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *dml_error_message(void);
+/* The HINT attached to the current message, "" if none. */
+const char *dml_error_hint_message(void);
 void dml_error_clear(void);
 const char *dml_status_name(dml_status st);
 /* Print "<prog>: error: <message>" to stderr and exit with the status's code; no-op for DML_OK. */
