@@ -623,13 +623,14 @@ dml_status dml_plot_spectrum(const struct dml_runset *rs, const char *split, int
     return st;
   }
   struct spec_ctx c = {xcalloc(rs->n + 1, sizeof(char *)), xcalloc(rs->n + 1, sizeof(double)), 0, split, best};
+  size_t skipped = 0;
   for (size_t r = 0; r < rs->n && !st; r++) {
     float *emb = NULL;
     int32_t *labels = NULL;
     char **paths = NULL;
     size_t n = 0, d = 0;
     if (dml_runrecord_read_embeddings(rs->runs[r].path, split, best, &emb, &n, &d, &labels, &paths)) {
-      fprintf(stderr, "spectrum: %s skipped: %s\n", rs->runs[r].path, dml_error_message());
+      if (++skipped <= 3) fprintf(stderr, "spectrum: skipped: %s\n", dml_error_message());
       continue;
     }
     double *sv = xcalloc(d + 1, sizeof *sv);
@@ -649,6 +650,7 @@ dml_status dml_plot_spectrum(const struct dml_runset *rs, const char *split, int
     for (size_t i = 0; paths && i < n; i++) free(paths[i]);
     free(paths);
   }
+  if (skipped > 3) fprintf(stderr, "spectrum: %zu more runs skipped\n", skipped - 3);
   if (!st)
     st = c.n ? fig_render(&g, 8, 6, emit_spectrum, &c)
              : dml_error(DML_ERR_ARG, "spectrum: no run has %s embeddings of split '%s'", best ? "best" : "latest", split);
