@@ -6,6 +6,7 @@
 #include "train/trainer.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis/wandb/wandb.h"
 #include "eval/eval.h"
 #include "train/checkpoint.h"
 
@@ -36,6 +38,8 @@ struct trainer {
   float *host_values, *host_grads; /* host mirrors of the parameter blocks for a device backend */
   dml_runrecord_t *rr;
   double best_storage;
+  dml_wandb_logger_t *wl;        /* --log_online: the background W&B logger */
+  json_t *row;                   /* this epoch's W&B history row (reference key names) */
 };
 
 // ---------------------------------------------------------------------------------------------- run folder
@@ -152,6 +156,11 @@ static dml_status evaluate(struct trainer *T, const char *split, const struct dm
       continue;
     }
     vals[nv++] = (struct dml_metric_value){res[i].key, res[i].value, res[i].definition};
+    if (T->row && epoch >= 0 && isfinite(res[i].value)) { /* W&B steps start at 0: the epoch -1 baseline stays local */
+      char *k = dml_wandb_reference_key(split, res[i].key);
+      json_object_set_new(T->row, k, json_real(res[i].value));
+      free(k);
+    }
     printf("%s %s: %.4f", i ? " |" : "", res[i].key, res[i].value);
     if (o->storage_metrics.n && !strcmp(res[i].key, o->storage_metrics.v[0])) *storage_value = res[i].value;
   }
@@ -410,6 +419,23 @@ static dml_status finish(struct trainer *T, dml_status st) {
   return cst;
 }
 
+/* Queue this epoch's W&B history row (metrics were added by evaluate) with the train row, then start a new one. */
+static void log_online_row(struct trainer *T, long epoch, const struct dml_train_row *row) {
+  const char *fields[] = {"loss", "lr", "seconds", "images_per_second"};
+  double vals[] = {row->loss, row->lr, row->seconds, row->images_per_second};
+  for (int i = 0; i < 4; i++) {
+    if (!isfinite(vals[i])) continue;
+    char *k = dml_wandb_reference_key("train", fields[i]);
+    json_object_set_new(T->row, k, json_real(vals[i]));
+    free(k);
+  }
+  json_object_set_new(T->row, "Train: epochs", json_integer(epoch));
+  char *js = json_dumps(T->row, JSON_COMPACT);
+  dml_wandb_logger_log(T->wl, epoch, js);
+  free(js);
+  json_object_clear(T->row);
+}
+
 /* Create the run folder and record (fresh run), or reopen them and restore the checkpoint (resume). */
 static dml_status open_run(struct trainer *T, const struct dml_train_opts *o, const char *config_json,
                            const char *resume_dir, char **dir, char **path, long *start_epoch) {
@@ -474,6 +500,23 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
     return st;
   }
 
+  if (o->log_online) {
+    char *name = strrchr(dir, '/') ? xstrdup(strrchr(dir, '/') + 1) : xstrdup(dir);
+    struct dml_wandb_run_opts wo = {.entity = *o->wandb_entity ? o->wandb_entity : NULL, .project = o->project,
+                                    .group = o->group, .name = name, .config_json = config_json, .run_dir = dir};
+    st = dml_wandb_logger_start(&wo, &T.wl);
+    free(name);
+    if (st) {
+      st = finish(&T, dml_error_prefix(st, "--log_online"));
+      teardown(&T);
+      free(dir);
+      free(path);
+      return st;
+    }
+    T.row = json_object();
+    printf("W&B: logging %s/%s online in the background\n", o->project, o->group);
+  }
+
   stop_requested = 0;
   struct sigaction sa = {0}, old_int, old_term;
   sa.sa_handler = on_signal;
@@ -526,6 +569,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
     if (!st) st = save_checkpoint(&T, dir, epoch, &row);
     if (!st) st = dml_runrecord_commit(T.rr);
     if (!st) epochs_done = epoch + 1;
+    if (!st && T.wl) log_online_row(&T, epoch, &row);
   }
   if (!st && o->storage_metrics.n)
     printf("summary: %s test %s before training %.4f, after %ld epoch%s %.4f, best %.4f\n", path,
@@ -533,6 +577,20 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   free(x); free(emb); free(grad); free(idx); free(labels);
+  if (T.wl) {
+    size_t unsent = 0;
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", dml_error_message());
+    dml_status wst = dml_wandb_logger_finish(T.wl, st ? 1 : 0, 30.0, &unsent);
+    T.wl = NULL;
+    if (wst || unsent) {
+      printf("W&B: %zu row(s) not delivered; they are kept in %s/wandb-pending.jsonl: upload them with dml-sync %s\n",
+             unsent, dir, dir);
+      dml_runrecord_set_attr(T.rr, "wandb_unsent", "1");
+    }
+    if (st) dml_error(st, "%s", saved);
+  }
+  json_decref(T.row);
   st = finish(&T, st);
   teardown(&T);
   if (run_path && !st) *run_path = path;
