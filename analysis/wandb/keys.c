@@ -5,6 +5,9 @@
  *   anything else fetched:    split "other", key = the raw W&B name (round-trips unchanged)
  */
 #include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,4 +82,27 @@ char *dml_wandb_safe_name(const char *name) {
   if (n == 0) strcpy(s, "_");
   if (s[0] == '.') s[0] = '_';
   return s;
+}
+
+char *dml_wandb_row_add(char *row, const char *split, const char *key, double value) {
+  char *ref = dml_wandb_reference_key(split, key);
+  json_t *ks = json_string(ref);
+  char *kq = ks ? json_dumps(ks, JSON_ENCODE_ANY) : NULL; /* the key quoted and escaped */
+  json_decref(ks);
+  char num[40];
+  if (isnan(value)) snprintf(num, sizeof num, "NaN");
+  else if (isinf(value)) snprintf(num, sizeof num, value > 0 ? "Infinity" : "-Infinity");
+  else snprintf(num, sizeof num, "%.17g", value);
+  size_t n = row ? strlen(row) : 0;
+  char *out;
+  if (n < 2 || row[n - 1] != '}') /* NULL or not an object yet */
+    out = dml_strfmt("{%s: %s}", kq ? kq : "\"\"", num);
+  else if (n == 2)
+    out = dml_strfmt("{%s: %s}", kq ? kq : "\"\"", num);
+  else
+    out = dml_strfmt("%.*s, %s: %s}", (int)(n - 1), row, kq ? kq : "\"\"", num);
+  free(kq);
+  free(ref);
+  free(row);
+  return out;
 }

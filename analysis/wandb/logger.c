@@ -31,6 +31,7 @@ struct dml_wandb_logger {
   char *pending_path, *state_path;
   pthread_t th;
   pthread_mutex_t mu;
+  pthread_mutex_t state_mu;           /* orders the thread's state-file writes */
   pthread_cond_t cv;
   char *q[QUEUE_CAP];
   size_t qhead, qn;
@@ -67,8 +68,8 @@ static char *random_run_id(void) {
   return s;
 }
 
-/* caller holds mu (or the thread is not running) */
-static dml_status save_state(struct dml_wandb_logger *l) {
+/* The state file's text; caller holds mu (or the thread is not running). */
+static char *state_text(struct dml_wandb_logger *l) {
   json_t *j = json_object();
   json_object_set_new(j, "entity", l->entity ? json_string(l->entity) : json_null());
   json_object_set_new(j, "project", json_string(l->project));
@@ -86,9 +87,26 @@ static dml_status save_state(struct dml_wandb_logger *l) {
   json_object_set_new(j, "complete_sent", json_boolean(l->complete_sent));
   char *s = json_dumps(j, JSON_INDENT(2));
   json_decref(j);
+  return s;
+}
+
+static dml_status save_state(struct dml_wandb_logger *l) {
+  char *s = state_text(l);
   dml_status st = dml_wandb_write_file(l->state_path, s);
   free(s);
   return st;
+}
+
+/* From the thread: snapshot under mu, write (with its fsync) without holding it, so log() never waits on
+ * the disk behind the thread. Caller holds mu; it is released and taken again. */
+static void save_state_unlocked(struct dml_wandb_logger *l) {
+  char *s = state_text(l);
+  pthread_mutex_unlock(&l->mu);
+  pthread_mutex_lock(&l->state_mu);
+  dml_wandb_write_file(l->state_path, s);
+  pthread_mutex_unlock(&l->state_mu);
+  free(s);
+  pthread_mutex_lock(&l->mu);
 }
 
 static void append_pending(struct dml_wandb_logger *l, const char *line) {
@@ -146,7 +164,7 @@ static void *thread_main(void *arg) {
         l->entity = ent_out ? ent_out : xstrdup(ent);
         l->created = 1;
         if (lines > l->sent_lines) l->sent_lines = lines;
-        save_state(l);
+        save_state_unlocked(l);
         attempt = 0;
         if (warned) fprintf(stderr, "wandb: connected again\n");
         warned = 0;
@@ -189,7 +207,7 @@ static void *thread_main(void *arg) {
       l->qn -= n;
       l->sent_lines += (long)n;
       if (complete) l->complete_sent = 1;
-      if (n || complete) save_state(l);
+      if (n || complete) save_state_unlocked(l);
       if (warned) fprintf(stderr, "wandb: connected again\n");
       warned = 0;
       attempt = 0;
@@ -249,6 +267,7 @@ dml_status dml_wandb_logger_start(const struct dml_wandb_run_opts *o, dml_wandb_
     return r;
   }
   pthread_mutex_init(&l->mu, NULL);
+  pthread_mutex_init(&l->state_mu, NULL);
   pthread_cond_init(&l->cv, NULL);
   if (pthread_create(&l->th, NULL, thread_main, l)) DML_ABORT("pthread_create failed");
   l->thread_started = 1;
@@ -331,6 +350,7 @@ dml_status dml_wandb_logger_finish(dml_wandb_logger_t *l, int exit_code, double 
       st = dml_error(DML_ERR_NET, "W&B: %zu history row%s%s not delivered; kept in %s, upload with dml-sync", total,
                      total == 1 ? "" : "s", l->complete_sent ? "" : " and the completion", l->pending_path);
     pthread_mutex_destroy(&l->mu);
+    pthread_mutex_destroy(&l->state_mu);
     pthread_cond_destroy(&l->cv);
   }
   dml_wandb_client_free(&l->c);

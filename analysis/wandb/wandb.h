@@ -53,6 +53,14 @@ dml_status dml_wandb_logger_finish(dml_wandb_logger_t *l, int exit_code, double 
  *   ("train","images_per_second") -> "Train: images_per_second";
  *   ("other", k) -> k (unknown keys fetched from W&B round-trip unchanged). Caller frees. */
 char *dml_wandb_reference_key(const char *split, const char *key);
+/* Build a history row: returns `row` (a heap JSON object string, NULL = "{}") with "<reference key>": value
+ * appended, using dml_wandb_reference_key; NaN/±Inf are written as NaN/Infinity/-Infinity, finite values with
+ * 17 significant digits (exact round trip). The old string is freed.
+ *   char *row = NULL;
+ *   row = dml_wandb_row_add(row, "test", "e_recall@1", 0.61);
+ *   row = dml_wandb_row_add(row, "train", "loss", 0.18);
+ *   dml_wandb_logger_log(wl, epoch, row); free(row); */
+char *dml_wandb_row_add(char *row, const char *split, const char *key, double value);
 /* The inverse, for dml-fetch: *split and *key are heap strings (caller frees). Unknown names give split "other"
  * and the raw name as key; train-row names give split "train" and the row field ("loss", "lr", "seconds",
  * "images_per_second") with *is_train_row = 1. Internal keys ("_step", "_runtime", "_timestamp", "_wandb")

@@ -122,6 +122,19 @@ int main(void) {
   if (w) fprintf(stderr, "wrapped: %s\n", w);
   free(w);
   fails += expect_true("wrap rejects non-object", dml_wandb_wrap_config("[1]") == NULL);
+  /* row builder: escaped keys, NaN/Infinity tokens, 17 digits */
+  char *row = NULL;
+  row = dml_wandb_row_add(row, "test", "e_recall@1", 0.1);
+  row = dml_wandb_row_add(row, "test", "nmi", NAN);
+  row = dml_wandb_row_add(row, "other", "quote\"key", -INFINITY);
+  const char *want_row = "{\"Test: discriminative_e_recall: e_recall@1\": 0.10000000000000001, "
+                         "\"Test: discriminative_nmi: nmi\": NaN, \"quote\\\"key\": -Infinity}";
+  fails += expect_true("row builder", !strcmp(row, want_row));
+  if (strcmp(row, want_row)) fprintf(stderr, "row: %s\n", row);
+  json_t *rj = dml_wj_loads(row, NULL);
+  fails += expect_true("row parses", json_is_object(rj) && json_object_size(rj) == 3);
+  json_decref(rj);
+  free(row);
   free(nrc);
   free(dir);
   return test_report("wandb_keys", fails);
