@@ -139,6 +139,10 @@ struct dml_miner {
   const char *name;            /* registry key, e.g. "distance" */
   const char *internal_name;   /* what a criterion's allowed list is checked against */
   double lower_cutoff, upper_cutoff;
+  double margin;               /* semihard */
+  double cp;                   /* rho_distance: probability of a flipped triplet */
+  int mode, n_support;         /* parametric: 0 uniform, 1 hards, 2 semihards, 3 veryhards; bins */
+  double support_lo, support_hi;
   /* Mine tuples from a batch: emb (B, D) host, labels (B). `r` is the step's miner stream. */
   dml_status (*mine)(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
                      struct dml_rng *r, struct dml_tuples *out);
@@ -146,6 +150,24 @@ struct dml_miner {
 
 dml_status dml_miner_create(const struct dml_train_opts *o, struct dml_miner *out);
 dml_status dml_miner_distance(const struct dml_train_opts *o, struct dml_miner *m);
+dml_status dml_miner_random(const struct dml_train_opts *o, struct dml_miner *m);
+dml_status dml_miner_semihard(const struct dml_train_opts *o, struct dml_miner *m);
+dml_status dml_miner_softhard(const struct dml_train_opts *o, struct dml_miner *m);
+dml_status dml_miner_rho_distance(const struct dml_train_opts *o, struct dml_miner *m);
+dml_status dml_miner_npair(const struct dml_train_opts *o, struct dml_miner *m);
+dml_status dml_miner_lifted(const struct dml_train_opts *o, struct dml_miner *m);
+dml_status dml_miner_random_distance(const struct dml_train_opts *o, struct dml_miner *m);
+dml_status dml_miner_intra_random(const struct dml_train_opts *o, struct dml_miner *m);
+dml_status dml_miner_parametric(const struct dml_train_opts *o, struct dml_miner *m);
+/* The i-th registered miner name (NULL past the end). */
+const char *dml_miner_name(int i);
+/* Tuple conventions: triplet miners emit (a, p, n); npair emits (a, p, −1) (negatives = every other label);
+ * lifted emits (a, −1, −1) (positives / negatives = every other same / different label position). */
+/* Distance-weighted negative for anchor i (Wu et al., spec A8) from its distance row dist (B); −1 if none. */
+int dml_miner_distance_negative(const double *dist, const int32_t *labels, int i, int B, int D, double lower_cutoff,
+                                struct dml_rng *r);
+/* A uniformly drawn other position with labels[j] == labels[i]; i itself when there is none (no draw then). */
+int dml_miner_random_positive(const int32_t *labels, int i, int B, struct dml_rng *r);
 /* Detached pairwise Euclidean distances the reference way: sqrt(max(‖a‖²+‖b‖²−2a·b, 0)); out (B, B) double. */
 void dml_pairwise_distances(const float *emb, int B, int D, double *out);
 

@@ -10,57 +10,74 @@
 
 #include "train/train.h"
 
+int dml_miner_distance_negative(const double *dist, const int32_t *labels, int i, int B, int D, double lower_cutoff,
+                                struct dml_rng *r) {
+  double *logw = xmalloc((size_t)B * sizeof *logw);
+  double mx = -INFINITY;
+  int any_neg = 0;
+  for (int j = 0; j < B; j++) {
+    double d = dist[j];
+    if (d < lower_cutoff) d = lower_cutoff;
+    double q = 1.0 - d * d / 4.0;
+    if (q < 1e-8) q = 1e-8;
+    double lw = (2.0 - D) * log(d) - ((D - 3.0) / 2.0) * log(q);
+    if (labels[j] == labels[i]) lw = 0; /* masked before the max, as the reference */
+    else any_neg = 1;
+    logw[j] = lw;
+    if (lw > mx) mx = lw;
+  }
+  if (!any_neg) {
+    free(logw);
+    return -1;
+  }
+  double total = 0;
+  for (int j = 0; j < B; j++) {
+    logw[j] = labels[j] == labels[i] ? 0 : exp(logw[j] - mx);
+    total += logw[j];
+  }
+  int neg = -1;
+  if (total > 0 && isfinite(total)) {
+    double u = dml_rng_uniform(r) * total, c = 0;
+    for (int j = 0; j < B; j++) {
+      if (logw[j] <= 0) continue;
+      c += logw[j];
+      neg = j;
+      if (u < c) break;
+    }
+  } else { /* every weight underflowed: uniform over negatives */
+    int cnt = 0;
+    for (int j = 0; j < B; j++) cnt += labels[j] != labels[i];
+    int k = (int)dml_rng_below(r, (uint32_t)cnt);
+    for (int j = 0; j < B; j++)
+      if (labels[j] != labels[i] && k-- == 0) {
+        neg = j;
+        break;
+      }
+  }
+  free(logw);
+  return neg;
+}
+
+int dml_miner_random_positive(const int32_t *labels, int i, int B, struct dml_rng *r) {
+  int np = 0;
+  for (int j = 0; j < B; j++) np += j != i && labels[j] == labels[i];
+  if (!np) return i;
+  int k = (int)dml_rng_below(r, (uint32_t)np);
+  for (int j = 0; j < B; j++)
+    if (j != i && labels[j] == labels[i] && k-- == 0) return j;
+  return i;
+}
+
 static dml_status mine_distance(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
                                 struct dml_rng *r, struct dml_tuples *out) {
   double *dist = xmalloc((size_t)B * B * sizeof *dist);
-  double *logw = xmalloc((size_t)B * sizeof *logw);
-  int32_t *pos = xmalloc((size_t)B * sizeof *pos);
   dml_pairwise_distances(emb, B, D, dist);
   for (int i = 0; i < B; i++) {
-    double mx = -INFINITY;
-    int any_neg = 0;
-    for (int j = 0; j < B; j++) {
-      double d = dist[(size_t)i * B + j];
-      if (d < m->lower_cutoff) d = m->lower_cutoff;
-      double q = 1.0 - d * d / 4.0;
-      if (q < 1e-8) q = 1e-8;
-      double lw = (2.0 - D) * log(d) - ((D - 3.0) / 2.0) * log(q);
-      if (labels[j] == labels[i]) lw = 0; /* masked before the max, as the reference */
-      else any_neg = 1;
-      logw[j] = lw;
-      if (lw > mx) mx = lw;
-    }
-    if (!any_neg) continue;
-    double total = 0;
-    for (int j = 0; j < B; j++) {
-      logw[j] = labels[j] == labels[i] ? 0 : exp(logw[j] - mx);
-      total += logw[j];
-    }
-    int neg = -1;
-    if (total > 0 && isfinite(total)) {
-      double u = dml_rng_uniform(r) * total, c = 0;
-      for (int j = 0; j < B; j++) {
-        if (logw[j] <= 0) continue;
-        c += logw[j];
-        neg = j;
-        if (u < c) break;
-      }
-    } else { /* every weight underflowed: uniform over negatives */
-      int cnt = 0;
-      for (int j = 0; j < B; j++) cnt += labels[j] != labels[i];
-      int k = (int)dml_rng_below(r, (uint32_t)cnt);
-      for (int j = 0; j < B; j++)
-        if (labels[j] != labels[i] && k-- == 0) { neg = j; break; }
-    }
-    int np = 0;
-    for (int j = 0; j < B; j++)
-      if (j != i && labels[j] == labels[i]) pos[np++] = j;
-    int p = np ? pos[dml_rng_below(r, (uint32_t)np)] : i;
-    dml_tuples_push(out, i, p, neg);
+    int neg = dml_miner_distance_negative(dist + (size_t)i * B, labels, i, B, D, m->lower_cutoff, r);
+    if (neg < 0) continue;
+    dml_tuples_push(out, i, dml_miner_random_positive(labels, i, B, r), neg);
   }
   free(dist);
-  free(logw);
-  free(pos);
   return DML_OK;
 }
 

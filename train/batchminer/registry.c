@@ -9,8 +9,21 @@ static const struct {
   const char *name;
   dml_status (*create)(const struct dml_train_opts *, struct dml_miner *);
 } miners[] = {
+  {"random", dml_miner_random},
+  {"semihard", dml_miner_semihard},
+  {"softhard", dml_miner_softhard},
   {"distance", dml_miner_distance},
+  {"rho_distance", dml_miner_rho_distance},
+  {"npair", dml_miner_npair},
+  {"parametric", dml_miner_parametric},
+  {"lifted", dml_miner_lifted},
+  {"random_distance", dml_miner_random_distance},
+  {"intra_random", dml_miner_intra_random},
 };
+
+const char *dml_miner_name(int i) {
+  return i >= 0 && (size_t)i < sizeof miners / sizeof *miners ? miners[i].name : NULL;
+}
 
 dml_status dml_miner_create(const struct dml_train_opts *o, struct dml_miner *m) {
   memset(m, 0, sizeof *m);
@@ -19,7 +32,12 @@ dml_status dml_miner_create(const struct dml_train_opts *o, struct dml_miner *m)
       m->name = miners[i].name;
       return miners[i].create(o, m);
     }
-  return dml_error(DML_ERR_ARG, "unknown --batch_mining '%s' (known in this build: distance)", o->batch_mining);
+  char known[256] = "";
+  for (size_t i = 0; i < sizeof miners / sizeof *miners; i++) {
+    strncat(known, i ? " " : "", sizeof known - strlen(known) - 1);
+    strncat(known, miners[i].name, sizeof known - strlen(known) - 1);
+  }
+  return dml_error(DML_ERR_ARG, "unknown --batch_mining '%s' (known: %s)", o->batch_mining, known);
 }
 
 void dml_tuples_push(struct dml_tuples *tu, int32_t a, int32_t p, int32_t n) {

@@ -1,0 +1,36 @@
+/* random_distance — distance-weighted sampling on randomly permuted labels (spec A8): the batch labels are
+ * shuffled (pseudo labels), then for every anchor whose pseudo label has ≥ 2 members, a negative ~ Wu et al.'s
+ * weights (lower cutoff --miner_distance_lower_cutoff) among other pseudo labels and a uniform other member of
+ * its pseudo label as positive. Reports the internal name "distance", as the reference. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/train.h"
+
+static dml_status mine_random_distance(const struct dml_miner *m, const float *emb, const int32_t *labels, int B,
+                                       int D, struct dml_rng *r, struct dml_tuples *out) {
+  int32_t *pl = xmalloc((size_t)B * sizeof *pl);
+  memcpy(pl, labels, (size_t)B * sizeof *pl);
+  dml_rng_shuffle_i32(r, pl, (uint32_t)B);
+  double *dist = xmalloc((size_t)B * B * sizeof *dist);
+  dml_pairwise_distances(emb, B, D, dist);
+  for (int i = 0; i < B; i++) {
+    int np = 0;
+    for (int j = 0; j < B; j++) np += j != i && pl[j] == pl[i];
+    if (!np) continue;
+    int neg = dml_miner_distance_negative(dist + (size_t)i * B, pl, i, B, D, m->lower_cutoff, r);
+    if (neg < 0) continue;
+    dml_tuples_push(out, i, dml_miner_random_positive(pl, i, B, r), neg);
+  }
+  free(dist);
+  free(pl);
+  return DML_OK;
+}
+
+dml_status dml_miner_random_distance(const struct dml_train_opts *o, struct dml_miner *m) {
+  m->internal_name = "distance";
+  m->lower_cutoff = o->miner_distance_lower_cutoff;
+  m->upper_cutoff = o->miner_distance_upper_cutoff;
+  m->mine = mine_random_distance;
+  return DML_OK;
+}
