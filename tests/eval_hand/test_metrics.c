@@ -64,24 +64,31 @@ static int clustering_case(void) {
   return f;
 }
 
-/* dists on unit vectors: class 0 = {(1,0), (0,1)}, class 1 = {(−1,0)}.
- * intra: class 0 mean over ordered pairs of 1 − cos = 1 − 0 = 1; class 1 has one sample ⇒ NaN, filled with the
- * max of the values at positions 0 and 1 (1 and NaN) = 1 ⇒ intra = 1.
- * inter: centres (1,1)/√2 and (−1,0): 1 − cos = 1 + 1/√2. ratio = 1/(1 + 1/√2).
- * rho_spectrum: F = [[1,0],[0,1],[−1,0]]: FᵀF = diag(2, 1) ⇒ s = (√2, 1); top d−1 = 1 value ⇒ s̄ = (1);
- * KL(u‖s̄) = 0 for @1; the array of @0 is (1). */
+/* dists on unit vectors: class 0 = {(1,0), (0,1)}, class 1 = {(−1,0), (0,−1)}.
+ * intra: each class has one ordered pair value 1 − cos = 1 − 0 = 1 ⇒ intra = 1.
+ * inter: centres normalise((1,1)/2) and normalise((−1,−1)/2): cos = −1 ⇒ 1 − cos = 2 ⇒ inter = 2, ratio 0.5.
+ * rho_spectrum: FᵀF = diag(2, 2) ⇒ s = (√2, √2); the top d−1 = 1 value ⇒ s̄ = (1): KL(u‖s̄) = 0 for @1 and the
+ * @0 array is (1).
+ * The reference's NaN fill (QUIRK, metrics/dists.py): a class of one sample has intra NaN (0/0), replaced by
+ * max(intra[1 − isnan(intra)]), i.e. the max over elements 0 and 1 chosen by an integer index; with classes
+ * {2 samples, 1 sample} that is max(intra[[1, 0]]) = max(NaN, 1) = NaN, and the mean is NaN — as numpy gives. */
 static int dists_case(void) {
-  float x[6] = {1, 0, 0, 1, -1, 0};
-  int32_t y[3] = {0, 0, 1};
+  float x[8] = {1, 0, 0, 1, -1, 0, 0, -1};
+  int32_t y[4] = {0, 0, 1, 1};
   const char *keys[] = {"dists@intra", "dists@inter", "dists@intra_over_inter", "rho_spectrum@1", "rho_spectrum@0"};
   struct dml_metric_result r[5];
   struct dml_eval_opts o = {0};
-  int f = expect_true("dists case runs", dml_eval_metrics(x, y, 3, 2, keys, 5, &o, r) == DML_OK);
+  int f = expect_true("dists case runs", dml_eval_metrics(x, y, 4, 2, keys, 5, &o, r) == DML_OK);
   double got[4] = {r[0].value, r[1].value, r[2].value, r[3].value};
-  double ref[4] = {1, 1 + 1 / sqrt(2.0), 1 / (1 + 1 / sqrt(2.0)), 0};
+  double ref[4] = {1, 2, 0.5, 0};
   f += expect_close("dists intra, inter, ratio, rho@1 (hand)", got, ref, 4, 1e-6, 0);
   f += expect_true("rho_spectrum@0 is an array (1)", r[4].array && r[4].array_len == 1 && fabs(r[4].array[0] - 1) < 1e-12);
   dml_eval_results_free(r, 5);
+  float q[6] = {1, 0, 0, 1, -1, 0};
+  int32_t qy[3] = {0, 0, 1};
+  f += expect_true("quirk case runs", dml_eval_metrics(q, qy, 3, 2, keys, 1, &o, r) == DML_OK);
+  f += expect_true("reference NaN-fill quirk: singleton class at position 1 gives NaN", isnan(r[0].value));
+  dml_eval_results_free(r, 1);
   return f;
 }
 
