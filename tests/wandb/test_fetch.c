@@ -144,6 +144,26 @@ int main(int argc, char **argv) {
   fails += expect_true("bad ENTITY/PROJECT -> exit 2", rc == 2 && strstr(se, "ENTITY/PROJECT"));
   free(so), free(se);
 
+  /* an interrupted fetch resumes: run00002's history answer is slowed past the point where dml-fetch is
+     killed; the next call fetches only the runs it had not finished */
+  char *out3 = dml_strfmt("%s/out_resume", dir);
+  free(fake_control(&f, "{\"fail\": \"slow\", \"count\": 1, \"delay\": 30, \"match\": \"\\\"run\\\":\\\"run00002\\\"\"}"));
+  char *fetch5[] = {argv[2], "ent/proj", "--out", out3, "--jobs", "1", NULL};
+  rc = run_prog(fetch5, 4, &so, &se);
+  fprintf(stderr, "interrupted fetch: rc %d (killed: -1)\n", rc);
+  fails += expect_true("fetch killed while run00002 was slow", rc == -1);
+  free(so), free(se);
+  free(fake_control(&f, "{\"fail\": \"none\", \"count\": 0}"));
+  rc = run_prog(fetch5, 120, &so, &se);
+  fprintf(stderr, "resumed fetch: rc %d\n%s%s", rc, so, se);
+  fails += expect_true("resume: 2 unchanged (runs 0, 1), 5 new", rc == 0 && count_in(so, "unchanged,") == 2 &&
+                                                                   count_in(so, "new,") == NRUNS - 2);
+  free(so), free(se);
+  char *p3 = dml_strfmt("%s/cub200/G2_s2/run.h5", out3);
+  fails += check_run(p3, 2, NROWS + 5);
+  free(p3);
+  free(out3);
+
   int n_files;
   fails += expect_true("key in no file", files_containing(dir, KEY, &n_files) == 0);
   fails += expect_true("files were scanned", n_files >= NRUNS + 1);

@@ -187,6 +187,29 @@ int main(int argc, char **argv) {
     fails += expect_true("both records readable", 0);
   }
 
+  /* the same table from both: dml-aggregate's CSV of the local record and of the fetched one */
+  if (argc > 4) {
+    char *csv_a = dml_strfmt("%s/local.csv", dir), *csv_b = dml_strfmt("%s/fetched.csv", dir);
+    char *fdir = dml_strfmt("%s/fashion_mnist", fetched);
+    char *ag1[] = {argv[4], run_dir, "--csv", csv_a, "--out", "/dev/null", "--quiet", NULL};
+    char *ag2[] = {argv[4], fdir, "--csv", csv_b, "--out", "/dev/null", "--quiet", NULL};
+    int r1 = run_prog(ag1, 60, NULL, &se);
+    fprintf(stderr, "aggregate local: rc %d %s", r1, se);
+    free(se);
+    int r2 = run_prog(ag2, 60, NULL, &se);
+    fprintf(stderr, "aggregate fetched: rc %d %s", r2, se);
+    free(se);
+    FILE *fa_ = fopen(csv_a, "r"), *fb_ = fopen(csv_b, "r");
+    char *ta = xcalloc(1, 1 << 16), *tb = xcalloc(1, 1 << 16);
+    if (fa_) fread(ta, 1, (1 << 16) - 1, fa_), fclose(fa_);
+    if (fb_) fread(tb, 1, (1 << 16) - 1, fb_), fclose(fb_);
+    fprintf(stderr, "local table:\n%s", ta);
+    fails += expect_true("dml-aggregate: same table from the local and the fetched record",
+                         r1 == 0 && r2 == 0 && strlen(ta) > 20 && strstr(ta, "e_recall@1") && !strcmp(ta, tb));
+    if (strcmp(ta, tb)) fprintf(stderr, "fetched table:\n%s", tb);
+    free(ta), free(tb), free(csv_a), free(csv_b), free(fdir);
+  }
+
   /* ---- 2. offline: everything goes to the pending file; dml-sync uploads it, resuming after a cut ---- */
   char *run2 = dml_strfmt("%s/local/offline_s1", dir);
   mkdir(run2, 0755);
