@@ -30,7 +30,13 @@ double dml_metric_recall(const struct dml_eval_ranking *r, int k);
 /* map.c: variant 0 mAP_1000, 1 mAP_lim, 2 mAP_c, 3 mAP (full ranking), 4 mAP@R, 5 r_precision. */
 enum { DML_MAP_1000, DML_MAP_LIM, DML_MAP_C, DML_MAP_FULL, DML_MAP_AT_R, DML_R_PRECISION, DML_MAP_N_VARIANTS };
 double dml_metric_map(const struct dml_eval_ranking *r, int variant);
-/* The neighbour depth a variant needs, given the largest n_norm over the queries. */
+/* DML_MAP_FULL straight from the embeddings (no neighbour list): query rows q (nq, d) against gallery rows g (ng, d)
+ * (the same array in the standard mode, with exclude_self = 1: query i is gallery row i); metric 0 L2, 1 inner
+ * product (pass row-normalised rows for cosine). */
+double dml_metric_map_full(const float *q, size_t nq, const float *g, size_t ng, size_t d, int metric,
+                           const int32_t *qcls, const int32_t *gcls, int n_classes, const int32_t *n_norm,
+                           int exclude_self);
+/* The neighbour depth a variant needs, given the largest n_norm over the queries (0 for DML_MAP_FULL). */
 size_t dml_metric_map_depth(int variant, size_t max_norm, size_t n_total, size_t n_retrievable);
 
 /* clustering.c: cls (n) in 0..n_classes-1, clusters (n) in 0..n_clusters-1. */

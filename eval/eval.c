@@ -313,7 +313,7 @@ dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, s
     if (r->kind == K_RECALL || r->kind == K_MAP) {
       size_t dd = r->kind == K_RECALL ? (size_t)r->arg : dml_metric_map_depth(r->arg, max_class, n, n - 1);
       if (dd > n - 1) dd = n - 1;
-      need_knn[r->metric] = 1;
+      if (dd) need_knn[r->metric] = 1;
       if (dd > depth[r->metric]) depth[r->metric] = dd;
     }
     if (r->kind == K_NMI || r->kind == K_F1) need_km[r->metric] = 1;
@@ -345,7 +345,11 @@ dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, s
                                   .n_norm = n_norm, .n_rel = n_rel, .n_total = n, .n_retrievable = n - 1};
     switch (r->kind) {
       case K_RECALL: o->value = dml_metric_recall(&rk, r->arg); break;
-      case K_MAP: o->value = dml_metric_map(&rk, r->arg); break;
+      case K_MAP:
+        o->value = r->arg == DML_MAP_FULL ? dml_metric_map_full(r->metric ? emb_cos : emb, n, r->metric ? emb_cos : emb,
+                                                                n, d, r->metric, cls, cls, nu, n_norm, 1)
+                                          : dml_metric_map(&rk, r->arg);
+        break;
       case K_NMI: o->value = dml_metric_nmi(cls, nu, clusters[r->metric], kk, n); break;
       case K_F1: o->value = dml_metric_f1(cls, nu, clusters[r->metric], kk, n); break;
       case K_DISTS:
@@ -426,13 +430,17 @@ dml_status dml_eval_metrics_qg(const float *query, const int32_t *qlabels, size_
     const struct req *r = &rq[i];
     size_t dd = r->kind == K_RECALL ? (size_t)r->arg : dml_metric_map_depth(r->arg, max_cnt, ng, ng);
     if (dd > ng) dd = ng;
-    need[r->metric] = 1;
+    if (r->kind == K_MAP && r->arg == DML_MAP_FULL) {
+      need[r->metric] |= 2; /* the normalised rows only */
+      continue;
+    }
+    need[r->metric] |= 1;
     if (dd > depth[r->metric]) depth[r->metric] = dd;
   }
   float *qc = need[1] ? row_normalised(query, nq, d) : NULL, *gc = need[1] ? row_normalised(gallery, ng, d) : NULL;
   int32_t *nn[2] = {NULL, NULL};
   for (int m = 0; m < 2 && !st; m++)
-    if (need[m] && depth[m] > 0)
+    if ((need[m] & 1) && depth[m] > 0)
       st = knn(m ? gc : gallery, ng, m ? qc : query, nq, d, depth[m], 0, m, &nn[m]);
   for (size_t i = 0; i < n_keys && !st; i++) {
     const struct req *r = &rq[i];
@@ -443,7 +451,11 @@ dml_status dml_eval_metrics_qg(const float *query, const int32_t *qlabels, size_
                                              : "mAP/query-gallery-v1 (normaliser = same-label gallery items)";
     struct dml_eval_ranking rk = {.nq = nq, .k = depth[r->metric], .nn = nn[r->metric], .qcls = qcls,
                                   .gcls = gcls, .n_norm = cnt, .n_rel = cnt, .n_total = ng, .n_retrievable = ng};
-    o->value = r->kind == K_RECALL ? dml_metric_recall(&rk, r->arg) : dml_metric_map(&rk, r->arg);
+    if (r->kind == K_RECALL) o->value = dml_metric_recall(&rk, r->arg);
+    else if (r->arg == DML_MAP_FULL)
+      o->value = dml_metric_map_full(r->metric ? qc : query, nq, r->metric ? gc : gallery, ng, d, r->metric, qcls,
+                                     gcls, nu, cnt, 0);
+    else o->value = dml_metric_map(&rk, r->arg);
   }
   if (st) dml_eval_results_free(out, n_keys);
   threads_restore(th);

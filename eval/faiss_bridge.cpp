@@ -12,6 +12,19 @@
 // faiss 1.7 declares the index type inside Index; newer releases move it to the namespace
 using idx_t = faiss::Index::idx_t;
 
+// GPU indices: only when the faiss found at build time ships them. Debian 12's libfaiss (1.7.3) is CPU-only, so
+// there is no GPU path to build or test here; dml_faiss_has_gpu() reports it and every search runs on the CPU.
+#if defined(__has_include)
+#if __has_include(<faiss/gpu/GpuIndexFlat.h>)
+#define DML_FAISS_GPU_HEADERS 1
+#endif
+#endif
+#ifndef DML_FAISS_GPU_HEADERS
+#define DML_FAISS_GPU_HEADERS 0
+#endif
+
+extern "C" int dml_faiss_has_gpu(void) { return DML_FAISS_GPU_HEADERS; }
+
 static int fail(const std::exception &e, char *err, size_t cap) {
   if (err && cap) std::snprintf(err, cap, "faiss: %s", e.what());
   return -1;

@@ -20,6 +20,9 @@ int dml_faiss_kmeans(const float *x, size_t n, size_t d, size_t k, float *centro
 /* Nearest centroid (by L2, metric 0, or max inner product, metric 1) of every row. */
 int dml_faiss_assign(const float *centroids, size_t k, const float *x, size_t n, size_t d, int metric, int64_t *assign,
                      char *err, size_t cap);
+/* 1 when the faiss found at build time has GPU index headers (the GPU search path is not implemented yet: Debian's
+ * faiss has none, so nothing could build or test it); 0 otherwise. */
+int dml_faiss_has_gpu(void);
 #ifdef __cplusplus
 }
 #endif

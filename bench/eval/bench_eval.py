@@ -6,7 +6,7 @@ usage: bench_eval.py BUILD_DIR [--workdir DIR] [--threads 2] [--n 60502 --classe
 Prints wall time and peak RSS of each side, the ratio, and every metric side by side (values must agree:
 recall/mAP exactly, NMI/F1 exactly given faiss's identical clustering, the rest to float32 rounding); appends a CSV
 row to WORKDIR/bench_eval.csv. Exit 1 when a value disagrees beyond its tolerance."""
-import argparse, json, os, resource, subprocess, sys, time
+import argparse, json, os, subprocess, sys, time
 
 import numpy as np
 
@@ -18,17 +18,17 @@ KEYS = ("e_recall@1 e_recall@2 e_recall@4 nmi f1 mAP_1000 mAP_lim mAP_c dists@in
 TOL = {"e_recall": 0, "nmi": 1e-12, "f1": 1e-12, "mAP": 1e-12, "dists": 1e-6, "rho": 1e-5}
 
 
-def child(cmd, env):
-    """Run cmd; return (wall seconds, peak RSS MiB of that child)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def child(cmd, env, tag, workdir):
+    """Run cmd under /usr/bin/time; return (wall seconds, peak RSS MiB of that process alone, its output)."""
+    tf = os.path.join(workdir, tag + ".time")
     t = time.perf_counter()
-    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.run(["/usr/bin/time", "-o", tf, "-f", "%e %M", *cmd], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
     wall = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if p.returncode:
         sys.exit(f"bench_eval: {' '.join(cmd)} failed:\n{p.stdout}")
-    # ru_maxrss of children is the max over all waited children: run the smaller one first or accept the max
-    return wall, max(rss, before) / 1024.0, p.stdout
+    rss_kib = float(open(tf).read().split()[-1])
+    return wall, rss_kib / 1024.0, p.stdout
 
 
 def main():
@@ -47,11 +47,10 @@ def main():
                         str(a.classes), "--dim", str(a.dim)], check=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
     cj, pj = os.path.join(a.workdir, "dml.json"), os.path.join(a.workdir, "ref.json")
-    # dml-eval first: RUSAGE_CHILDREN keeps the maximum over children, so the first figure is dml-eval's alone
     c_wall, c_rss, c_out = child([os.path.join(a.build, "bin", "dml-eval"), data, "--metrics", *KEYS, "--json", cj,
-                                  "--kmeans-k", str(a.classes), "--threads", str(a.threads)], env)
+                                  "--kmeans-k", str(a.classes), "--threads", str(a.threads)], env, "dml", a.workdir)
     p_wall, p_rss, _ = child([sys.executable, os.path.join(HERE, "reference_eval.py"), data, pj, "--kmeans-k",
-                              str(a.classes), "--threads", str(a.threads), "--metrics", *KEYS], env)
+                              str(a.classes), "--threads", str(a.threads), "--metrics", *KEYS], env, "ref", a.workdir)
     c = json.load(open(cj))["metrics"]
     pr = json.load(open(pj))
     p = pr["metrics"]

@@ -2,7 +2,10 @@
  * NMI = MI(U, V) / mean(H(U), H(V)) with natural logarithms: sklearn's normalized_mutual_info_score with its
  * default arithmetic averaging (sklearn ≥ 0.22); 1 when both labelings are constant.
  * F1 is the pairwise F-measure: A = Σ_classes C(n_c, 2), B = Σ_clusters C(m_k, 2), T = Σ_{class, cluster} C(n_ck, 2),
- * P = T/B, R = T/A, F1 = 2PR/(P+R) = 2T/(A+B). */
+ * P = T/A, R = T/B (the reference names them the other way round; F1 is symmetric), F1 = 2PR/(P+R) = 2T/(A+B).
+ * The partition is the k-means assignment itself: the reference relabels each cluster by its member closest to the
+ * centroid, which renames clusters without changing the partition, so F1 is unchanged.
+ * DEVIATION: when no pair agrees (T = 0) we return 0; the reference's 2PR/(P+R) is 0/0 = NaN there. */
 #include <math.h>
 #include <stdlib.h>
 
