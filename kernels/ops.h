@@ -54,14 +54,15 @@ struct dml_backend_fn {
   /* Batch norm over (B, C, HW) per channel C, eps. training: batch statistics (biased variance) are used and saved
    * (mean, invstd (C)), running_mean/var (C) are updated in place with `momentum` (unbiased variance, as torch)
    * when not NULL. !training: running statistics are used (F.batch_norm(training=False)); mean/invstd receive
-   * the running mean and 1/sqrt(var+eps). */
+   * the running mean and 1/sqrt(var+eps). relu != 0: y = max(bn(x), 0) (fused). */
   void (*batchnorm_forward)(void *ctx, float *y, float *mean, float *invstd, float *running_mean, float *running_var,
                             const float *x, const float *gamma, const float *beta, int B, int C, int HW, float eps,
-                            float momentum, int training);
-  /* dx += (NULL to skip), dgamma += , dbeta += ; mean/invstd as saved by the forward of the same mode. */
+                            float momentum, int training, int relu);
+  /* dx: `=` when dx_overwrite, else `+=` (NULL to skip); dgamma += , dbeta += ; mean/invstd as saved by the
+   * forward of the same mode; y the forward's output (read only with relu: dy counts where y > 0). */
   void (*batchnorm_backward)(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
-                             const float *mean, const float *invstd, const float *gamma, int B, int C, int HW,
-                             int training);
+                             const float *y, const float *mean, const float *invstd, const float *gamma, int B, int C,
+                             int HW, int training, int relu, int dx_overwrite);
   /* Max pooling (saves the argmax index per output in `idx`, ties → first) or average pooling with padding
    * counted (torch's count_include_pad=True); ceil_mode off. x (B,C,H,W) → y (B,C,OH,OW); s->OC == s->C. */
   void (*pool2d_forward)(void *ctx, float *y, int32_t *idx, const float *x, const struct dml_conv_shape *s, int kind);
@@ -75,8 +76,10 @@ struct dml_backend_fn {
                                int kind);
   /* y = a + b (n); with relu != 0, y = max(a + b, 0) (the ResNet block's tail, fused). */
   void (*add_forward)(void *ctx, float *y, const float *a, const float *b, size_t n, int relu);
-  /* d += dy (NULL pointers skipped); with relu, only where y > 0. Used for both inputs of add. */
-  void (*add_backward)(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu);
+  /* da, db (NULL pointers skipped) += dy, or `=` where overwrite has bit 1 (da) / bit 2 (db); with relu, dy
+   * counts only where y > 0. */
+  void (*add_backward)(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu,
+                       int overwrite);
   /* device memory */
   void *(*alloc)(void *ctx, size_t bytes);
   void (*release)(void *ctx, void *p);

@@ -23,12 +23,23 @@ void dml_cpu_add_forward(void *ctx, float *y, const float *a, const float *b, si
   }
 }
 
-void dml_cpu_add_backward(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu) {
-  (void)ctx;
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (size_t i = 0; i < n; i++) {
+DML_CPU_CLONES static void add_bw_range(float *restrict da, float *restrict db, const float *restrict dy,
+                                        const float *restrict y, size_t i0, size_t i1, int relu, int ow) {
+  for (size_t i = i0; i < i1; i++) {
     float g = relu && !(y[i] > 0) ? 0 : dy[i];
-    if (da) da[i] += g;
-    if (db) db[i] += g;
+    if (da) da[i] = (ow & 1 ? 0 : da[i]) + g;
+    if (db) db[i] = (ow & 2 ? 0 : db[i]) + g;
+  }
+}
+
+void dml_cpu_add_backward(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu,
+                          int overwrite) {
+  (void)ctx;
+  const size_t chunk = 16384;
+  const long nch = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (nch > 2)
+  for (long c = 0; c < nch; c++) {
+    size_t i0 = (size_t)c * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
+    add_bw_range(da, db, dy, y, i0, i1, relu, overwrite);
   }
 }

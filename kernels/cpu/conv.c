@@ -52,7 +52,7 @@ struct dml_cpu_ctx {
   struct conv_entry *conv;
   int n_conv, cap_conv;
   void *scratch[8];
-  size_t scratch_bytes[8];
+  size_t scratch_bytes[8]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw, 5 db, 6 */
 };
 
 struct dml_cpu_ctx *dml_cpu_ctx_new(void) {
@@ -243,8 +243,13 @@ void dml_cpu_conv2d_backward(void *ctx, float *dx, float *dw, float *db, const f
     if (!e->d_dsrc.same) run_reorder(c, e->d_dsrc.reo, &e->d_dsrc.md, dsrc, &e->u_src, plain);
     if (!dx_overwrite) add_into(dx, plain, nx);
   }
-  const void *src = slot_in(c, &e->w_src, &e->u_src, x, 0);
-  const void *ddst = slot_in(c, &e->w_ddst, &e->u_dst, dy, 1);
+  /* diff_dst in the backward-weights layout: reuse the backward-data reorder when the layouts agree */
+  const void *ddst;
+  if (dx && !e->d_ddst.same && dnnl_memory_desc_equal(&e->d_ddst.md, &e->w_ddst.md))
+    ddst = c->scratch[0];
+  else
+    ddst = slot_in(c, &e->w_ddst, &e->u_dst, dy, 6);
+  const void *src = slot_in(c, &e->w_src, &e->u_src, x, 1);
   float *dw_plain = dml_cpu_scratch(c, 4, nw * sizeof(float));
   void *dwei = e->w_dwei.same ? (void *)dw_plain : dml_cpu_scratch(c, 2, e->w_dwei.bytes);
   float *db_tmp = db ? dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof(float)) : NULL;

@@ -25,10 +25,10 @@ void dml_cpu_conv2d_backward(void *ctx, float *dx, float *dw, float *db, const f
                              const struct dml_conv_shape *s, int dx_overwrite);
 void dml_cpu_batchnorm_forward(void *ctx, float *y, float *mean, float *invstd, float *running_mean, float *running_var,
                                const float *x, const float *gamma, const float *beta, int B, int C, int HW, float eps,
-                               float momentum, int training);
+                               float momentum, int training, int relu);
 void dml_cpu_batchnorm_backward(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
-                                const float *mean, const float *invstd, const float *gamma, int B, int C, int HW,
-                                int training);
+                                const float *y, const float *mean, const float *invstd, const float *gamma, int B,
+                                int C, int HW, int training, int relu, int dx_overwrite);
 void dml_cpu_pool2d_forward(void *ctx, float *y, int32_t *idx, const float *x, const struct dml_conv_shape *s, int kind);
 void dml_cpu_pool2d_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, const struct dml_conv_shape *s,
                              int kind);
@@ -36,5 +36,12 @@ void dml_cpu_global_pool_forward(void *ctx, float *y, int32_t *idx, const float 
 void dml_cpu_global_pool_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, int B, int C, int HW,
                                   int kind);
 void dml_cpu_add_forward(void *ctx, float *y, const float *a, const float *b, size_t n, int relu);
-void dml_cpu_add_backward(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu);
+void dml_cpu_add_backward(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu,
+                          int overwrite);
+/* x86-64: a second, AVX2+FMA build of the hot loops chosen at load time (GCC function multiversioning) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DML_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define DML_CPU_CLONES
+#endif
 #endif

@@ -15,7 +15,7 @@
 #include "tests/testutil.h"
 #include "train/nn/nn.h"
 
-enum { OP_CONV, OP_BN_TRAIN, OP_BN_EVAL, OP_MAXPOOL, OP_AVGPOOL, OP_GAVG, OP_GMAX, OP_ADD, OP_ADD_RELU };
+enum { OP_CONV, OP_BN_TRAIN, OP_BN_EVAL, OP_BN_TRAIN_RELU, OP_BN_EVAL_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_GAVG, OP_GMAX, OP_ADD, OP_ADD_RELU };
 
 struct cfg {
   int op;
@@ -30,7 +30,7 @@ static size_t n_in(const struct cfg *c, int i) {
   size_t x = (size_t)c->B * c->C * c->H * c->W;
   switch (c->op) {
     case OP_CONV: return i == 0 ? x : i == 1 ? (size_t)c->OC * c->C * c->K * c->K : i == 2 && c->bias ? (size_t)c->OC : 0;
-    case OP_BN_TRAIN: case OP_BN_EVAL: return i == 0 ? x : i < 3 ? (size_t)c->C : 0;
+    case OP_BN_TRAIN: case OP_BN_EVAL: case OP_BN_TRAIN_RELU: case OP_BN_EVAL_RELU: return i == 0 ? x : i < 3 ? (size_t)c->C : 0;
     case OP_ADD: case OP_ADD_RELU: return i < 2 ? x : 0;
     default: return i == 0 ? x : 0;
   }
@@ -71,7 +71,7 @@ static void ref_forward(const struct cfg *c, double *const *in, double *y) {
               y[((size_t)(b * c->OC + o) * OH + oh) * OW + ow] = s;
             }
       break;
-    case OP_BN_TRAIN: case OP_BN_EVAL:
+    case OP_BN_TRAIN: case OP_BN_EVAL: case OP_BN_TRAIN_RELU: case OP_BN_EVAL_RELU:
       for (int ch = 0; ch < C; ch++) {
         double m = 0, v = 0, N = (double)B * HW;
         for (int b = 0; b < B; b++)
@@ -80,11 +80,12 @@ static void ref_forward(const struct cfg *c, double *const *in, double *y) {
         for (int b = 0; b < B; b++)
           for (int i = 0; i < HW; i++) v += pow(x[(size_t)(b * C + ch) * HW + i] - m, 2);
         v /= N;
-        if (c->op == OP_BN_EVAL) m = run_mean(ch), v = run_var(ch);
+        if (c->op == OP_BN_EVAL || c->op == OP_BN_EVAL_RELU) m = run_mean(ch), v = run_var(ch);
         for (int b = 0; b < B; b++)
           for (int i = 0; i < HW; i++) {
             size_t k = (size_t)(b * C + ch) * HW + i;
             y[k] = (x[k] - m) / sqrt(v + 1e-5) * in[1][ch] + in[2][ch];
+            if ((c->op == OP_BN_TRAIN_RELU || c->op == OP_BN_EVAL_RELU) && y[k] < 0) y[k] = 0;
           }
       }
       break;
@@ -131,6 +132,16 @@ static int smooth(const struct cfg *c, double *const *in, double gap) {
     for (size_t i = 0; i < n_out(c); i++)
       if (fabs(in[0][i] + in[1][i]) < gap) return 0;
   }
+  if (c->op == OP_BN_TRAIN_RELU || c->op == OP_BN_EVAL_RELU) { /* the pre-activation away from 0 */
+    struct cfg lin = *c;
+    lin.op = c->op == OP_BN_TRAIN_RELU ? OP_BN_TRAIN : OP_BN_EVAL;
+    double *y = malloc(n_out(c) * sizeof *y);
+    ref_forward(&lin, in, y);
+    int ok = 1;
+    for (size_t i = 0; i < n_out(c); i++) ok &= fabs(y[i]) > gap;
+    free(y);
+    if (!ok) return 0;
+  }
   if (c->op == OP_MAXPOOL || c->op == OP_GMAX) {
     for (int p = 0; p < c->B * c->C; p++) {
       int nwin = c->op == OP_GMAX ? 1 : OH * OW;
@@ -175,7 +186,7 @@ static int run_case(struct dml_backend *be, const struct cfg *c, uint64_t seed) 
     for (int i = 0; i < nin_used; i++)
       for (size_t k = 0; k < nin[i]; k++) {
         double v = 2 * dml_rng_uniform(&r) - 1;
-        if ((c->op == OP_BN_TRAIN || c->op == OP_BN_EVAL) && i == 1) v = 0.5 + 0.5 * v + 0.5; /* gamma in (0.5, 1.5) */
+        if (c->op >= OP_BN_TRAIN && c->op <= OP_BN_EVAL_RELU && i == 1) v = 0.5 + 0.5 * v + 0.5; /* gamma in (0.5, 1.5) */
         /* round inputs to float so that the float32 and float64 functions see the same numbers */
         in[i][k] = (float)v;
       }
@@ -190,7 +201,7 @@ static int run_case(struct dml_backend *be, const struct cfg *c, uint64_t seed) 
   if (c->op == OP_CONV) {
     dml_params_declare(&ps, "w", 4, (int[]){c->OC, c->C, c->K, c->K}, 0, 0);
     if (c->bias) dml_params_declare(&ps, "b", 1, (int[]){c->OC}, 0, 0);
-  } else if (c->op == OP_BN_TRAIN || c->op == OP_BN_EVAL) {
+  } else if (c->op >= OP_BN_TRAIN && c->op <= OP_BN_EVAL_RELU) {
     dml_params_declare(&ps, "gamma", 1, (int[]){c->C}, 0, 0);
     dml_params_declare(&ps, "beta", 1, (int[]){c->C}, 0, 0);
   } else if (c->op == OP_ADD || c->op == OP_ADD_RELU) {
@@ -207,8 +218,9 @@ static int run_case(struct dml_backend *be, const struct cfg *c, uint64_t seed) 
   struct dml_tensor *x = dml_reshape(&t, &ps.p[0].t, 4, shp_x), *y = NULL;
   switch (c->op) {
     case OP_CONV: y = dml_conv2d(&t, x, &ps.p[1].t, c->bias ? &ps.p[2].t : NULL, c->S, c->P); break;
-    case OP_BN_TRAIN: case OP_BN_EVAL:
-      y = dml_batchnorm(&t, x, &ps.p[1].t, &ps.p[2].t, rm, rv, c->op == OP_BN_TRAIN);
+    case OP_BN_TRAIN: case OP_BN_EVAL: case OP_BN_TRAIN_RELU: case OP_BN_EVAL_RELU:
+      y = dml_batchnorm(&t, x, &ps.p[1].t, &ps.p[2].t, rm, rv, c->op == OP_BN_TRAIN || c->op == OP_BN_TRAIN_RELU,
+                        c->op == OP_BN_TRAIN_RELU || c->op == OP_BN_EVAL_RELU);
       break;
     case OP_MAXPOOL: y = dml_pool2d(&t, x, DML_POOL_MAX, c->K, c->S, c->P); break;
     case OP_AVGPOOL: y = dml_pool2d(&t, x, DML_POOL_AVG, c->K, c->S, c->P); break;
@@ -313,6 +325,8 @@ int main(void) {
     {OP_CONV, "conv2d 3x3/1 pad 1 (16 channels)", 2, 16, 5, 5, 16, 3, 1, 1, 0},
     {OP_BN_TRAIN, "batchnorm training", 3, 4, 2, 3, 0, 1, 1, 0, 0},
     {OP_BN_EVAL, "batchnorm inference (frozen)", 3, 4, 2, 3, 0, 1, 1, 0, 0},
+    {OP_BN_TRAIN_RELU, "batchnorm training + relu", 3, 4, 2, 3, 0, 1, 1, 0, 0},
+    {OP_BN_EVAL_RELU, "batchnorm inference + relu", 3, 4, 2, 3, 0, 1, 1, 0, 0},
     {OP_MAXPOOL, "maxpool 3/2 pad 1", 2, 3, 7, 8, 0, 3, 2, 1, 0},
     {OP_AVGPOOL, "avgpool 3/2 pad 1", 2, 3, 7, 8, 0, 3, 2, 1, 0},
     {OP_GAVG, "global average pool", 2, 5, 3, 4, 0, 1, 1, 0, 0},

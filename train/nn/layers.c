@@ -26,7 +26,7 @@ float *dml_tape_grad_for_write(struct dml_tape *t, struct dml_tensor *x, int *ov
 static void reshape_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   struct dml_tensor *x = e->in[0];
   dml_tape_need_grad(t, x);
-  t->be->fn.add_backward(t->be->ctx, x->grad, NULL, e->out->grad, NULL, x->n, 0);
+  t->be->fn.add_backward(t->be->ctx, x->grad, NULL, e->out->grad, NULL, x->n, 0, 0);
 }
 
 struct dml_tensor *dml_reshape(struct dml_tape *t, struct dml_tensor *x, int ndim, const int *shape) {
@@ -81,24 +81,22 @@ struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct d
 
 static void bn_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   struct dml_tensor *x = e->in[0], *g = e->in[1], *b = e->in[2];
-  float *dx = NULL;
-  if (wants_grad(x)) {
-    dml_tape_need_grad(t, x);
-    dx = x->grad;
-  }
+  int ow = 0;
+  float *dx = wants_grad(x) ? dml_tape_grad_for_write(t, x, &ow) : NULL;
   int B = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
-  t->be->fn.batchnorm_backward(t->be->ctx, dx, g->grad, b->grad, e->out->grad, x->data, e->saved, e->saved2, g->data, B,
-                               C, HW, e->iarg[0]);
+  t->be->fn.batchnorm_backward(t->be->ctx, dx, g->grad, b->grad, e->out->grad, x->data, e->out->data, e->saved,
+                               e->saved2, g->data, B, C, HW, e->iarg[0], e->iarg[1], ow);
 }
 
 struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
-                                 struct dml_tensor *beta, float *running_mean, float *running_var, int training) {
+                                 struct dml_tensor *beta, float *running_mean, float *running_var, int training,
+                                 int relu) {
   DML_ASSERT(x->ndim == 4 && (int)gamma->n == x->shape[1]);
   int B = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
   float *mean = dml_arena_alloc(&t->arena, 2 * (size_t)C * sizeof(float)), *invstd = mean + C;
   struct dml_tensor *y = dml_tape_tensor(t, 4, x->shape);
   t->be->fn.batchnorm_forward(t->be->ctx, y->data, mean, invstd, running_mean, running_var, x->data, gamma->data,
-                              beta->data, B, C, HW, 1e-5f, 0.1f, training);
+                              beta->data, B, C, HW, 1e-5f, 0.1f, training, relu);
   y->needs_grad = t->record;
   if (t->record) {
     struct dml_tape_entry *e = last_entry(t);
@@ -107,6 +105,7 @@ struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struc
     e->saved = mean;
     e->saved2 = invstd;
     e->iarg[0] = training;
+    e->iarg[1] = relu;
   }
   return y;
 }
@@ -172,15 +171,10 @@ struct dml_tensor *dml_global_pool(struct dml_tape *t, struct dml_tensor *x, int
 static void add_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   struct dml_tensor *a = e->in[0], *b = e->in[1];
   float *da = NULL, *db = NULL;
-  if (wants_grad(a)) {
-    dml_tape_need_grad(t, a);
-    da = a->grad;
-  }
-  if (wants_grad(b)) {
-    dml_tape_need_grad(t, b);
-    db = b->grad;
-  }
-  t->be->fn.add_backward(t->be->ctx, da, db, e->out->grad, e->out->data, e->out->n, e->iarg[0]);
+  int owa = 0, owb = 0;
+  if (wants_grad(a)) da = dml_tape_grad_for_write(t, a, &owa);
+  if (wants_grad(b)) db = dml_tape_grad_for_write(t, b, &owb);
+  t->be->fn.add_backward(t->be->ctx, da, db, e->out->grad, e->out->data, e->out->n, e->iarg[0], owa | owb << 1);
 }
 
 struct dml_tensor *dml_add(struct dml_tape *t, struct dml_tensor *a, struct dml_tensor *b, int relu) {
