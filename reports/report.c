@@ -151,7 +151,7 @@ dml_status dml_report_write(const struct dml_runset *rs, const struct dml_report
     goto done;
   }
   char *erule = dml_escape_latex(agg.rule), *esplit = dml_escape_latex(agg.split);
-  size_t nd = 0;
+  size_t nd = 0; /* datasets */
   for (size_t i = 0; i < agg.n_groups; i++) {
     int seen = 0;
     for (size_t k = 0; k < i && !seen; k++) seen = !strcmp(agg.groups[k].dataset, agg.groups[i].dataset);
@@ -172,7 +172,10 @@ dml_status dml_report_write(const struct dml_runset *rs, const struct dml_report
     for (size_t i = 0; i < agg.n_groups && shown < 40; i++)
       for (size_t k = 0; k < agg.groups[i].n_warnings && shown < 40; k++, shown++) {
         char *g = dml_escape_latex(agg.groups[i].name), *w = dml_escape_latex(agg.groups[i].warnings[k]);
-        fprintf(tex, "\\item \\texttt{%s}: %s\n", g, w);
+        fprintf(tex, "\\item \\texttt{%s}: ", g);
+        for (const char *c = w; *c; c++) /* paths may break after a slash */
+          fputs(*c == '/' ? "/\\allowbreak{}" : (char[2]){*c, 0}, tex);
+        fputc('\n', tex);
         free(g);
         free(w);
       }
@@ -180,7 +183,10 @@ dml_status dml_report_write(const struct dml_runset *rs, const struct dml_report
     fprintf(tex, "\\end{itemize}\n\n");
   }
   fprintf(tex, "\\section*{Results}\n\\begin{table}[ht]\n\\centering\n");
-  fprintf(tex, "\\resizebox{%s}{!}{\\input{tables/main.tex}}\n", nd * o->n_metrics > 6 ? "\\linewidth" : "!");
+  /* shrink the table to the line width only when it is wider */
+  fprintf(tex, "\\newsavebox{\\dmltable}\\sbox{\\dmltable}{\\input{tables/main.tex}}%%\n"
+               "\\ifdim\\wd\\dmltable>\\linewidth\\resizebox{\\linewidth}{!}{\\usebox{\\dmltable}}"
+               "\\else\\usebox{\\dmltable}\\fi\n");
   fprintf(tex, "\\caption{Mean $\\pm$ std over seeds (%s), values $\\times%g$; rule \\texttt{%s} on the \\texttt{%s} "
                "split. Bold: best mean per column; underlined: not significantly worse than the best (Welch's "
                "$t$-test, $\\alpha = 0.05$).}\n\\end{table}\n\n",
