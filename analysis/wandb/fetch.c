@@ -162,13 +162,20 @@ static dml_status fetch_history(struct dml_wandb_client *c, const char *entity, 
     json_decref(rows);
     return st;
   }
-  /* sort by _step (stable enough: steps are unique per run) */
+  /* sort by _step */
   size_t n = json_array_size(rows);
   json_t **tmp = xmalloc((n ? n : 1) * sizeof *tmp);
   for (size_t i = 0; i < n; i++) tmp[i] = json_incref(json_array_get(rows, i));
   qsort(tmp, n, sizeof *tmp, cmp_step);
+  /* one row per step: if the server's maxStep were inclusive, a window's last step would come twice */
   json_t *sorted = json_array();
-  for (size_t i = 0; i < n; i++) json_array_append_new(sorted, tmp[i]);
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0 && cmp_step(&tmp[i - 1], &tmp[i]) == 0) {
+      json_decref(tmp[i]);
+      continue;
+    }
+    json_array_append_new(sorted, tmp[i]);
+  }
   free(tmp);
   json_decref(rows);
   *rows_out = sorted;

@@ -132,6 +132,22 @@ int main(int argc, char **argv) {
   fails += expect_true("group fetch: 2 runs", rc == 0 && count_in(so, "runs listed") == 2);
   free(so), free(se);
 
+  /* --filter (ANDed with --group): one run by display name; a filter that is not JSON is a usage error */
+  char *out4 = dml_strfmt("%s/out_filter", dir);
+  char *fetch6[] = {argv[2], "ent/proj", "--out", out4, "--group", "G0", "--filter", "{\"displayName\": \"G0_s3\"}", NULL};
+  rc = run_prog(fetch6, 120, &so, &se);
+  fprintf(stderr, "filter fetch: rc %d\n%s%s", rc, so, se);
+  fails += expect_true("filter: 1 run", rc == 0 && count_in(so, "runs listed") == 1);
+  free(so), free(se);
+  char *p4 = dml_strfmt("%s/cub200/G0_s3/run.h5", out4);
+  fails += check_run(p4, 3, NROWS);
+  free(p4);
+  char *fetch7[] = {argv[2], "ent/proj", "--out", out4, "--filter", "{not json", NULL};
+  rc = run_prog(fetch7, 30, &so, &se);
+  fails += expect_true("bad --filter -> exit 2", rc == 2 && strstr(se, "--filter"));
+  free(so), free(se);
+  free(out4);
+
   /* a missing project: one clear line, exit 1 */
   char *fetch3[] = {argv[2], "ent/nosuch", "--out", out2, NULL};
   rc = run_prog(fetch3, 60, &so, &se);
