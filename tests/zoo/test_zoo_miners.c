@@ -1,0 +1,268 @@
+/* test_zoo_miners — the batch miners by their properties (spec A8): every tuple valid for its convention;
+ * random returns B distinct valid triplets with inclusion frequency B/total; semihard picks a semihard negative
+ * whenever one exists; softhard picks from the hard sets when non-empty; rho_distance flips with probability cp
+ * (binomial 5σ bound) and its other negatives follow Wu et al.'s weights (chi-square bound); npair / lifted anchors
+ * are exactly the positions whose label has ≥ 2 members; intra_random tuples share a label; parametric "hards"
+ * negatives lie in the support bins ≤ 0.5 whenever such a negative exists; a miner is a pure function of its RNG
+ * stream. Reference values are computed independently here. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/testutil.h"
+#include "train/train.h"
+
+enum { B = 24, D = 8 };
+
+static struct dml_train_opts opts(const char *miner, const char *loss) {
+  struct dml_train_opts o;
+  memset(&o, 0, sizeof o);
+  o.batch_mining = (char *)miner;
+  o.loss = (char *)loss;
+  o.miner_distance_lower_cutoff = 0.5;
+  o.miner_distance_upper_cutoff = 1.4;
+  o.miner_rho_distance_lower_cutoff = 0.5;
+  o.miner_rho_distance_upper_cutoff = 1.4;
+  o.miner_rho_distance_cp = 0.2;
+  o.miner_semihard_margin = -1;
+  o.loss_triplet_margin = 0.2;
+  o.miner_parametric_mode = "uniform";
+  o.miner_parametric_n_support = 100;
+  o.miner_parametric_support_lim_lo = 0.1;
+  o.miner_parametric_support_lim_hi = 1.9;
+  return o;
+}
+
+static double dist(const float *e, int i, int j) {
+  double s = 0;
+  for (int k = 0; k < D; k++) s += ((double)e[i * D + k] - e[j * D + k]) * ((double)e[i * D + k] - e[j * D + k]);
+  return sqrt(s);
+}
+
+static int mine(const char *name, const char *loss, struct dml_train_opts *o, const float *e, const int32_t *y,
+                uint64_t key, struct dml_tuples *tu) {
+  struct dml_miner m;
+  struct dml_train_opts oo = o ? *o : opts(name, loss);
+  if (dml_miner_create(&oo, &m)) return 1;
+  struct dml_rng r = dml_rng_init(7, DML_RNG_TEST, key, 1);
+  memset(tu, 0, sizeof *tu);
+  return m.mine(&m, e, y, B, D, &r, tu) != DML_OK;
+}
+
+static int count_label(const int32_t *y, int32_t v) {
+  int c = 0;
+  for (int i = 0; i < B; i++) c += y[i] == v;
+  return c;
+}
+
+int main(void) {
+  int f = 0;
+  float e[B * D];
+  int32_t y[B];
+  struct dml_rng r0 = dml_rng_init(3, DML_RNG_TEST, 0, 0);
+  for (int i = 0; i < B; i++) {
+    double s = 0;
+    for (int k = 0; k < D; k++) e[i * D + k] = (float)dml_rng_normal(&r0), s += e[i * D + k] * e[i * D + k];
+    for (int k = 0; k < D; k++) e[i * D + k] /= (float)sqrt(s);
+    y[i] = i < 20 ? i / 4 : 100 + i; /* 5 classes of 4, then 4 singletons */
+  }
+  struct dml_tuples tu;
+  const char *triplet_miners[] = {"random", "semihard", "softhard", "distance", "rho_distance", "parametric",
+                                  "random_distance"};
+  for (size_t k = 0; k < sizeof triplet_miners / sizeof *triplet_miners; k++) {
+    const char *nm = triplet_miners[k];
+    char tag[128];
+    snprintf(tag, sizeof tag, "%s: mines", nm);
+    f += expect_true(tag, !mine(nm, "triplet", NULL, e, y, k, &tu));
+    int ok = tu.n > 0;
+    for (int t = 0; t < tu.n; t++) {
+      int a = tu.t[t][0], p = tu.t[t][1], n = tu.t[t][2];
+      ok &= a >= 0 && a < B && p >= 0 && p < B && n >= 0 && n < B;
+      if (!strcmp(nm, "random_distance")) ok &= 1; /* pseudo labels: only the index ranges */
+      else if (!strcmp(nm, "rho_distance") && a == p) ok &= y[n] == y[a] && n != a;
+      else if (!strcmp(nm, "distance") && a == p) ok &= count_label(y, y[a]) == 1 && y[n] != y[a]; /* lone anchor */
+      else ok &= y[a] == y[p] && a != p && y[n] != y[a];
+    }
+    snprintf(tag, sizeof tag, "%s: every tuple valid (%d tuples)", nm, tu.n);
+    f += expect_true(tag, ok);
+    struct dml_tuples t2;
+    mine(nm, "triplet", NULL, e, y, k, &t2);
+    snprintf(tag, sizeof tag, "%s: same RNG stream, same tuples", nm);
+    f += expect_true(tag, t2.n == tu.n && !memcmp(t2.t, tu.t, (size_t)tu.n * sizeof *tu.t));
+    dml_tuples_free(&t2);
+    dml_tuples_free(&tu);
+  }
+  /* random: B distinct valid triplets; inclusion frequency of one triplet = B/total */
+  {
+    long total = 0;
+    for (int a = 0; a < B; a++) total += (long)(count_label(y, y[a]) - 1) * (B - count_label(y, y[a]));
+    int distinct = 1, hits = 0;
+    const int N = 4000;
+    for (int it = 0; it < N; it++) {
+      mine("random", "triplet", NULL, e, y, 1000 + it, &tu);
+      if (tu.n != B) distinct = 0;
+      for (int i = 0; i < tu.n; i++)
+        for (int j = 0; j < i; j++) distinct &= memcmp(tu.t[i], tu.t[j], sizeof tu.t[i]) != 0;
+      for (int i = 0; i < tu.n; i++) hits += tu.t[i][0] == 0 && tu.t[i][1] == 1 && tu.t[i][2] == 5;
+      dml_tuples_free(&tu);
+    }
+    f += expect_true("random: exactly B distinct triplets", distinct);
+    double pr = (double)B / total, mu = N * pr, sd = sqrt(N * pr * (1 - pr));
+    f += expect_true("random: inclusion frequency B/total within 5 sigma", fabs(hits - mu) < 5 * sd + 1);
+  }
+  /* semihard: chosen negative is semihard whenever one exists */
+  {
+    int ok = 1, any = 0;
+    for (int it = 0; it < 200; it++) {
+      mine("semihard", "triplet", NULL, e, y, 2000 + it, &tu);
+      for (int t = 0; t < tu.n; t++) {
+        int a = tu.t[t][0], p = tu.t[t][1], n = tu.t[t][2];
+        double dap = dist(e, a, p);
+        int exists = 0;
+        for (int j = 0; j < B; j++)
+          exists |= y[j] != y[a] && dist(e, a, j) > dap && dist(e, a, j) < dap + 0.2;
+        if (exists) {
+          any = 1;
+          double dan = dist(e, a, n);
+          ok &= dan > dap - 1e-6 && dan < dap + 0.2 + 1e-6;
+        }
+      }
+      f += expect_true("semihard: one tuple per anchor with a positive", tu.n == 20);
+      dml_tuples_free(&tu);
+    }
+    f += expect_true("semihard: negatives satisfy d_ap < d_an < d_ap + margin when possible", ok && any);
+    struct dml_train_opts o = opts("semihard", "multisimilarity");
+    struct dml_miner m;
+    f += expect_true("semihard with a margin-less loss is an error", dml_miner_create(&o, &m) == DML_ERR_ARG);
+    o.miner_semihard_margin = 0.3;
+    f += expect_true("... unless --miner_semihard_margin is given", dml_miner_create(&o, &m) == DML_OK && m.margin == 0.3);
+  }
+  /* softhard: from the hard sets when non-empty */
+  {
+    int ok = 1;
+    for (int it = 0; it < 200; it++) {
+      mine("softhard", "triplet", NULL, e, y, 3000 + it, &tu);
+      for (int t = 0; t < tu.n; t++) {
+        int a = tu.t[t][0], p = tu.t[t][1], n = tu.t[t][2];
+        double minneg = INFINITY, maxpos = -INFINITY;
+        for (int j = 0; j < B; j++) {
+          if (y[j] != y[a]) minneg = fmin(minneg, dist(e, a, j));
+          else if (j != a) maxpos = fmax(maxpos, dist(e, a, j));
+        }
+        int hp = 0, hn = 0;
+        for (int j = 0; j < B; j++) {
+          hp += j != a && y[j] == y[a] && dist(e, a, j) > minneg;
+          hn += y[j] != y[a] && dist(e, a, j) < maxpos;
+        }
+        if (hp) ok &= dist(e, a, p) > minneg - 1e-6;
+        if (hn) ok &= dist(e, a, n) < maxpos + 1e-6;
+      }
+      dml_tuples_free(&tu);
+    }
+    f += expect_true("softhard: positives / negatives from the hard sets when non-empty", ok);
+  }
+  /* rho_distance: flip probability and distance-weighted negatives */
+  {
+    long flips = 0, anchors = 0, cnt[B] = {0}, n0 = 0;
+    const int N = 6000;
+    for (int it = 0; it < N; it++) {
+      mine("rho_distance", "contrastive", NULL, e, y, 4000 + it, &tu);
+      for (int t = 0; t < tu.n; t++) {
+        anchors++;
+        if (tu.t[t][0] == tu.t[t][1]) flips++;
+        else if (tu.t[t][0] == 0) cnt[tu.t[t][2]]++, n0++;
+      }
+      dml_tuples_free(&tu);
+    }
+    double mu = anchors * 0.2, sd = sqrt(anchors * 0.2 * 0.8);
+    f += expect_true("rho_distance: 20 anchors per batch (singletons skipped)", anchors == 20L * N);
+    f += expect_true("rho_distance: flipped with probability cp (5 sigma)", fabs(flips - mu) < 5 * sd);
+    double w[B] = {0}, tot = 0;
+    for (int j = 0; j < B; j++) {
+      if (y[j] == y[0]) continue;
+      double d = fmax(dist(e, 0, j), 0.5);
+      w[j] = pow(d, 2.0 - D) * pow(1 - d * d / 4, -(D - 3) / 2.0);
+      tot += w[j];
+    }
+    double chi = 0;
+    int dof = -1;
+    for (int j = 0; j < B; j++)
+      if (w[j] > 0) {
+        double ex = n0 * w[j] / tot;
+        chi += (cnt[j] - ex) * (cnt[j] - ex) / ex;
+        dof++;
+      }
+    /* chi-square with dof degrees of freedom: mean dof, sd sqrt(2 dof); bound at mean + 6 sd */
+    f += expect_true("rho_distance: negatives follow the distance weights (chi-square)", chi < dof + 6 * sqrt(2.0 * dof));
+  }
+  /* npair / lifted */
+  {
+    f += expect_true("npair mines", !mine("npair", "npair", NULL, e, y, 5, &tu));
+    int ok = tu.n == 20;
+    for (int t = 0; t < tu.n; t++) ok &= y[tu.t[t][1]] == y[tu.t[t][0]] && tu.t[t][1] != tu.t[t][0] && tu.t[t][2] == -1;
+    f += expect_true("npair: one (a, p, -1) per anchor with a positive", ok);
+    dml_tuples_free(&tu);
+    f += expect_true("lifted mines", !mine("lifted", "lifted", NULL, e, y, 5, &tu));
+    ok = tu.n == 20;
+    for (int t = 0; t < tu.n; t++) ok &= tu.t[t][0] == t && tu.t[t][1] == -1 && tu.t[t][2] == -1;
+    f += expect_true("lifted: (a, -1, -1) for exactly the anchors with a positive", ok);
+    dml_tuples_free(&tu);
+  }
+  /* intra_random */
+  {
+    f += expect_true("intra_random mines", !mine("intra_random", "contrastive", NULL, e, y, 5, &tu));
+    int ok = tu.n == B;
+    for (int t = 0; t < tu.n; t++) ok &= y[tu.t[t][0]] == y[tu.t[t][1]] && y[tu.t[t][0]] == y[tu.t[t][2]];
+    f += expect_true("intra_random: B tuples, each within one label", ok);
+    dml_tuples_free(&tu);
+  }
+  /* parametric hards */
+  {
+    struct dml_train_opts o = opts("parametric", "triplet");
+    o.miner_parametric_mode = "hards";
+    int ok = 1, any = 0;
+    for (int it = 0; it < 100; it++) {
+      mine("parametric", "triplet", &o, e, y, 6000 + it, &tu);
+      for (int t = 0; t < tu.n; t++) {
+        int a = tu.t[t][0], n = tu.t[t][2], exists = 0;
+        double step = (1.9 - 0.1) / 99;
+        for (int j = 0; j < B; j++)
+          if (y[j] != y[a]) {
+            long b = lround((dist(e, a, j) - 0.1) / step);
+            b = b < 0 ? 0 : b > 99 ? 99 : b;
+            exists |= 0.1 + b * step <= 0.5;
+          }
+        if (exists) {
+          any = 1;
+          long b = lround((dist(e, a, n) - 0.1) / step);
+          b = b < 0 ? 0 : b > 99 ? 99 : b;
+          ok &= 0.1 + b * step <= 0.5 + 1e-9;
+        }
+      }
+      dml_tuples_free(&tu);
+    }
+    f += expect_true("parametric hards: negatives in bins <= 0.5 when one exists", ok);
+    (void)any;
+    o.miner_parametric_mode = "nonsense";
+    struct dml_miner m;
+    f += expect_true("parametric: unknown mode is an error", dml_miner_create(&o, &m) == DML_ERR_ARG);
+  }
+  /* registry and internal names */
+  {
+    const char *names[] = {"random", "semihard", "softhard", "distance", "rho_distance", "npair", "parametric",
+                           "lifted", "random_distance", "intra_random"};
+    const char *internal[] = {"random", "semihard", "softhard", "distance", "rho_distance", "npair", "parametric",
+                              "lifted", "distance", "random"};
+    int ok = 1;
+    for (int k = 0; k < 10; k++) {
+      struct dml_train_opts o = opts(names[k], "triplet");
+      struct dml_miner m;
+      ok &= dml_miner_create(&o, &m) == DML_OK && !strcmp(m.internal_name, internal[k]);
+    }
+    f += expect_true("every reference miner name is registered with its internal name", ok);
+    struct dml_train_opts o = opts("nosuch", "triplet");
+    struct dml_miner m;
+    f += expect_true("unknown miner is an error", dml_miner_create(&o, &m) == DML_ERR_ARG);
+  }
+  return test_report("test_zoo_miners", f);
+}
