@@ -44,6 +44,7 @@ struct conv_entry {
   struct slot f_src, f_wei, f_dst;            /* forward */
   struct slot d_ddst, d_wei, d_dsrc;          /* backward data */
   struct slot w_src, w_ddst, w_dwei;          /* backward weights */
+  dnnl_primitive_t dsrc_acc;                  /* diff_src blocked → plain with accumulation (sum post-op) */
 };
 
 struct dml_cpu_ctx {
@@ -79,6 +80,7 @@ void dml_cpu_ctx_free(void *ctx) {
     dnnl_primitive_desc_destroy(e->bwd_w_pd);
     struct slot *sl[] = {&e->f_src, &e->f_wei, &e->f_dst, &e->d_ddst, &e->d_wei, &e->d_dsrc, &e->w_src, &e->w_ddst, &e->w_dwei};
     for (size_t k = 0; k < sizeof sl / sizeof *sl; k++) slot_free(sl[k]);
+    if (e->dsrc_acc) dnnl_primitive_destroy(e->dsrc_acc);
   }
   free(c->conv);
   for (int k = 0; k < 8; k++) free(c->scratch[k]);
@@ -185,6 +187,20 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
   slot_init(c, &e->d_ddst, &e->u_dst, dnnl_primitive_desc_query_md(e->bwd_data_pd, dnnl_query_diff_dst_md, 0), 1);
   slot_init(c, &e->d_wei, &e->u_wei, dnnl_primitive_desc_query_md(e->bwd_data_pd, dnnl_query_weights_md, 0), 1);
   slot_init(c, &e->d_dsrc, &e->u_src, dnnl_primitive_desc_query_md(e->bwd_data_pd, dnnl_query_diff_src_md, 0), 0);
+  if (!e->d_dsrc.same) { /* dx += reorder(diff_src): one pass instead of reorder + add */
+    dnnl_primitive_attr_t attr;
+    dnnl_post_ops_t po;
+    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    DNNL_CHECK(dnnl_post_ops_create(&po));
+    DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
+    DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
+    dnnl_primitive_desc_t pd;
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, &e->d_dsrc.md, c->eng, &e->u_src, c->eng, attr));
+    DNNL_CHECK(dnnl_primitive_create(&e->dsrc_acc, pd));
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+  }
 
   DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &a_src, &a_wei, bias, &a_dst,
                                                          strides, pad_l, pad_r));
@@ -235,13 +251,16 @@ void dml_cpu_conv2d_backward(void *ctx, float *dx, float *dw, float *db, const f
   if (dx) {
     const void *ddst = slot_in(c, &e->d_ddst, &e->u_dst, dy, 0);
     const void *wei = slot_in(c, &e->d_wei, &e->u_wei, w, 1);
-    /* where the diff_src lands: directly in dx, or blocked in scratch 2 (then reordered), or plain in scratch 3 */
-    float *plain = dx_overwrite ? dx : dml_cpu_scratch(c, 3, nx * sizeof(float));
+    /* where the diff_src lands: blocked in scratch 2, then reordered into dx (`=`) or added to it by the
+     * sum-post-op reorder (`+=`); in our layout: directly in dx (`=`) or in scratch 3, then added */
+    float *plain = dx_overwrite || !e->d_dsrc.same ? dx : dml_cpu_scratch(c, 3, nx * sizeof(float));
     void *dsrc = e->d_dsrc.same ? (void *)plain : dml_cpu_scratch(c, 2, e->d_dsrc.bytes);
     exec(c, e->bwd_data, 3, (int[]){DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
          (const dnnl_memory_desc_t *[]){&e->d_ddst.md, &e->d_wei.md, &e->d_dsrc.md}, (const void *[]){ddst, wei, dsrc});
-    if (!e->d_dsrc.same) run_reorder(c, e->d_dsrc.reo, &e->d_dsrc.md, dsrc, &e->u_src, plain);
-    if (!dx_overwrite) add_into(dx, plain, nx);
+    if (!e->d_dsrc.same)
+      run_reorder(c, dx_overwrite ? e->d_dsrc.reo : e->dsrc_acc, &e->d_dsrc.md, dsrc, &e->u_src, dx);
+    else if (!dx_overwrite)
+      add_into(dx, plain, nx);
   }
   /* diff_dst in the backward-weights layout: reuse the backward-data reorder when the layouts agree */
   const void *ddst;

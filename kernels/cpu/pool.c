@@ -8,49 +8,45 @@
 
 #include "kernels/cpu/cpu.h"
 
+/* one (b, c) plane; window bounds clipped once per output, no per-element bounds test */
+DML_CPU_CLONES static void pool_plane(float *restrict yp, int32_t *restrict ip, const float *restrict xp,
+                                      const struct dml_conv_shape *s, int kind) {
+  const int H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+  const float inv = 1.0f / (float)(s->KH * s->KW);
+  for (int oh = 0; oh < OH; oh++) {
+    int h0 = oh * s->SH - s->PH, ha = h0 < 0 ? 0 : h0, hb = h0 + s->KH > H ? H : h0 + s->KH;
+    for (int ow = 0; ow < OW; ow++) {
+      int w0 = ow * s->SW - s->PW, wa = w0 < 0 ? 0 : w0, wb = w0 + s->KW > W ? W : w0 + s->KW;
+      if (kind == DML_POOL_MAX) {
+        float m = -INFINITY;
+        int32_t am = -1;
+        for (int h = ha; h < hb; h++)
+          for (int w = wa; w < wb; w++) {
+            float v = xp[h * W + w];
+            if (v > m || am < 0) {
+              m = v;
+              am = h * W + w;
+            }
+          }
+        yp[oh * OW + ow] = m;
+        ip[oh * OW + ow] = am;
+      } else {
+        double acc = 0;
+        for (int h = ha; h < hb; h++)
+          for (int w = wa; w < wb; w++) acc += xp[h * W + w];
+        yp[oh * OW + ow] = (float)(acc * inv);
+      }
+    }
+  }
+}
+
 void dml_cpu_pool2d_forward(void *ctx, float *y, int32_t *idx, const float *x, const struct dml_conv_shape *s, int kind) {
   (void)ctx;
-  const int planes = s->B * s->C, H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+  const int planes = s->B * s->C;
+  const size_t in_plane = (size_t)s->H * s->W, out_plane = (size_t)s->OH * s->OW;
 #pragma omp parallel for schedule(static)
-  for (int p = 0; p < planes; p++) {
-    const float *xp = x + (size_t)p * H * W;
-    float *yp = y + (size_t)p * OH * OW;
-    int32_t *ip = idx ? idx + (size_t)p * OH * OW : NULL;
-    for (int oh = 0; oh < OH; oh++)
-      for (int ow = 0; ow < OW; ow++) {
-        int h0 = oh * s->SH - s->PH, w0 = ow * s->SW - s->PW;
-        if (kind == DML_POOL_MAX) {
-          float m = -INFINITY;
-          int32_t am = -1;
-          for (int kh = 0; kh < s->KH; kh++) {
-            int h = h0 + kh;
-            if (h < 0 || h >= H) continue;
-            for (int kw = 0; kw < s->KW; kw++) {
-              int w = w0 + kw;
-              if (w < 0 || w >= W) continue;
-              float v = xp[h * W + w];
-              if (v > m || am < 0) {
-                m = v;
-                am = h * W + w;
-              }
-            }
-          }
-          yp[oh * OW + ow] = m;
-          ip[oh * OW + ow] = am;
-        } else {
-          double acc = 0;
-          for (int kh = 0; kh < s->KH; kh++) {
-            int h = h0 + kh;
-            if (h < 0 || h >= H) continue;
-            for (int kw = 0; kw < s->KW; kw++) {
-              int w = w0 + kw;
-              if (w >= 0 && w < W) acc += xp[h * W + w];
-            }
-          }
-          yp[oh * OW + ow] = (float)(acc / (s->KH * s->KW));
-        }
-      }
-  }
+  for (int p = 0; p < planes; p++)
+    pool_plane(y + p * out_plane, idx ? idx + p * out_plane : NULL, x + p * in_plane, s, kind);
 }
 
 void dml_cpu_pool2d_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, const struct dml_conv_shape *s,

@@ -305,6 +305,22 @@ static int thread_check(struct dml_backend *be) {
   }
   omp_set_num_threads(nt_keep);
   int fails = 0;
+  /* accumulation (dx_overwrite = 0) into an existing gradient equals overwrite + the old value; dw, db += */
+  {
+    float *acc = malloc(nx * 4), *dw = calloc(nw, 4), *db1 = calloc(64, 4), *db2 = malloc(64 * 4), *b = calloc(64, 4);
+    for (size_t i = 0; i < nx; i++) acc[i] = 1.0f + (float)(i % 5);
+    for (int i = 0; i < 64; i++) db2[i] = 2.0f;
+    float *dw2 = malloc(nw * 4);
+    for (size_t i = 0; i < nw; i++) dw2[i] = 3.0f;
+    be->fn.conv2d_backward(be->ctx, acc, dw2, db2, dy, x, w, &s, 0);
+    be->fn.conv2d_backward(be->ctx, NULL, dw, db1, dy, x, w, &s, 0);
+    double *g = malloc((nx + nw + 64) * sizeof *g), *r = malloc((nx + nw + 64) * sizeof *r);
+    for (size_t i = 0; i < nx; i++) g[i] = acc[i], r[i] = res[0][1][i] + 1.0 + (double)(i % 5);
+    for (size_t i = 0; i < nw; i++) g[nx + i] = dw2[i], r[nx + i] = dw[i] + 3.0;
+    for (int i = 0; i < 64; i++) g[nx + nw + i] = db2[i], r[nx + nw + i] = db1[i] + 2.0;
+    fails += expect_close("conv backward accumulates into dx, dw, db", g, r, nx + nw + 64, 1e-5, 1e-6);
+    free(acc), free(dw), free(db1), free(db2), free(b), free(dw2), free(g), free(r);
+  }
   fails += expect_true("conv forward bitwise equal with 1 and 2 threads", !memcmp(res[0][0], res[1][0], ny * 4));
   fails += expect_true("conv backward-data bitwise equal with 1 and 2 threads", !memcmp(res[0][1], res[1][1], nx * 4));
   fails += expect_true("conv backward-weights bitwise equal with 1 and 2 threads", !memcmp(res[0][2], res[1][2], nw * 4));
