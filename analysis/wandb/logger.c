@@ -172,7 +172,7 @@ static void *thread_main(void *arg) {
         free(ent_out);
         warn_once(&warned, "cannot create the run");
         if (st == DML_ERR_AUTH) l->dead = 1;
-        else wait_locked(l, dml_wandb_backoff(c, attempt++ < 5 ? attempt : 5) * 2, 0);
+        else wait_locked(l, dml_wandb_backoff(c, attempt < 5 ? ++attempt : 6), 0); /* 2 s doubling to 60 s */
       }
       free(ent);
       continue;
@@ -214,7 +214,7 @@ static void *thread_main(void *arg) {
     } else {
       warn_once(&warned, "cannot send history");
       if (st == DML_ERR_AUTH) l->dead = 1;
-      else wait_locked(l, dml_wandb_backoff(c, attempt++ < 5 ? attempt : 5) * 2, 0);
+      else wait_locked(l, dml_wandb_backoff(c, attempt < 5 ? ++attempt : 6), 0); /* 2 s doubling to 60 s */
     }
   }
   pthread_mutex_unlock(&l->mu);
