@@ -30,7 +30,15 @@ struct dml_table_opts {
   int raw_names;                /* group names as they are (else the reference's display names) */
   int significance;             /* mark entries not significantly worse than the column's best (Welch) */
   double alpha;                 /* significance level (0.05) */
+  int max_epoch;                /* add a Max_Epoch column: mean ± std of the epochs metrics[0] was read at */
+  int per_dataset;              /* the reference's single_table: one table per dataset, with Max_Epoch */
+  const char *const *name_map;  /* pairs {substring, display name}: the first contained substring names a row */
+  size_t n_name_map;            /* number of pairs */
 };
+/* Load a display-name mapping: a JSON object {"substring": "display name", ...}, in file order. pairs is
+ * (2 * n) heap strings; free with dml_name_map_free. */
+dml_status dml_name_map_load(const char *path, char ***pairs, size_t *n);
+void dml_name_map_free(char **pairs, size_t n);
 
 dml_status dml_table_write(const struct dml_aggregate *a, const struct dml_table_opts *o, FILE *out);
 

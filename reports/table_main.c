@@ -14,7 +14,8 @@ static char **split_commas(const char *s, size_t *n) {
 }
 
 int main(int argc, char **argv) {
-  struct { int latex, markdown, csv, standalone, raw, significance, decimals; double scale, alpha; char *metrics, *datasets, *o; } o = {0};
+  struct { int latex, markdown, csv, standalone, raw, significance, decimals, per_dataset, max_epoch; double scale, alpha;
+           char *metrics, *datasets, *o, *names; } o = {0};
   const struct dml_flag flags[] = {
     {"latex", DML_FLAG_BOOL, &o.latex, "0", "booktabs LaTeX (the default format)"},
     {"markdown", DML_FLAG_BOOL, &o.markdown, "0", "Markdown table"},
@@ -27,6 +28,9 @@ int main(int argc, char **argv) {
     {"alpha", DML_FLAG_FLOAT, &o.alpha, "0.05", "significance level"},
     {"standalone", DML_FLAG_BOOL, &o.standalone, "0", "LaTeX: a complete document instead of a fragment to \\input"},
     {"raw-names", DML_FLAG_BOOL, &o.raw, "0", "group names as they are (default: the reference's display names)"},
+    {"names", DML_FLAG_STR, &o.names, "", "display-name mapping, JSON {\"substring\": \"name\"}; first match wins, else the rules"},
+    {"per-dataset", DML_FLAG_BOOL, &o.per_dataset, "0", "one table per dataset with a Max_Epoch column (the reference's single_table)"},
+    {"max-epoch", DML_FLAG_BOOL, &o.max_epoch, "0", "add a Max_Epoch column (epochs the first metric was read at)"},
     {"o", DML_FLAG_STR, &o.o, "-", "output file (- = stdout)"},
   };
   struct dml_cli cli = {.prog = "dml-table", .summary = "mean ± std tables (LaTeX booktabs, Markdown, CSV) from an aggregate",
@@ -42,7 +46,15 @@ int main(int argc, char **argv) {
                              .metrics = (const char *const *)metrics, .n_metrics = nm,
                              .datasets = (const char *const *)datasets, .n_datasets = nd, .scale = o.scale,
                              .decimals = o.decimals, .standalone = o.standalone, .raw_names = o.raw,
-                             .significance = o.significance, .alpha = o.alpha};
+                             .significance = o.significance, .alpha = o.alpha, .per_dataset = o.per_dataset,
+                             .max_epoch = o.max_epoch};
+  char **map = NULL;
+  size_t nmap = 0;
+  if (*o.names) {
+    dml_exit_on_error(cli.prog, dml_name_map_load(o.names, &map, &nmap));
+    t.name_map = (const char *const *)map;
+    t.n_name_map = nmap;
+  }
   FILE *out = strcmp(o.o, "-") ? fopen(o.o, "w") : stdout;
   if (!out) dml_exit_on_error(cli.prog, dml_error(DML_ERR_IO, "cannot write %s", o.o));
   dml_status st = dml_table_write(&agg, &t, out);
@@ -52,6 +64,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < nd; i++) free(datasets[i]);
   free(metrics);
   free(datasets);
+  dml_name_map_free(map, nmap);
   dml_aggregate_free(&agg);
   dml_flags_free(&cli);
   return 0;

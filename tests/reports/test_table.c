@@ -2,6 +2,7 @@
  * aggregate agg_small.json and checked by hand: bold = best mean per column; underlined = Welch p >= 0.05 against
  * the best, e.g. CUB R@1 65.5±1.0 vs 66.0±1.0 (n 3, p ≈ 0.57) but not 61.0±1.0 (p ≈ 0.004); "Margin (D, β=1.2)"
  * joins the CUB and CARS groups as the reference's display names do; R- rows last).
+ * table_small_single.tex: dml-table agg_small.json --per-dataset --metrics e_recall@1,nmi --significance.
  * On a deliberate change: rerun the dml-table lines in the comment at each case and review the diff. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,26 @@ int main(void) {
   struct dml_table_opts s = {.format = DML_TABLE_LATEX, .metrics = metrics, .n_metrics = 1, .datasets = ds, .n_datasets = 2,
                              .scale = 100, .decimals = 1, .standalone = 1, .raw_names = 1, .alpha = 0.05};
   fails += golden("latex standalone", &a, &s, "table_small_standalone.tex");
+
+  /* --per-dataset --metrics e_recall@1,nmi --significance: the reference's single_table with Max_Epoch */
+  struct dml_table_opts pd = o;
+  pd.format = DML_TABLE_LATEX;
+  pd.per_dataset = 1;
+  fails += golden("latex per dataset", &a, &pd, "table_small_single.tex");
+
+  /* a display-name map: first contained substring wins, names are escaped */
+  const char *map[] = {"Triplet", "T_R $1", "CUBreg", "Regularised"};
+  struct dml_table_opts nm = {.format = DML_TABLE_MARKDOWN, .metrics = metrics, .n_metrics = 1, .scale = 1, .decimals = 3,
+                              .name_map = map, .n_name_map = 2};
+  char *mb = NULL;
+  size_t mn = 0;
+  FILE *mm = open_memstream(&mb, &mn);
+  dml_table_write(&a, &nm, mm);
+  fclose(mm);
+  fails += expect_true("name map: mapped, escaped rows", strstr(mb, "| T\\_R $1 | 0.610 ± 0.010 |") != NULL &&
+                                                         strstr(mb, "| Regularised | 0.655 ± 0.010 |") != NULL);
+  fails += expect_true("name map: unmapped rows keep the reference names", strstr(mb, "| Margin (D, \xce\xb2=1.2) |") != NULL);
+  free(mb);
 
   /* cells checked by hand, independent of the golden files */
   char *buf = NULL;
