@@ -1,5 +1,6 @@
-/* runset — find run records below folders (recursively, *.h5) and read them; foreign or unreadable files are
- * reported on one line each and skipped, never fatal to the rest. */
+/* runset — find run records below folders (recursively, *.h5, in sorted order) and read them; foreign or
+ * unreadable files are reported on one line each and skipped, never fatal to the rest. The folder walk comes
+ * first, so reading shows a progress bar with a known total (on `report`'s stream). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +16,13 @@ static int ends_with(const char *s, const char *suffix) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+struct pathlist { char **v; size_t n, cap; };
+
+static void push(struct pathlist *l, char *p) {
+  if (l->n == l->cap) l->v = xrealloc(l->v, (l->cap = l->cap ? 2 * l->cap : 64) * sizeof *l->v);
+  l->v[l->n++] = p;
+}
+
 static void add_file(struct dml_runset *rs, const char *path, FILE *report) {
   struct dml_run r;
   dml_status st = dml_runrecord_read(path, &r);
@@ -27,11 +35,11 @@ static void add_file(struct dml_runset *rs, const char *path, FILE *report) {
   rs->runs[rs->n++] = r;
 }
 
-static dml_status scan(struct dml_runset *rs, const char *path, FILE *report, int depth) {
+static dml_status scan(struct pathlist *files, const char *path, int depth) {
   struct stat sb;
   if (stat(path, &sb)) return dml_error(DML_ERR_IO, "cannot read %s: %s", path, strerror(errno));
   if (!S_ISDIR(sb.st_mode)) {
-    add_file(rs, path, report);
+    push(files, xstrdup(path));
     return DML_OK;
   }
   if (depth > 32) return DML_OK;
@@ -51,8 +59,11 @@ static dml_status scan(struct dml_runset *rs, const char *path, FILE *report, in
     char *p = dml_strfmt("%s/%s", path, names[i]);
     struct stat cs;
     if (!stat(p, &cs)) {
-      if (S_ISDIR(cs.st_mode)) scan(rs, p, report, depth + 1);
-      else if (ends_with(names[i], ".h5")) add_file(rs, p, report);
+      if (S_ISDIR(cs.st_mode)) scan(files, p, depth + 1);
+      else if (ends_with(names[i], ".h5")) {
+        push(files, p);
+        p = NULL;
+      }
     }
     free(p);
     free(names[i]);
@@ -61,7 +72,20 @@ static dml_status scan(struct dml_runset *rs, const char *path, FILE *report, in
   return DML_OK;
 }
 
-dml_status dml_runset_scan(struct dml_runset *rs, const char *path, FILE *report) { return scan(rs, path, report, 0); }
+dml_status dml_runset_scan(struct dml_runset *rs, const char *path, FILE *report) {
+  struct pathlist files = {0};
+  dml_status st = scan(&files, path, 0);
+  struct dml_progress pg;
+  dml_progress_init(&pg, "reading run records", files.n, "rec", report && files.n > 200 ? report : NULL);
+  for (size_t i = 0; i < files.n; i++) {
+    if (!st) add_file(rs, files.v[i], report);
+    free(files.v[i]);
+    if (!st && pg.out) dml_progress_update(&pg, i + 1, NULL);
+  }
+  if (!st && pg.out) dml_progress_finish(&pg, NULL);
+  free(files.v);
+  return st;
+}
 
 void dml_runset_free(struct dml_runset *rs) {
   for (size_t i = 0; i < rs->n; i++) dml_run_free(&rs->runs[i]);
