@@ -1,0 +1,240 @@
+/* dml-criterion — evaluate one criterion of the zoo on a saved batch (issue 5, point 4), for tests and for
+ * researchers checking an implementation.
+ *
+ *   dml-criterion --loss NAME [--batch_mining NAME] [--loss_* / --miner_* flags] --batch FILE.h5 [--seed S]
+ *                 [--out FILE.h5] [--list-params] [--n_classes C]
+ *
+ * Input (plain HDF5, any tool can write it): `embeddings` (B, D) float32 (used as given; normalise beforehand if
+ * the method expects it), `labels` (B) int32, optional `tuples` (M, 3) int32 (anchor, positive, negative; the
+ * miner is then skipped; −1 marks the implicit sets of the npair / lifted conventions), optional datasets
+ * `param/<name>` that set the criterion's learnable parameters (shape must match; --list-params prints names and
+ * shapes). Classes: 0 … C−1 with C = --n_classes, or max(label)+1 when 0 (labels index classes directly, as
+ * the reference). Without tuples, the miner --batch_mining runs on the RNG stream (seed, MINER, 0, 0) when the
+ * criterion needs one. Output: the loss on stdout; with --out, datasets `loss` (scalar float64),
+ * `grad/embeddings` (B, D) float32, `grad/param/<name>` float32, `tuples` (the ones used).
+ * HDF5 is used directly here (this program's own input format, not the run record). */
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/train.h"
+
+struct batch {
+  int B, D, M;
+  float *emb;      /* (B, D) */
+  int32_t *labels; /* (B) */
+  int32_t *tuples; /* (M, 3) or NULL */
+};
+
+static dml_status read_dataset(hid_t f, const char *name, hid_t memtype, int want_rank, hsize_t *dims, void **out) {
+  if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return dml_error(DML_ERR_FORMAT, "no dataset '%s'", name);
+  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+  if (ds < 0) return dml_error(DML_ERR_FORMAT, "cannot open dataset '%s'", name);
+  hid_t sp = H5Dget_space(ds);
+  int rank = H5Sget_simple_extent_ndims(sp);
+  dml_status st = DML_OK;
+  if (rank != want_rank) {
+    st = dml_error(DML_ERR_FORMAT, "dataset '%s' has rank %d, expected %d", name, rank, want_rank);
+  } else {
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    size_t n = 1;
+    for (int k = 0; k < rank; k++) n *= dims[k];
+    *out = xmalloc((n ? n : 1) * H5Tget_size(memtype));
+    if (H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
+      free(*out);
+      *out = NULL;
+      st = dml_error(DML_ERR_FORMAT, "cannot read dataset '%s' as %s", name,
+                     memtype == H5T_NATIVE_FLOAT ? "float32" : "int32");
+    }
+  }
+  H5Sclose(sp);
+  H5Dclose(ds);
+  return st;
+}
+
+static dml_status read_batch(const char *path, struct batch *b, hid_t *file) {
+  memset(b, 0, sizeof *b);
+  H5E_auto2_t fn;
+  void *data;
+  H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  FILE *probe = fopen(path, "rb");
+  if (!probe) return dml_error(DML_ERR_IO, "cannot open --batch %s", path);
+  fclose(probe);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return dml_error(DML_ERR_FORMAT, "--batch %s is not an HDF5 file", path);
+  hsize_t d[2];
+  dml_status st = read_dataset(f, "embeddings", H5T_NATIVE_FLOAT, 2, d, (void **)&b->emb);
+  if (!st) {
+    b->B = (int)d[0];
+    b->D = (int)d[1];
+    st = read_dataset(f, "labels", H5T_NATIVE_INT32, 1, d, (void **)&b->labels);
+    if (!st && (int)d[0] != b->B)
+      st = dml_error(DML_ERR_FORMAT, "'labels' has %d entries, 'embeddings' %d rows", (int)d[0], b->B);
+  }
+  if (!st && H5Lexists(f, "tuples", H5P_DEFAULT) > 0) {
+    st = read_dataset(f, "tuples", H5T_NATIVE_INT32, 2, d, (void **)&b->tuples);
+    if (!st && d[1] != 3) st = dml_error(DML_ERR_FORMAT, "'tuples' must be (M, 3), has %d columns", (int)d[1]);
+    if (!st) b->M = (int)d[0];
+    for (int i = 0; !st && i < 3 * b->M; i++)
+      if (b->tuples[i] < -1 || b->tuples[i] >= b->B)
+        st = dml_error(DML_ERR_FORMAT, "'tuples' entry %d is outside the batch (B = %d)", b->tuples[i], b->B);
+  }
+  if (!st && (b->B < 1 || b->D < 1)) st = dml_error(DML_ERR_FORMAT, "'embeddings' is empty");
+  if (st) {
+    H5Fclose(f);
+    return dml_error_prefix(st, "--batch %s", path);
+  }
+  *file = f;
+  return DML_OK;
+}
+
+static dml_status load_params(hid_t f, struct dml_criterion *c, const char *path) {
+  for (int i = 0; i < c->params.n; i++) {
+    struct dml_param *p = &c->params.p[i];
+    char name[160];
+    snprintf(name, sizeof name, "param/%s", p->name);
+    if (H5Lexists(f, "param", H5P_DEFAULT) <= 0 || H5Lexists(f, name, H5P_DEFAULT) <= 0) continue;
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t sp = H5Dget_space(ds);
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[4] = {0};
+    if (rank >= 1 && rank <= 4) H5Sget_simple_extent_dims(sp, dims, NULL);
+    int same = rank == p->ndim && n == (hssize_t)p->n;
+    for (int k = 0; same && k < rank; k++) same = (int)dims[k] == p->shape[k];
+    dml_status st = DML_OK;
+    if (!same) st = dml_error(DML_ERR_FORMAT, "%s: dataset '%s' does not have the parameter's shape (see --list-params)", path, name);
+    else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, p->t.data) < 0)
+      st = dml_error(DML_ERR_FORMAT, "%s: cannot read '%s' as float32", path, name);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    if (st) return st;
+  }
+  return DML_OK;
+}
+
+static void write_f32(hid_t g, const char *name, const float *v, int rank, const hsize_t *dims) {
+  hid_t sp = H5Screate_simple(rank, dims, NULL);
+  hid_t ds = H5Dcreate2(g, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+  H5Dclose(ds);
+  H5Sclose(sp);
+}
+
+static dml_status write_out(const char *path, double loss, const float *grad, const struct batch *b,
+                            const struct dml_criterion *c, const struct dml_tuples *tu) {
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (f < 0) return dml_error(DML_ERR_IO, "cannot create --out %s", path);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t ds = H5Dcreate2(f, "loss", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &loss);
+  H5Dclose(ds);
+  H5Sclose(sp);
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t g = H5Gcreate2(f, "grad/param", lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  H5Pclose(lcpl);
+  hid_t gr = H5Gopen2(f, "grad", H5P_DEFAULT);
+  write_f32(gr, "embeddings", grad, 2, (hsize_t[]){(hsize_t)b->B, (hsize_t)b->D});
+  for (int i = 0; i < c->params.n; i++) {
+    const struct dml_param *p = &c->params.p[i];
+    hsize_t dims[4];
+    for (int k = 0; k < p->ndim; k++) dims[k] = (hsize_t)p->shape[k];
+    write_f32(g, p->name, p->t.grad, p->ndim, dims);
+  }
+  if (tu->n) {
+    sp = H5Screate_simple(2, (hsize_t[]){(hsize_t)tu->n, 3}, NULL);
+    ds = H5Dcreate2(f, "tuples", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, tu->t);
+    H5Dclose(ds);
+    H5Sclose(sp);
+  }
+  H5Gclose(gr);
+  H5Gclose(g);
+  return H5Fclose(f) < 0 ? dml_error(DML_ERR_IO, "cannot write --out %s", path) : DML_OK;
+}
+
+int main(int argc, char **argv) {
+  const char *prog = "dml-criterion";
+  struct dml_train_opts o = {0};
+  struct dml_flag flags[DML_TRAIN_MAX_FLAGS + 8];
+  size_t n = dml_train_flags(&o, flags, DML_TRAIN_MAX_FLAGS);
+  char *batch_path = NULL, *out_path = NULL;
+  int list_params = 0, n_classes = 0;
+  flags[n++] = (struct dml_flag){"batch", DML_FLAG_STR, &batch_path, "", "HDF5 file with embeddings, labels [, tuples, param/<name>]"};
+  flags[n++] = (struct dml_flag){"out", DML_FLAG_STR, &out_path, "", "write loss, grad/embeddings, grad/param/<name> here"};
+  flags[n++] = (struct dml_flag){"list-params", DML_FLAG_BOOL, &list_params, "0", "print the criterion's parameters (name and shape) and exit"};
+  flags[n++] = (struct dml_flag){"n_classes", DML_FLAG_INT, &n_classes, "0", "number of training classes (0 = max label + 1)"};
+  struct dml_cli cli = {
+    .prog = prog,
+    .summary = "evaluate one criterion (loss and gradients) on a saved batch",
+    .usage = "--loss NAME [--batch_mining NAME] [--loss_* / --miner_* flags] --batch FILE.h5 [--seed S] [--out FILE.h5]",
+    .flags = flags, .n_flags = n, .max_positional = 0,
+  };
+  dml_exit_on_error(prog, dml_flags_parse(&cli, argc, argv));
+  struct batch b = {0};
+  hid_t f = -1;
+  dml_status st = DML_OK;
+  if (!*batch_path && !list_params) st = dml_error(DML_ERR_ARG, "--batch FILE.h5 is required");
+  if (!st && *batch_path) st = read_batch(batch_path, &b, &f);
+  dml_exit_on_error(prog, st);
+  if (b.B) o.embed_dim = b.D;
+  int C = n_classes;
+  for (int i = 0; !st && i < b.B; i++) {
+    if (b.labels[i] < 0) st = dml_error(DML_ERR_FORMAT, "--batch %s: label %d is negative", batch_path, b.labels[i]);
+    else if (!n_classes && b.labels[i] + 1 > C) C = b.labels[i] + 1;
+    else if (n_classes && b.labels[i] >= n_classes)
+      st = dml_error(DML_ERR_ARG, "label %d is not below --n_classes %d", b.labels[i], n_classes);
+  }
+  if (C < 1) C = 1;
+  int32_t *classes = xmalloc((size_t)C * sizeof *classes);
+  for (int k = 0; k < C; k++) classes[k] = k;
+  struct dml_criterion crit = {0};
+  if (!st) st = dml_criterion_create(&o, C, classes, &crit);
+  if (!st && list_params) {
+    for (int i = 0; i < crit.params.n; i++) {
+      printf("%s", crit.params.p[i].name);
+      for (int k = 0; k < crit.params.p[i].ndim; k++) printf("%s%d", k ? "x" : " ", crit.params.p[i].shape[k]);
+      printf("  (lr %g)\n", crit.params_lr);
+    }
+    if (!crit.params.n) printf("(no parameters)\n");
+    goto done;
+  }
+  if (!st) st = load_params(f, &crit, batch_path);
+  struct dml_tuples tu = {0};
+  if (!st && b.tuples) {
+    for (int i = 0; i < b.M; i++) dml_tuples_push(&tu, b.tuples[3 * i], b.tuples[3 * i + 1], b.tuples[3 * i + 2]);
+  } else if (!st && crit.requires_miner) {
+    struct dml_miner m;
+    st = dml_miner_create(&o, &m);
+    if (!st && strcmp(crit.allowed_miners, "*") && !strstr(crit.allowed_miners, m.internal_name))
+      st = dml_error(DML_ERR_ARG, "--loss %s does not work with --batch_mining %s (allowed: %s)", o.loss,
+                     o.batch_mining, crit.allowed_miners);
+    struct dml_rng r = dml_rng_init((uint64_t)o.seed, DML_RNG_MINER, 0, 0);
+    if (!st) st = m.mine(&m, b.emb, b.labels, b.B, b.D, &r, &tu);
+  }
+  float *grad = xmalloc((size_t)b.B * b.D * sizeof *grad);
+  double loss = 0;
+  if (!st) {
+    if (crit.params.n) dml_params_zero_grad(&crit.params);
+    st = crit.loss(&crit, b.emb, b.labels, b.B, b.D, &tu, &loss, grad);
+  }
+  if (!st) {
+    printf("loss %.17g\n", loss);
+    if (*out_path) st = write_out(out_path, loss, grad, &b, &crit, &tu);
+  }
+  free(grad);
+  dml_tuples_free(&tu);
+done:
+  if (crit.loss) dml_criterion_free(&crit);
+  if (f >= 0) H5Fclose(f);
+  free(classes);
+  free(b.emb);
+  free(b.labels);
+  free(b.tuples);
+  dml_flags_free(&cli);
+  dml_exit_on_error(prog, st);
+  return 0;
+}
