@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
   int fails = 0;
   setenv("WANDB_API_KEY", KEY, 1);
   setenv("DML_WANDB_BACKOFF_S", "0.05", 1);
-  setenv("WANDB_HTTP_TIMEOUT", "1", 1);
+  setenv("WANDB_HTTP_TIMEOUT", "3", 1); /* short, but far above a loopback answer under load */
   setenv("DML_PROGRESS", "0", 1);
   const char *args[] = {"--auth", "--gen", "ent/proj:2:30", "--max_seconds", "170", NULL};
   struct fake f;
@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
       {"500", "{\"fail\": \"500\", \"count\": 3}", 3},
       {"dropped connection", "{\"fail\": \"drop\", \"count\": 2}", 2},
       {"malformed JSON", "{\"fail\": \"malformed\", \"count\": 2}", 2},
-      {"slow answer past the timeout", "{\"fail\": \"slow\", \"count\": 1, \"delay\": 2.5}", 1},
+      {"slow answer past the timeout", "{\"fail\": \"slow\", \"count\": 1, \"delay\": 6}", 1},
       {"history page fails once", "{\"fail\": \"500\", \"count\": 1, \"match\": \"HistoryPage\"}", 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
