@@ -107,7 +107,7 @@ static dml_status make_run_dir(const struct dml_train_opts *o, char **out) {
 
 /* Embed a whole split in eval mode: out (n, embed_dim) host. */
 static void embed_split(struct trainer *T, const struct dml_dataset *d, float *out) {
-  int chunk = 512, D = T->net.embed_dim, in = T->net.in_dim;
+  int chunk = T->o->bs, D = T->net.embed_dim, in = T->net.in_dim;  /* the reference evaluates in batches of bs */
   float *x = xmalloc((size_t)chunk * in * sizeof *x);
   int32_t *idx = xmalloc((size_t)chunk * sizeof *idx);
   T->tape.record = 0;
@@ -360,6 +360,7 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
   int in_dim = T->train.channels * T->train.height * T->train.width;
   dml_params_init(&T->ps, T->be);
   if ((st = dml_network_init(&T->net, &T->ps, o->arch, in_dim, o->embed_dim))) return st;
+  if ((st = dml_network_set_input(&T->net, T->train.channels, T->train.height, T->train.width))) return st;
   if (o->fc_lr >= 0)
     for (int i = 0; i < T->ps.n; i++)
       if (strstr(T->ps.p[i].name, "last_linear")) T->ps.p[i].group = 2;
@@ -380,10 +381,8 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
     T->host_grads = xmalloc((T->ps.total + 1) * sizeof(float));
   }
   T->adam = (struct dml_adam){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
-  /* activations of one step: input + 3 layers of (B × widest) + grads, with room to spare */
-  size_t widest = (size_t)(in_dim > 512 ? in_dim : 512);
-  int rows = o->bs > 512 ? o->bs : 512;
-  size_t arena = (size_t)rows * widest * sizeof(float) * 12 + (64u << 20);
+  /* one step's activations and gradients, for the training batch and the evaluation chunks (also bs) */
+  size_t arena = dml_network_arena_bytes(&T->net, o->bs);
   dml_tape_init(&T->tape, T->be, arena);
   printf("memory: parameters %.2f MiB (x4 with grads and Adam moments), step arena %.1f MiB\n",
          T->ps.total * 4.0 / (1 << 20), arena / (double)(1 << 20));
@@ -394,6 +393,7 @@ static void teardown(struct trainer *T) {
   dml_tape_free(&T->tape);
   dml_criterion_free(&T->crit);
   dml_sampler_free(&T->sampler);
+  dml_network_free(&T->net);
   dml_params_free(&T->ps);
   dml_dataset_free(&T->train);
   dml_dataset_free(&T->test);
