@@ -31,6 +31,7 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     /* network */
     FLAG(embed_dim, INT, "128", "embedding dimension"),
     FLAG(not_pretrained, BOOL, "0", "do not load pretrained weights"),
+    FLAG(pretrained, STR, "", "(dml) ImageNet weights as .safetensors with torchvision names (the reference downloads them)"),
     FLAG(arch, STR, "mlp_normalize", "network: mlp, mlp_normalize (this build)"),
     FLAG(backend, STR, "auto", "(dml) compute backend: auto, cpu, cuda"),
     /* evaluation */

@@ -28,6 +28,7 @@ struct dml_train_opts {
   struct dml_intlist tau;
   /* network */
   int embed_dim, not_pretrained;
+  char *pretrained;
   char *arch, *backend;
   /* evaluation */
   int no_train_metrics, evaluate_on_gpu, eval_init;

@@ -366,6 +366,10 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
       if (strstr(T->ps.p[i].name, "last_linear")) T->ps.p[i].group = 2;
   dml_params_alloc(&T->ps);
   dml_network_reset_parameters(&T->net, (uint64_t)o->seed);
+  if (*o->pretrained && !o->not_pretrained) {
+    if ((st = dml_network_load(&T->net, o->pretrained))) return dml_error_prefix(st, "--pretrained");
+    printf("weights: %s\n", o->pretrained);
+  }
   if ((st = dml_sampler_create(o, &T->train, &T->sampler))) return st;
   if ((st = dml_miner_create(o, &T->miner))) return st;
   if ((st = dml_criterion_create(o, T->train.n_classes, T->train.classes, &T->crit))) return st;
