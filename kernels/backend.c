@@ -9,7 +9,7 @@
 const char *const dml_op_names[DML_OP_COUNT] = {
   [DML_OP_LINEAR] = "linear", [DML_OP_RELU] = "relu", [DML_OP_L2NORM] = "l2norm",
   [DML_OP_CONV2D] = "conv2d", [DML_OP_BATCHNORM] = "batchnorm", [DML_OP_POOL2D] = "pool2d",
-  [DML_OP_GLOBAL_POOL] = "global_pool", [DML_OP_ADD] = "add",
+  [DML_OP_GLOBAL_POOL] = "global_pool", [DML_OP_ADD] = "add", [DML_OP_CONCAT] = "concat", [DML_OP_MUL] = "mul",
 };
 
 int dml_backend_supports(const struct dml_backend *be, enum dml_op op) {
@@ -22,6 +22,8 @@ int dml_backend_supports(const struct dml_backend *be, enum dml_op op) {
     case DML_OP_POOL2D: return be->fn.pool2d_forward && be->fn.pool2d_backward;
     case DML_OP_GLOBAL_POOL: return be->fn.global_pool_forward && be->fn.global_pool_backward;
     case DML_OP_ADD: return be->fn.add_forward && be->fn.add_backward;
+    case DML_OP_CONCAT: return be->fn.concat_forward && be->fn.concat_backward;
+    case DML_OP_MUL: return be->fn.mul_forward && be->fn.mul_backward;
     default: return 0;
   }
 }

@@ -22,7 +22,7 @@
 
 enum dml_op {
   DML_OP_LINEAR, DML_OP_RELU, DML_OP_L2NORM, DML_OP_CONV2D, DML_OP_BATCHNORM, DML_OP_POOL2D, DML_OP_GLOBAL_POOL,
-  DML_OP_ADD, DML_OP_COUNT
+  DML_OP_ADD, DML_OP_CONCAT, DML_OP_MUL, DML_OP_COUNT
 };
 
 /* Shape of a 2-D convolution (NCHW activations, OIHW weights, torch.nn.Conv2d semantics, no dilation/groups).
@@ -64,7 +64,9 @@ struct dml_backend_fn {
                              const float *y, const float *mean, const float *invstd, const float *gamma, int B, int C,
                              int HW, int training, int relu, int dx_overwrite);
   /* Max pooling (saves the argmax index per output in `idx`, ties → first) or average pooling with padding
-   * counted (torch's count_include_pad=True); ceil_mode off. x (B,C,H,W) → y (B,C,OH,OW); s->OC == s->C. */
+   * counted (torch's count_include_pad=True: the divisor is the window clipped to the padded input, which is
+   * K·K except for ceil_mode's last windows). x (B,C,H,W) → y (B,C,OH,OW); s->OC == s->C; OH/OW are the
+   * caller's (floor or ceil mode). */
   void (*pool2d_forward)(void *ctx, float *y, int32_t *idx, const float *x, const struct dml_conv_shape *s, int kind);
   /* dx += */
   void (*pool2d_backward)(void *ctx, float *dx, const float *dy, const int32_t *idx, const struct dml_conv_shape *s,
@@ -80,6 +82,14 @@ struct dml_backend_fn {
    * counts only where y > 0. */
   void (*add_backward)(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu,
                        int overwrite);
+  /* Channel concatenation: y (B, Ctot, HW) channels [c0, c0+C) = x (B, C, HW). */
+  void (*concat_forward)(void *ctx, float *y, const float *x, int B, int Ctot, int c0, int C, int HW);
+  /* dx (B, C, HW) += dy (B, Ctot, HW) channels [c0, c0+C). */
+  void (*concat_backward)(void *ctx, float *dx, const float *dy, int B, int Ctot, int c0, int C, int HW);
+  /* y = x ⊙ m (n elements; dropout with a precomputed mask of 0 and 1/(1−p)). */
+  void (*mul_forward)(void *ctx, float *y, const float *x, const float *m, size_t n);
+  /* dx += dy ⊙ m */
+  void (*mul_backward)(void *ctx, float *dx, const float *dy, const float *m, size_t n);
   /* device memory */
   void *(*alloc)(void *ctx, size_t bytes);
   void (*release)(void *ctx, void *p);

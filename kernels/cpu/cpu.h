@@ -38,6 +38,10 @@ void dml_cpu_global_pool_backward(void *ctx, float *dx, const float *dy, const i
 void dml_cpu_add_forward(void *ctx, float *y, const float *a, const float *b, size_t n, int relu);
 void dml_cpu_add_backward(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu,
                           int overwrite);
+void dml_cpu_concat_forward(void *ctx, float *y, const float *x, int B, int Ctot, int c0, int C, int HW);
+void dml_cpu_concat_backward(void *ctx, float *dx, const float *dy, int B, int Ctot, int c0, int C, int HW);
+void dml_cpu_mul_forward(void *ctx, float *y, const float *x, const float *m, size_t n);
+void dml_cpu_mul_backward(void *ctx, float *dx, const float *dy, const float *m, size_t n);
 /* x86-64: a second, AVX2+FMA build of the hot loops chosen at load time (GCC function multiversioning) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define DML_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))

@@ -12,11 +12,14 @@
 DML_CPU_CLONES static void pool_plane(float *restrict yp, int32_t *restrict ip, const float *restrict xp,
                                       const struct dml_conv_shape *s, int kind) {
   const int H = s->H, W = s->W, OH = s->OH, OW = s->OW;
-  const float inv = 1.0f / (float)(s->KH * s->KW);
   for (int oh = 0; oh < OH; oh++) {
     int h0 = oh * s->SH - s->PH, ha = h0 < 0 ? 0 : h0, hb = h0 + s->KH > H ? H : h0 + s->KH;
+    /* torch's divisor: the window clipped to the padded input (count_include_pad) */
+    int hp = (h0 + s->KH < H + s->PH ? h0 + s->KH : H + s->PH) - h0;
     for (int ow = 0; ow < OW; ow++) {
       int w0 = ow * s->SW - s->PW, wa = w0 < 0 ? 0 : w0, wb = w0 + s->KW > W ? W : w0 + s->KW;
+      int wp = (w0 + s->KW < W + s->PW ? w0 + s->KW : W + s->PW) - w0;
+
       if (kind == DML_POOL_MAX) {
         float m = -INFINITY;
         int32_t am = -1;
@@ -34,7 +37,7 @@ DML_CPU_CLONES static void pool_plane(float *restrict yp, int32_t *restrict ip, 
         double acc = 0;
         for (int h = ha; h < hb; h++)
           for (int w = wa; w < wb; w++) acc += xp[h * W + w];
-        yp[oh * OW + ow] = (float)(acc * inv);
+        yp[oh * OW + ow] = (float)(acc / (hp * wp));
       }
     }
   }
@@ -53,7 +56,6 @@ void dml_cpu_pool2d_backward(void *ctx, float *dx, const float *dy, const int32_
                              int kind) {
   (void)ctx;
   const int planes = s->B * s->C, H = s->H, W = s->W, OH = s->OH, OW = s->OW;
-  const float inv = 1.0f / (float)(s->KH * s->KW);
 #pragma omp parallel for schedule(static)
   for (int p = 0; p < planes; p++) {
     float *dxp = dx + (size_t)p * H * W;
@@ -66,7 +68,9 @@ void dml_cpu_pool2d_backward(void *ctx, float *dx, const float *dy, const int32_
       for (int oh = 0; oh < OH; oh++)
         for (int ow = 0; ow < OW; ow++) {
           int h0 = oh * s->SH - s->PH, w0 = ow * s->SW - s->PW;
-          float g = dyp[oh * OW + ow] * inv;
+          int hp = (h0 + s->KH < H + s->PH ? h0 + s->KH : H + s->PH) - h0;
+          int wp = (w0 + s->KW < W + s->PW ? w0 + s->KW : W + s->PW) - w0;
+          float g = dyp[oh * OW + ow] / (float)(hp * wp);
           for (int kh = 0; kh < s->KH; kh++) {
             int h = h0 + kh;
             if (h < 0 || h >= H) continue;

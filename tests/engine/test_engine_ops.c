@@ -2,10 +2,12 @@
  * gradients from float64 central finite differences (h = 1e-6) of loss = Σ c ⊙ f(inputs) for a fixed random c:
  *   1. the float32 backend forward (through the tape layers) matches the float64 reference forward;
  *   2. the float32 analytic gradients of every input and parameter (dml_tape_backward) match the float64 FD ones.
- * Ops: conv2d (3×3/2 pad 1 with bias, 1×1/1 without, 7×7/2 pad 3), batch norm (training with running-stat update,
- * and inference/frozen), max and average pooling 3/2 pad 1, global average / max pooling, add (with and without
- * the fused ReLU), reshape. Random inputs are redrawn until no max-pool tie or ReLU kink lies within 1e-3.
- * Also: the same results with 1 and 2 OpenMP threads (bitwise), checked for conv backward-weights. */
+ * Ops: conv2d (3×3/2 pad 1 with bias, 1×1/1 without, 7×7/2 pad 3, 16 channels), batch norm (training with the
+ * running-stat update, inference/frozen, each with and without the fused ReLU), max and average pooling (floor and
+ * ceil mode, torch's count_include_pad divisor), global average / max pooling, add (with and without the fused
+ * ReLU), concat, dropout (mask from the documented RNG stream), reshape. Random inputs are redrawn until no
+ * max-pool tie or ReLU kink lies within 1e-3. Also: conv forward/backward bitwise equal with 1 and 2 OpenMP
+ * threads, and conv gradient accumulation (`+=`) into existing gradients. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -15,16 +17,26 @@
 #include "tests/testutil.h"
 #include "train/nn/nn.h"
 
-enum { OP_CONV, OP_BN_TRAIN, OP_BN_EVAL, OP_BN_TRAIN_RELU, OP_BN_EVAL_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_GAVG, OP_GMAX, OP_ADD, OP_ADD_RELU };
+enum { OP_CONV, OP_BN_TRAIN, OP_BN_EVAL, OP_BN_TRAIN_RELU, OP_BN_EVAL_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_GAVG, OP_GMAX, OP_ADD, OP_ADD_RELU,
+       OP_CONCAT, OP_DROPOUT };
 
 struct cfg {
   int op;
   const char *name;
-  int B, C, H, W, OC, K, S, P, bias;
+  int B, C, H, W, OC, K, S, P, bias, ceil; /* concat: OC = channels of the second input */
 };
 
+enum { DROP_SEED = 77, DROP_STEP = 5 };
+static const float DROP_P = 0.3f;
+
 /* inputs: in[0] = x (B,C,H,W); conv: in[1] = w, in[2] = b; bn: in[1] = gamma, in[2] = beta; add: in[1] = second */
-static int out_hw(int H, int K, int S, int P) { return (H + 2 * P - K) / S + 1; }
+static int ceil_mode;
+/* torch's pooling output size (floor, or ceil with the last window starting inside input or left padding) */
+static int out_hw(int H, int K, int S, int P) {
+  int o = (H + 2 * P - K + (ceil_mode ? S - 1 : 0)) / S + 1;
+  if (ceil_mode && (o - 1) * S >= H + P) o--;
+  return o;
+}
 
 static size_t n_in(const struct cfg *c, int i) {
   size_t x = (size_t)c->B * c->C * c->H * c->W;
@@ -32,6 +44,7 @@ static size_t n_in(const struct cfg *c, int i) {
     case OP_CONV: return i == 0 ? x : i == 1 ? (size_t)c->OC * c->C * c->K * c->K : i == 2 && c->bias ? (size_t)c->OC : 0;
     case OP_BN_TRAIN: case OP_BN_EVAL: case OP_BN_TRAIN_RELU: case OP_BN_EVAL_RELU: return i == 0 ? x : i < 3 ? (size_t)c->C : 0;
     case OP_ADD: case OP_ADD_RELU: return i < 2 ? x : 0;
+    case OP_CONCAT: return i == 0 ? x : i == 1 ? (size_t)c->B * c->OC * c->H * c->W : 0;
     default: return i == 0 ? x : 0;
   }
 }
@@ -42,6 +55,7 @@ static size_t n_out(const struct cfg *c) {
     case OP_CONV: return (size_t)c->B * c->OC * OH * OW;
     case OP_MAXPOOL: case OP_AVGPOOL: return (size_t)c->B * c->C * OH * OW;
     case OP_GAVG: case OP_GMAX: return (size_t)c->B * c->C;
+    case OP_CONCAT: return (size_t)c->B * (c->C + c->OC) * c->H * c->W;
     default: return (size_t)c->B * c->C * c->H * c->W;
   }
 }
@@ -93,7 +107,10 @@ static void ref_forward(const struct cfg *c, double *const *in, double *y) {
       for (int p = 0; p < B * C; p++)
         for (int oh = 0; oh < OH; oh++)
           for (int ow = 0; ow < OW; ow++) {
-            double m = -INFINITY, s = 0;
+            /* torch avg_pool2d(count_include_pad=True): divisor = window ∩ padded input */
+            int hs = oh * c->S - c->P, ws = ow * c->S - c->P;
+            int he = hs + c->K < H + c->P ? hs + c->K : H + c->P, we = ws + c->K < W + c->P ? ws + c->K : W + c->P;
+            double m = -INFINITY, s = 0, div = (double)(he - hs) * (we - ws);
             for (int kh = 0; kh < c->K; kh++)
               for (int kw = 0; kw < c->K; kw++) {
                 int h = oh * c->S - c->P + kh, w = ow * c->S - c->P + kw;
@@ -102,7 +119,7 @@ static void ref_forward(const struct cfg *c, double *const *in, double *y) {
                 m = v > m ? v : m;
                 s += v;
               }
-            y[((size_t)p * OH + oh) * OW + ow] = c->op == OP_MAXPOOL ? m : s / (c->K * c->K);
+            y[((size_t)p * OH + oh) * OW + ow] = c->op == OP_MAXPOOL ? m : s / div;
           }
       break;
     case OP_GAVG: case OP_GMAX:
@@ -116,6 +133,17 @@ static void ref_forward(const struct cfg *c, double *const *in, double *y) {
         y[p] = c->op == OP_GMAX ? m : s / HW;
       }
       break;
+    case OP_CONCAT:
+      for (int b = 0; b < B; b++) {
+        memcpy(y + (size_t)b * (C + c->OC) * HW, x + (size_t)b * C * HW, (size_t)C * HW * sizeof *y);
+        memcpy(y + ((size_t)b * (C + c->OC) + C) * HW, in[1] + (size_t)b * c->OC * HW, (size_t)c->OC * HW * sizeof *y);
+      }
+      break;
+    case OP_DROPOUT: { /* the mask drawn from the documented stream, independently of the layer */
+      struct dml_rng r = dml_rng_init(DROP_SEED, DML_RNG_DROPOUT, DROP_STEP, 0);
+      for (size_t i = 0; i < n_out(c); i++) y[i] = dml_rng_uniformf(&r) < DROP_P ? 0.0 : x[i] / (1.0 - DROP_P);
+      break;
+    }
     case OP_ADD: case OP_ADD_RELU:
       for (size_t i = 0; i < n_out(c); i++) {
         double v = x[i] + in[1][i];
@@ -173,6 +201,7 @@ static double loss64(const struct cfg *c, double *const *in, const double *cw, d
 
 static int run_case(struct dml_backend *be, const struct cfg *c, uint64_t seed) {
   int fails = 0;
+  ceil_mode = c->ceil;
   size_t nin[3], no = n_out(c);
   double *in[3], *cw = malloc(no * sizeof *cw), *y64 = malloc(no * sizeof *y64);
   int nin_used = 0;
@@ -206,6 +235,8 @@ static int run_case(struct dml_backend *be, const struct cfg *c, uint64_t seed) 
     dml_params_declare(&ps, "beta", 1, (int[]){c->C}, 0, 0);
   } else if (c->op == OP_ADD || c->op == OP_ADD_RELU) {
     dml_params_declare(&ps, "x2", 4, shp_x, 0, 0);
+  } else if (c->op == OP_CONCAT) {
+    dml_params_declare(&ps, "x2", 4, (int[]){c->B, c->OC, c->H, c->W}, 0, 0);
   }
   dml_params_alloc(&ps);
   for (int i = 0; i < ps.n; i++)
@@ -214,6 +245,8 @@ static int run_case(struct dml_backend *be, const struct cfg *c, uint64_t seed) 
   for (int ch = 0; ch < c->C; ch++) rm[ch] = (float)run_mean(ch), rv[ch] = (float)run_var(ch);
   struct dml_tape t;
   dml_tape_init(&t, be, 1 << 22);
+  t.seed = DROP_SEED;
+  t.step = DROP_STEP;
   /* the input goes through a reshape view first, so reshape's backward is covered too */
   struct dml_tensor *x = dml_reshape(&t, &ps.p[0].t, 4, shp_x), *y = NULL;
   switch (c->op) {
@@ -222,8 +255,10 @@ static int run_case(struct dml_backend *be, const struct cfg *c, uint64_t seed) 
       y = dml_batchnorm(&t, x, &ps.p[1].t, &ps.p[2].t, rm, rv, c->op == OP_BN_TRAIN || c->op == OP_BN_TRAIN_RELU,
                         c->op == OP_BN_TRAIN_RELU || c->op == OP_BN_EVAL_RELU);
       break;
-    case OP_MAXPOOL: y = dml_pool2d(&t, x, DML_POOL_MAX, c->K, c->S, c->P); break;
-    case OP_AVGPOOL: y = dml_pool2d(&t, x, DML_POOL_AVG, c->K, c->S, c->P); break;
+    case OP_MAXPOOL: y = dml_pool2d(&t, x, DML_POOL_MAX, c->K, c->S, c->P, c->ceil); break;
+    case OP_AVGPOOL: y = dml_pool2d(&t, x, DML_POOL_AVG, c->K, c->S, c->P, c->ceil); break;
+    case OP_CONCAT: y = dml_concat(&t, (struct dml_tensor *[]){x, &ps.p[1].t}, 2); break;
+    case OP_DROPOUT: y = dml_dropout(&t, x, DROP_P); break;
     case OP_GAVG: y = dml_global_pool(&t, x, DML_POOL_AVG); break;
     case OP_GMAX: y = dml_global_pool(&t, x, DML_POOL_MAX); break;
     case OP_ADD: case OP_ADD_RELU: y = dml_add(&t, x, &ps.p[1].t, c->op == OP_ADD_RELU); break;
@@ -335,20 +370,25 @@ static int thread_check(struct dml_backend *be) {
 int main(void) {
   struct dml_backend *be = dml_backend_cpu_new();
   const struct cfg cases[] = {
-    {OP_CONV, "conv2d 3x3/2 pad 1 + bias", 2, 3, 7, 6, 4, 3, 2, 1, 1},
-    {OP_CONV, "conv2d 1x1/1", 2, 5, 4, 4, 6, 1, 1, 0, 0},
-    {OP_CONV, "conv2d 7x7/2 pad 3", 1, 3, 11, 10, 4, 7, 2, 3, 0},
-    {OP_CONV, "conv2d 3x3/1 pad 1 (16 channels)", 2, 16, 5, 5, 16, 3, 1, 1, 0},
-    {OP_BN_TRAIN, "batchnorm training", 3, 4, 2, 3, 0, 1, 1, 0, 0},
-    {OP_BN_EVAL, "batchnorm inference (frozen)", 3, 4, 2, 3, 0, 1, 1, 0, 0},
-    {OP_BN_TRAIN_RELU, "batchnorm training + relu", 3, 4, 2, 3, 0, 1, 1, 0, 0},
-    {OP_BN_EVAL_RELU, "batchnorm inference + relu", 3, 4, 2, 3, 0, 1, 1, 0, 0},
-    {OP_MAXPOOL, "maxpool 3/2 pad 1", 2, 3, 7, 8, 0, 3, 2, 1, 0},
-    {OP_AVGPOOL, "avgpool 3/2 pad 1", 2, 3, 7, 8, 0, 3, 2, 1, 0},
-    {OP_GAVG, "global average pool", 2, 5, 3, 4, 0, 1, 1, 0, 0},
-    {OP_GMAX, "global max pool", 2, 5, 3, 4, 0, 1, 1, 0, 0},
-    {OP_ADD, "add", 2, 3, 4, 5, 0, 1, 1, 0, 0},
-    {OP_ADD_RELU, "add + relu", 2, 3, 4, 5, 0, 1, 1, 0, 0},
+    {OP_CONV, "conv2d 3x3/2 pad 1 + bias", 2, 3, 7, 6, 4, 3, 2, 1, 1, 0},
+    {OP_CONV, "conv2d 1x1/1", 2, 5, 4, 4, 6, 1, 1, 0, 0, 0},
+    {OP_CONV, "conv2d 7x7/2 pad 3", 1, 3, 11, 10, 4, 7, 2, 3, 0, 0},
+    {OP_CONV, "conv2d 3x3/1 pad 1 (16 channels)", 2, 16, 5, 5, 16, 3, 1, 1, 0, 0},
+    {OP_BN_TRAIN, "batchnorm training", 3, 4, 2, 3, 0, 1, 1, 0, 0, 0},
+    {OP_BN_EVAL, "batchnorm inference (frozen)", 3, 4, 2, 3, 0, 1, 1, 0, 0, 0},
+    {OP_BN_TRAIN_RELU, "batchnorm training + relu", 3, 4, 2, 3, 0, 1, 1, 0, 0, 0},
+    {OP_BN_EVAL_RELU, "batchnorm inference + relu", 3, 4, 2, 3, 0, 1, 1, 0, 0, 0},
+    {OP_MAXPOOL, "maxpool 3/2 pad 1", 2, 3, 7, 8, 0, 3, 2, 1, 0, 0},
+    {OP_AVGPOOL, "avgpool 3/2 pad 1", 2, 3, 7, 8, 0, 3, 2, 1, 0, 0},
+    {OP_MAXPOOL, "maxpool 3/2 ceil_mode", 2, 3, 8, 9, 0, 3, 2, 0, 0, 1},
+    {OP_AVGPOOL, "avgpool 3/2 pad 1 ceil_mode", 2, 3, 8, 6, 0, 3, 2, 1, 0, 1},
+    {OP_AVGPOOL, "avgpool 3/1 pad 1 ceil_mode", 2, 3, 5, 6, 0, 3, 1, 1, 0, 1},
+    {OP_CONCAT, "concat", 2, 3, 4, 5, 2, 1, 1, 0, 0, 0},
+    {OP_DROPOUT, "dropout p=0.3", 2, 3, 4, 5, 0, 1, 1, 0, 0, 0},
+    {OP_GAVG, "global average pool", 2, 5, 3, 4, 0, 1, 1, 0, 0, 0},
+    {OP_GMAX, "global max pool", 2, 5, 3, 4, 0, 1, 1, 0, 0, 0},
+    {OP_ADD, "add", 2, 3, 4, 5, 0, 1, 1, 0, 0, 0},
+    {OP_ADD_RELU, "add + relu", 2, 3, 4, 5, 0, 1, 1, 0, 0, 0},
   };
   int fails = 0;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) fails += run_case(be, &cases[i], 1234 + i);

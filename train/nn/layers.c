@@ -2,8 +2,10 @@
  * global pooling, add(+ReLU). Each forward calls the backend op of kernels/ops.h and, when the tape records,
  * stores what its backward needs; the backward propagates into an input only when that input needs a gradient
  * (made by a recorded op, or a parameter). See nn.h for the semantics (torch.nn equivalents). */
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/rng.h"
 #include "train/nn/nn.h"
 
 static struct dml_tape_entry *last_entry(struct dml_tape *t) { return &t->e[t->n - 1]; }
@@ -119,12 +121,21 @@ static void pool_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   t->be->fn.pool2d_backward(t->be->ctx, x->grad, e->out->grad, e->isaved, &e->cs, e->iarg[0]);
 }
 
-struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad) {
+/* torch's pooling output size: floor or ceil, and in ceil mode the last window must start inside the input or
+ * the left padding */
+static int pool_out(int H, int k, int s, int p, int ceil_mode) {
+  int o = (H + 2 * p - k + (ceil_mode ? s - 1 : 0)) / s + 1;
+  if (ceil_mode && (o - 1) * s >= H + p) o--;
+  return o;
+}
+
+struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad,
+                              int ceil_mode) {
   DML_ASSERT(x->ndim == 4);
   struct dml_conv_shape s = {.B = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
                              .OC = x->shape[1], .KH = k, .KW = k, .SH = stride, .SW = stride, .PH = pad, .PW = pad};
-  s.OH = (s.H + 2 * pad - k) / stride + 1;
-  s.OW = (s.W + 2 * pad - k) / stride + 1;
+  s.OH = pool_out(s.H, k, stride, pad, ceil_mode);
+  s.OW = pool_out(s.W, k, stride, pad, ceil_mode);
   int32_t *idx = kind == DML_POOL_MAX
                      ? dml_arena_alloc(&t->arena, (size_t)s.B * s.C * s.OH * s.OW * sizeof(int32_t)) : NULL;
   struct dml_tensor *y = dml_tape_tensor(t, 4, (int[]){s.B, s.C, s.OH, s.OW});
@@ -188,5 +199,71 @@ struct dml_tensor *dml_add(struct dml_tape *t, struct dml_tensor *a, struct dml_
     e->in[0] = a; e->in[1] = b;
     e->iarg[0] = relu;
   }
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------- concat
+
+static void concat_bw(struct dml_tape *t, struct dml_tape_entry *e) {
+  struct dml_tensor *y = e->out;
+  int B = y->shape[0], Ctot = y->shape[1], HW = y->shape[2] * y->shape[3], c0 = 0;
+  for (int i = 0; i < e->nlist; i++) {
+    struct dml_tensor *x = e->list[i];
+    if (wants_grad(x)) {
+      dml_tape_need_grad(t, x);
+      t->be->fn.concat_backward(t->be->ctx, x->grad, y->grad, B, Ctot, c0, x->shape[1], HW);
+    }
+    c0 += x->shape[1];
+  }
+}
+
+struct dml_tensor *dml_concat(struct dml_tape *t, struct dml_tensor *const *xs, int n) {
+  DML_ASSERT(n >= 1 && xs[0]->ndim == 4);
+  int Ctot = 0;
+  for (int i = 0; i < n; i++) {
+    DML_ASSERT(xs[i]->ndim == 4 && xs[i]->shape[0] == xs[0]->shape[0] && xs[i]->shape[2] == xs[0]->shape[2] &&
+               xs[i]->shape[3] == xs[0]->shape[3]);
+    Ctot += xs[i]->shape[1];
+  }
+  int B = xs[0]->shape[0], H = xs[0]->shape[2], W = xs[0]->shape[3];
+  struct dml_tensor *y = dml_tape_tensor(t, 4, (int[]){B, Ctot, H, W});
+  for (int i = 0, c0 = 0; i < n; c0 += xs[i]->shape[1], i++)
+    t->be->fn.concat_forward(t->be->ctx, y->data, xs[i]->data, B, Ctot, c0, xs[i]->shape[1], H * W);
+  y->needs_grad = t->record;
+  if (t->record) {
+    struct dml_tape_entry *e = last_entry(t);
+    e->backward = concat_bw;
+    e->list = xmalloc((size_t)n * sizeof *e->list);
+    memcpy(e->list, xs, (size_t)n * sizeof *e->list);
+    e->nlist = n;
+  }
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------- dropout
+
+static void dropout_bw(struct dml_tape *t, struct dml_tape_entry *e) {
+  struct dml_tensor *x = e->in[0];
+  if (!wants_grad(x)) return;
+  dml_tape_need_grad(t, x);
+  t->be->fn.mul_backward(t->be->ctx, x->grad, e->out->grad, e->saved, x->n);
+}
+
+struct dml_tensor *dml_dropout(struct dml_tape *t, struct dml_tensor *x, float p) {
+  if (!t->record || p <= 0) return x;
+  DML_ASSERT(p < 1);
+  float *host = xmalloc(x->n * sizeof *host), keep = 1.0f / (1.0f - p);
+  struct dml_rng r = dml_rng_init(t->seed, DML_RNG_DROPOUT, t->step, t->calls++);
+  for (size_t i = 0; i < x->n; i++) host[i] = dml_rng_uniformf(&r) < p ? 0.0f : keep;
+  float *mask = dml_arena_alloc(&t->arena, x->n * sizeof *mask);
+  t->be->fn.to_device(t->be->ctx, mask, host, x->n * sizeof *mask);
+  free(host);
+  struct dml_tensor *y = dml_tape_tensor(t, x->ndim, x->shape);
+  t->be->fn.mul_forward(t->be->ctx, y->data, x->data, mask, x->n);
+  y->needs_grad = 1;
+  struct dml_tape_entry *e = last_entry(t);
+  e->backward = dropout_bw;
+  e->in[0] = x;
+  e->saved = mask;
   return y;
 }

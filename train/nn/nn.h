@@ -85,6 +85,8 @@ struct dml_tape_entry {
   int32_t *isaved;  /* saved indices (max pooling) */
   int iarg[4];
   struct dml_conv_shape cs; /* convolution / pooling geometry */
+  struct dml_tensor **list; /* concat's inputs (host array, freed with the entry) */
+  int nlist;
 };
 
 struct dml_tape {
@@ -93,6 +95,8 @@ struct dml_tape {
   struct dml_tape_entry *e;
   int n, cap;
   int record;       /* 0: inference, nothing is recorded */
+  uint64_t seed, step; /* dropout masks: counter RNG stream (seed, DML_RNG_DROPOUT, step, call) — set per step */
+  uint64_t calls;   /* dropout calls since the last reset */
 };
 
 void dml_tape_init(struct dml_tape *t, struct dml_backend *be, size_t arena_bytes);
@@ -124,8 +128,14 @@ struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct d
 struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
                                  struct dml_tensor *beta, float *running_mean, float *running_var, int training,
                                  int relu);
-/* nn.MaxPool2d / nn.AvgPool2d(k, stride, pad) (kind DML_POOL_MAX / DML_POOL_AVG). */
-struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad);
+/* nn.MaxPool2d / nn.AvgPool2d(k, stride, pad, ceil_mode) (kind DML_POOL_MAX / DML_POOL_AVG). */
+struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad,
+                              int ceil_mode);
+/* torch.cat(xs, dim=1) of n (B, Ci, H, W) tensors. */
+struct dml_tensor *dml_concat(struct dml_tape *t, struct dml_tensor *const *xs, int n);
+/* nn.Dropout(p) in training (t->record): x ⊙ mask, mask ∈ {0, 1/(1−p)} from the counter RNG stream
+ * (t->seed, DML_RNG_DROPOUT, t->step, call); identity in inference. */
+struct dml_tensor *dml_dropout(struct dml_tape *t, struct dml_tensor *x, float p);
 /* adaptive pooling to 1×1, flattened: (B, C, H, W) → (B, C). kind DML_POOL_MAX, DML_POOL_AVG. */
 struct dml_tensor *dml_global_pool(struct dml_tape *t, struct dml_tensor *x, int kind);
 /* a + b (same shape); relu != 0 gives max(a + b, 0). */

@@ -153,7 +153,7 @@ struct dml_tensor *dml_resnet_forward(struct dml_network *net, struct dml_tape *
   struct dml_tensor *h = x;
   if (x->ndim != 4) h = dml_reshape(t, x, 4, (int[]){x->shape[0], net->channels, net->height, net->width});
   h = run_cbn(net, t, h, &r->stem, 1);
-  h = dml_pool2d(t, h, DML_POOL_MAX, 3, 2, 1);
+  h = dml_pool2d(t, h, DML_POOL_MAX, 3, 2, 1, 0);
   for (int i = 0; i < r->nblocks; i++) {
     const struct block *bl = &r->blocks[i];
     struct dml_tensor *o = h;

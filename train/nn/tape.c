@@ -45,8 +45,12 @@ void dml_tape_init(struct dml_tape *t, struct dml_backend *be, size_t arena_byte
 
 void dml_tape_reset(struct dml_tape *t) {
   /* free the host headers of every arena tensor of the step */
-  for (int i = 0; i < t->n; i++) free(t->e[i].out);
+  for (int i = 0; i < t->n; i++) {
+    free(t->e[i].out);
+    free(t->e[i].list);
+  }
   t->n = 0;
+  t->calls = 0;
   dml_arena_reset(&t->arena);
 }
 
@@ -72,7 +76,7 @@ struct dml_tensor *dml_tape_tensor(struct dml_tape *t, int ndim, const int *shap
     t->cap *= 2;
     t->e = xrealloc(t->e, (size_t)t->cap * sizeof *t->e);
   }
-  t->e[t->n++] = (struct dml_tape_entry){.backward = NULL, .out = x};
+  t->e[t->n++] = (struct dml_tape_entry){.backward = NULL, .out = x, .list = NULL};
   return x;
 }
 
