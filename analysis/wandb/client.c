@@ -159,7 +159,8 @@ dml_status dml_wandb_write_file(const char *path, const char *text) {
 
 /* netrc tokens: machine NAME | default, then login/password/account values; macdef bodies skipped. */
 char *dml_wandb_netrc_password(const char *path, const char *host) {
-  char *text = dml_wandb_read_file(path, NULL);
+  size_t len = 0;
+  char *text = dml_wandb_read_file(path, &len);
   if (!text) return NULL;
   char *save = NULL, *pw = NULL;
   int in_match = 0, in_default = 0;
@@ -182,7 +183,7 @@ char *dml_wandb_netrc_password(const char *path, const char *host) {
   }
   if (!pw) pw = def_pw;
   else free(def_pw);
-  if (pw) explicit_bzero(text, strlen(text)); /* strtok left NULs; the key part is gone either way */
+  explicit_bzero(text, len); /* no copy of a key left in freed memory */
   free(text);
   return pw;
 }
