@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "analysis/wandb/wandb.h"
+#include "analysis/wandb/wandb-impl.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "common/runrecord.h"
@@ -132,15 +132,7 @@ int main(int argc, char **argv) {
   free(stats);
   fails += expect_true("log() never waited on the network (< 0.5 s; a request takes >= 1 s to time out)", t_log_max < 0.5);
   char *state = dml_strfmt("%s/wandb-run.json", run_dir);
-  char *stext = NULL;
-  {
-    FILE *sf = fopen(state, "r");
-    if (sf) {
-      stext = xcalloc(1, 65536);
-      fread(stext, 1, 65535, sf);
-      fclose(sf);
-    }
-  }
+  char *stext = dml_wandb_read_file(state, NULL);
   char run_id[16] = "";
   const char *rp = stext ? strstr(stext, "\"run_id\": \"") : NULL;
   if (rp) sscanf(rp + 11, "%8[a-z0-9]", run_id);
@@ -199,10 +191,9 @@ int main(int argc, char **argv) {
     int r2 = run_prog(ag2, 60, NULL, &se);
     fprintf(stderr, "aggregate fetched: rc %d %s", r2, se);
     free(se);
-    FILE *fa_ = fopen(csv_a, "r"), *fb_ = fopen(csv_b, "r");
-    char *ta = xcalloc(1, 1 << 16), *tb = xcalloc(1, 1 << 16);
-    if (fa_) fread(ta, 1, (1 << 16) - 1, fa_), fclose(fa_);
-    if (fb_) fread(tb, 1, (1 << 16) - 1, fb_), fclose(fb_);
+    char *ta = dml_wandb_read_file(csv_a, NULL), *tb = dml_wandb_read_file(csv_b, NULL);
+    if (!ta) ta = xstrdup("");
+    if (!tb) tb = xstrdup("");
     fprintf(stderr, "local table:\n%s", ta);
     fails += expect_true("dml-aggregate: same table from the local and the fetched record",
                          r1 == 0 && r2 == 0 && strlen(ta) > 20 && strstr(ta, "e_recall@1") && !strcmp(ta, tb));
@@ -245,15 +236,7 @@ int main(int argc, char **argv) {
   struct stat sb;
   fails += expect_true("pending file removed", stat(pending, &sb) != 0);
   char *state2 = dml_strfmt("%s/wandb-run.json", run2);
-  char *s2 = NULL;
-  {
-    FILE *sf = fopen(state2, "r");
-    if (sf) {
-      s2 = xcalloc(1, 65536);
-      fread(s2, 1, 65535, sf);
-      fclose(sf);
-    }
-  }
+  char *s2 = dml_wandb_read_file(state2, NULL);
   char id2[16] = "";
   rp = s2 ? strstr(s2, "\"run_id\": \"") : NULL;
   if (rp) sscanf(rp + 11, "%8[a-z0-9]", id2);
