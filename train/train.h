@@ -119,13 +119,43 @@ struct dml_sampler {
   int32_t **by_class;     /* indices per class position */
   int *class_count;
   int n_batches;          /* per epoch: floor(N / bs) */
-  /* Fill idx (bs) with the dataset indices of batch `step` of `epoch`; a pure function of (seed, epoch, step). */
+  /* Fill idx (bs) with the dataset indices of batch `step` of `epoch`; a pure function of (seed, epoch, step)
+   * and, for the storage samplers below, of the storage contents. */
   void (*batch)(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
+  /* Storage samplers (greedy_coreset, d2_coreset, disthist_batchmatch) select from embeddings of the training
+   * set: needs_storage = 1. The trainer feeds them through dml_sampler_update: once at the start of training
+   * with every training image (eval transforms, network in eval mode; idx = 0 … N−1), and, unless
+   * --data_storage_no_update, after every step with the batch's embeddings. Until the storage is complete
+   * (storage_filled < N) these samplers fall back to class_random batches. */
+  int needs_storage, storage_no_update;
+  int storage_dim;        /* D once fed */
+  long storage_filled;    /* rows written at least once */
+  float *storage;         /* (N, D) */
+  unsigned char *storage_seen; /* (N) */
+  double mb_mom;          /* --data_mb_mom: storage ← mom·old + (1−mom)·new when in (0, 1), else replaced */
+  int bigbs, ncomps, lowproj_dim, gc_softened;
+  double d2_lambda;
 };
 
 dml_status dml_sampler_create(const struct dml_train_opts *o, const struct dml_dataset *d, struct dml_sampler *out);
 void dml_sampler_free(struct dml_sampler *s);
+/* Write embeddings emb (count, D) of dataset indices idx into a storage sampler's storage (no-op for others). */
+void dml_sampler_update(struct dml_sampler *s, const int32_t *idx, const float *emb, int count, int D);
+/* The i-th registered sampler name (NULL past the end). */
+const char *dml_sampler_name(int i);
 dml_status dml_sampler_class_random(const struct dml_train_opts *o, struct dml_sampler *s);
+dml_status dml_sampler_full_random(const struct dml_train_opts *o, struct dml_sampler *s);
+dml_status dml_sampler_greedy_coreset(const struct dml_train_opts *o, struct dml_sampler *s);
+dml_status dml_sampler_d2_coreset(const struct dml_train_opts *o, struct dml_sampler *s);
+dml_status dml_sampler_disthist_batchmatch(const struct dml_train_opts *o, struct dml_sampler *s);
+/* Shared by the samplers: the class_random batch (the storage samplers' fallback), and `count` distinct
+ * dataset indices drawn uniformly (partial Fisher–Yates) into out. */
+void dml_sampler_class_random_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
+void dml_sampler_subset(const struct dml_sampler *s, struct dml_rng *r, int count, int32_t *out);
+/* Class position (index into data->classes / by_class) of dataset index idx. */
+int dml_sampler_class_of(const struct dml_sampler *s, int32_t idx);
+/* Fill the spc − 1 slots after each chosen centre idx[g·spc] with uniform (with replacement) members of its class. */
+void dml_sampler_fill_classes(const struct dml_sampler *s, struct dml_rng *r, int32_t *idx);
 
 // ---------------------------------------------------------------------------------------------- miners
 

@@ -4,7 +4,7 @@
  * (seed, SAMPLER, epoch, step), so a batch is a pure function of its position (resume-safe). */
 #include "train/train.h"
 
-static void class_random_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx) {
+void dml_sampler_class_random_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx) {
   struct dml_rng r = dml_rng_init(s->seed, DML_RNG_SAMPLER, (uint64_t)epoch, (uint64_t)step);
   int k = 0;
   for (int g = 0; g < s->bs / s->samples_per_class; g++) {
@@ -15,6 +15,7 @@ static void class_random_batch(const struct dml_sampler *s, long epoch, long ste
 }
 
 dml_status dml_sampler_class_random(const struct dml_train_opts *o, struct dml_sampler *s) {
-  s->batch = class_random_batch;
+  (void)o;
+  s->batch = dml_sampler_class_random_batch;
   return DML_OK;
 }

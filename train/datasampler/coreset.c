@@ -1,0 +1,36 @@
+/* coreset — helpers of the storage samplers (see coreset.h). */
+#include "train/datasampler/coreset.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+double *coreset_subset(const struct dml_sampler *s, struct dml_rng *r, int *n, int *dim, int32_t **sub) {
+  int cnt = s->bigbs < s->data->n ? s->bigbs : s->data->n, D = s->storage_dim;
+  *sub = xmalloc((size_t)cnt * sizeof **sub);
+  dml_sampler_subset(s, r, cnt, *sub);
+  int P = s->lowproj_dim > 0 ? s->lowproj_dim : D;
+  double *x = xmalloc((size_t)cnt * P * sizeof *x);
+  if (s->lowproj_dim > 0) {
+    double *W = xmalloc((size_t)D * P * sizeof *W);
+    for (long k = 0; k < (long)D * P; k++) W[k] = dml_rng_normal(r) / sqrt((double)P);
+    for (int i = 0; i < cnt; i++)
+      for (int p = 0; p < P; p++) {
+        double acc = 0;
+        for (int k = 0; k < D; k++) acc += s->storage[(size_t)(*sub)[i] * D + k] * W[(size_t)k * P + p];
+        x[(size_t)i * P + p] = acc;
+      }
+    free(W);
+  } else {
+    for (int i = 0; i < cnt; i++)
+      for (int k = 0; k < D; k++) x[(size_t)i * D + k] = s->storage[(size_t)(*sub)[i] * D + k];
+  }
+  *n = cnt;
+  *dim = P;
+  return x;
+}
+
+double coreset_sqdist(const double *a, const double *b, int dim) {
+  double acc = 0;
+  for (int k = 0; k < dim; k++) acc += (a[k] - b[k]) * (a[k] - b[k]);
+  return acc;
+}
