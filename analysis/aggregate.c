@@ -199,16 +199,29 @@ dml_status dml_aggregate_compute(const struct dml_runset *rs, const struct dml_a
       am->values = xcalloc(nu + 1, sizeof *am->values);
       am->seeds = xcalloc(nu + 1, sizeof *am->seeds);
       am->epochs = xcalloc(nu + 1, sizeof *am->epochs);
+      const char *def = NULL;
+      int def_mixed = 0;
       for (size_t k = 0; k < nu; k++) {
         const struct dml_run *r = &rs->runs[use[k]];
         long be = -1;
         const char *used = NULL;
         if (o->rule == DML_RULE_BEST) be = best_index(r, o, &used);
-        am->values[am->n] = select_value(dml_run_series(r, split, keys[q]), o->rule, be, &am->epochs[am->n]);
+        const struct dml_series *ser = dml_run_series(r, split, keys[q]);
+        /* never average numbers of different metric definitions silently */
+        if (ser && ser->definition && *ser->definition) {
+          if (!def) def = ser->definition;
+          else if (strcmp(def, ser->definition) && !def_mixed) {
+            def_mixed = 1;
+            add_warning(g, dml_strfmt("metric %s has different definitions across seeds (%s, %s)", keys[q], def,
+                                      ser->definition));
+          }
+        }
+        am->values[am->n] = select_value(ser, o->rule, be, &am->epochs[am->n]);
         am->seeds[am->n] = r->meta.seed;
         am->n++;
       }
       dml_stats(am->values, am->n, o->population_std, &am->mean, &am->std, &am->min, &am->max);
+      am->definition = def && !def_mixed ? xstrdup(def) : def_mixed ? xstrdup("mixed") : NULL;
     }
     free(keys);
     free(use);
@@ -266,6 +279,7 @@ dml_status dml_aggregate_write_json(const struct dml_aggregate *a, const char *p
         used += !isnan(m->values[k]);
       }
       json_object_set_new(jm, "n", json_integer((json_int_t)used));
+      if (m->definition) json_object_set_new(jm, "definition", jstr(m->definition));
       json_object_set_new(jm, "mean", num(m->mean));
       json_object_set_new(jm, "std", num(m->std));
       json_object_set_new(jm, "min", num(m->min));
@@ -370,6 +384,8 @@ dml_status dml_aggregate_read_json(const char *path, struct dml_aggregate *out) 
     json_object_foreach(ms, key, jm) {
       struct dml_agg_metric *m = &g->metrics[q++];
       m->key = xstrdup(key);
+      const char *def = json_string_value(json_object_get(jm, "definition"));
+      m->definition = def ? xstrdup(def) : NULL;
       m->mean = jnum(json_object_get(jm, "mean"));
       m->std = jnum(json_object_get(jm, "std"));
       m->min = jnum(json_object_get(jm, "min"));
@@ -394,7 +410,7 @@ void dml_aggregate_free(struct dml_aggregate *a) {
   for (size_t i = 0; i < a->n_groups; i++) {
     struct dml_agg_group *g = &a->groups[i];
     for (size_t q = 0; q < g->n_metrics; q++) {
-      free(g->metrics[q].key); free(g->metrics[q].values); free(g->metrics[q].seeds); free(g->metrics[q].epochs);
+      free(g->metrics[q].key); free(g->metrics[q].definition); free(g->metrics[q].values); free(g->metrics[q].seeds); free(g->metrics[q].epochs);
     }
     for (size_t k = 0; k < g->n_runs; k++) free(g->paths[k]);
     for (size_t k = 0; k < g->n_warnings; k++) free(g->warnings[k]);

@@ -44,6 +44,7 @@ struct dml_agg_opts {
 
 struct dml_agg_metric {
   char *key;                  /* "e_recall@1" */
+  char *definition;           /* the runs' definition version ("e_recall@k/v1"), "mixed" (warned), or NULL */
   size_t n;
   double mean, std, min, max;
   double *values;             /* (n) one per seed, in seed order */

@@ -23,7 +23,8 @@ dml_status synth_write(const char *dir, const struct synth_run *r) {
   dml_status st = dml_runrecord_create(path, &m, &rr);
   int ne = r->epochs ? r->epochs : 4;
   for (int e = 0; e < ne && !st; e++) {
-    struct dml_metric_value t[3] = {{"e_recall@1", r->base + 0.01 * r->seed + r1[e % 4], "e_recall@k/v1"},
+    struct dml_metric_value t[3] = {{"e_recall@1", r->base + 0.01 * r->seed + r1[e % 4],
+                                     r->r1_definition ? r->r1_definition : "e_recall@k/v1"},
                                     {"nmi", 0.2 * r->base + 0.02 * r->seed + nm[e % 4], "nmi/v1"},
                                     {r->extra_key, r->base, NULL}};
     struct dml_metric_value v[1] = {{"e_recall@1", r->base + va[e % 4], "e_recall@k/v1"}};
@@ -57,18 +58,18 @@ dml_status synth_write(const char *dir, const struct synth_run *r) {
 
 dml_status synth_standard(const char *dir) {
   const struct synth_run runs[] = {
-    {"cub200", "CUB_Margin_b12_Distance", NULL, 0, 0.60, DML_RUN_FINISHED, 0, NULL},
-    {"cub200", "CUB_Margin_b12_Distance", NULL, 1, 0.60, DML_RUN_FINISHED, 0, NULL},
-    {"cub200", "CUB_Margin_b12_Distance", NULL, 2, 0.60, DML_RUN_FINISHED, 0, NULL},
-    {"cub200", "CUB_Triplet_Random", NULL, 0, 0.55, DML_RUN_FINISHED, 0, NULL},
-    {"cub200", "CUB_Triplet_Random", NULL, 1, 0.55, DML_RUN_FINISHED, 0, NULL},
-    {"cub200", "CUB_ArcFace", NULL, 0, 0.58, DML_RUN_FINISHED, 0, NULL},
-    {"cub200", "CUB_ArcFace", NULL, 1, 0.58, DML_RUN_FINISHED, 0, NULL},
-    {"cub200", "CUB_ArcFace", NULL, 2, 0.58, DML_RUN_FINISHED, 0, NULL},
-    {"cub200", "CUB_ArcFace", NULL, 3, 0.58, DML_RUN_FAILED, 2, NULL},
-    {"cars196", "CARS_Margin_b12_Distance", NULL, 0, 0.75, DML_RUN_FINISHED, 0, NULL},
-    {"cars196", "CARS_Margin_b12_Distance", NULL, 1, 0.75, DML_RUN_FINISHED, 0, NULL},
-    {"cars196", "CARS_Margin_b12_Distance", NULL, 3, 0.75, DML_RUN_RUNNING, 0, NULL},
+    {"cub200", "CUB_Margin_b12_Distance", NULL, 0, 0.60, DML_RUN_FINISHED, 0, NULL, NULL},
+    {"cub200", "CUB_Margin_b12_Distance", NULL, 1, 0.60, DML_RUN_FINISHED, 0, NULL, NULL},
+    {"cub200", "CUB_Margin_b12_Distance", NULL, 2, 0.60, DML_RUN_FINISHED, 0, NULL, NULL},
+    {"cub200", "CUB_Triplet_Random", NULL, 0, 0.55, DML_RUN_FINISHED, 0, NULL, NULL},
+    {"cub200", "CUB_Triplet_Random", NULL, 1, 0.55, DML_RUN_FINISHED, 0, NULL, NULL},
+    {"cub200", "CUB_ArcFace", NULL, 0, 0.58, DML_RUN_FINISHED, 0, NULL, NULL},
+    {"cub200", "CUB_ArcFace", NULL, 1, 0.58, DML_RUN_FINISHED, 0, NULL, NULL},
+    {"cub200", "CUB_ArcFace", NULL, 2, 0.58, DML_RUN_FINISHED, 0, NULL, NULL},
+    {"cub200", "CUB_ArcFace", NULL, 3, 0.58, DML_RUN_FAILED, 2, NULL, NULL},
+    {"cars196", "CARS_Margin_b12_Distance", NULL, 0, 0.75, DML_RUN_FINISHED, 0, NULL, NULL},
+    {"cars196", "CARS_Margin_b12_Distance", NULL, 1, 0.75, DML_RUN_FINISHED, 0, NULL, NULL},
+    {"cars196", "CARS_Margin_b12_Distance", NULL, 3, 0.75, DML_RUN_RUNNING, 0, NULL, NULL},
   };
   for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
     dml_status st = synth_write(dir, &runs[i]);

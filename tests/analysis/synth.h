@@ -19,6 +19,7 @@ struct synth_run {
   int status;                  /* enum dml_run_status */
   int epochs;                  /* 0: 4 */
   const char *extra_key;       /* an additional test-split key (hostile keys), value = base */
+  const char *r1_definition;   /* definition of test e_recall@1 (NULL: "e_recall@k/v1") */
 };
 
 /* Write dir/<dataset>/<name>/run.h5. */

@@ -126,6 +126,8 @@ int main(void) {
   fails += expect_true("json keeps warnings and seeds", group(&b, "CUB_ArcFace") && group(&b, "CUB_ArcFace")->n_warnings == 1 &&
                                                          group(&b, "CUB_ArcFace")->seeds[1] == 1);
   fails += expect_true("json keeps rule and std kind", !strcmp(b.rule, "max") && !b.population_std);
+  fails += expect_true("json keeps the definition", metric(group(&b, "CUB_ArcFace"), "nmi") &&
+                                                      !strcmp(metric(group(&b, "CUB_ArcFace"), "nmi")->definition, "nmi/v1"));
   dml_aggregate_free(&b);
   FILE *f = fopen(csv, "r");
   char line[512];
@@ -178,6 +180,26 @@ int main(void) {
   o = (struct dml_agg_opts){.rule = DML_RULE_BEST, .split = "test"};
   fails += expect_true("best without a metric is an argument error", dml_aggregate_compute(&rs, &o, &a) == DML_ERR_ARG);
   dml_aggregate_free(&a);
+
+  /* metric definitions: recorded when uniform, warned about when seeds differ */
+  o = (struct dml_agg_opts){.rule = DML_RULE_MAX, .split = "test"};
+  dml_aggregate_compute(&rs, &o, &a);
+  m = metric(group(&a, "CUB_ArcFace"), "e_recall@1");
+  fails += expect_true("definition recorded", m && m->definition && !strcmp(m->definition, "e_recall@k/v1"));
+  dml_aggregate_free(&a);
+  char *mixed_dir = dml_strfmt("%s/mixed", dir);
+  struct synth_run mr[2] = {{"sop", "SOP_X", NULL, 0, 0.7, DML_RUN_FINISHED, 0, NULL, NULL},
+                            {"sop", "SOP_X", NULL, 1, 0.7, DML_RUN_FINISHED, 0, NULL, "e_recall@k/v2"}};
+  struct dml_runset rm = {0};
+  fails += expect_true("mixed runs", !synth_write(mixed_dir, &mr[0]) && !synth_write(mixed_dir, &mr[1]));
+  dml_runset_scan(&rm, mixed_dir, NULL);
+  dml_aggregate_compute(&rm, &o, &a);
+  m = metric(group(&a, "SOP_X"), "e_recall@1");
+  fails += expect_true("mixed definitions marked", m && m->definition && !strcmp(m->definition, "mixed"));
+  fails += expect_true("mixed definitions warned", has_warning(group(&a, "SOP_X"), "different definitions"));
+  dml_aggregate_free(&a);
+  dml_runset_free(&rm);
+  free(mixed_dir);
 
   dml_runset_free(&rs);
   free(js);
