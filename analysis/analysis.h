@@ -1,7 +1,7 @@
 /* analysis — run discovery and seed aggregation: run records (local or fetched) → groups → per-metric statistics.
  *
  *   struct dml_runset rs = {0};
- *   dml_runset_scan(&rs, "runs/", stderr);            // every run.h5 below; foreign files reported and skipped
+ *   dml_runset_scan(&rs, "runs/", stderr);            // every *.h5 below; foreign files reported and skipped
  *   struct dml_agg_opts o = {.rule = DML_RULE_MAX, .split = "test"};
  *   struct dml_aggregate agg;
  *   dml_aggregate_compute(&rs, &o, &agg);
@@ -13,6 +13,10 @@
  * Rules (per run, per metric of the chosen split): `max` — the NaN-ignoring maximum over epochs (the reference's
  * Result_Evaluations rule: best-epoch-on-test); `last` — the value at the last evaluated epoch; `best:<metric>`
  * — every metric read at the epoch where <metric> is best on `select_split` (e.g. validation).
+ * Statistics over seeds: n, mean, std (sample n−1 by default, population as the reference), min, max; warnings
+ * for failed / unfinished / duplicate / missing seeds and for metric definitions that differ between seeds.
+ * The JSON and CSV files are specified in docs/aggregate-format.md. Every user string written anywhere goes
+ * through the escaping function of its target (bottom of this header).
  */
 #ifndef DML_ANALYSIS_H
 #define DML_ANALYSIS_H
