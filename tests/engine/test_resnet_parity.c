@@ -3,7 +3,8 @@
  * within 1e-4 relative (atol 1e-4·max|emb|), every parameter gradient of Σ c⊙emb within 1e-3 relative (atol
  * 1e-3·max|grad| of that tensor), and the batch-norm running statistics after the step within 1e-4.
  * Cases: resnet18 (width 8, training-mode BN, average pooling), resnet50 (width 4), resnet18 frozen BN + max
- * pooling + L2 normalisation, resnet18 with average+max pooling. Also: save → load round trip of the weights,
+ * pooling + L2 normalisation, resnet18 with average+max pooling, googlenet (width 8, frozen BN, torchvision's layout with
+ * transform_input, dropout off on both sides). Also: save → load round trip of the weights,
  * a missing / extra / mis-shaped tensor is reported by name, and a whole training step (embedding, every
  * gradient, running statistics) is bitwise the same with 1 and 2 OpenMP threads. */
 #include <math.h>
@@ -47,6 +48,7 @@ static int run(struct dml_backend *be, const char *arch) {
   }
   dml_params_alloc(&ps);
   dml_network_reset_parameters(&net, 1);
+  net.dropout = 0; /* the PyTorch side runs without dropout (its masks come from another RNG) */
   if ((st = dml_network_load(&net, wpath))) {
     fprintf(stderr, "%s\n", dml_error_message());
     return 1;
@@ -224,7 +226,8 @@ static int thread_determinism(struct dml_backend *be) {
 int main(void) {
   struct dml_backend *be = dml_backend_cpu_new();
   int fails = 0;
-  const char *cases[] = {"resnet18_w8", "resnet50_w4", "resnet18_w4_frozen_normalize_max", "resnet18_w4_double"};
+  const char *cases[] = {"resnet18_w8", "resnet50_w4", "resnet18_w4_frozen_normalize_max", "resnet18_w4_double",
+                         "googlenet_w8_frozen"};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) fails += run(be, cases[i]);
   fails += roundtrip(be);
   fails += thread_determinism(be);

@@ -102,6 +102,68 @@ class ResNet(nn.Module):
         return F.normalize(z, dim=-1) if self.normalize else z
 
 
+class BasicConv(nn.Module):
+    def __init__(self, cin, cout, k, stride=1, pad=0):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride, pad, bias=False)
+        self.bn = nn.BatchNorm2d(cout, eps=0.001)
+
+    def forward(self, x):
+        return F.relu(self.bn(self.conv(x)))
+
+
+class Inception(nn.Module):
+    def __init__(self, cin, c1, c3r, c3, c5r, c5, pp):
+        super().__init__()
+        self.branch1 = BasicConv(cin, c1, 1)
+        self.branch2 = nn.Sequential(BasicConv(cin, c3r, 1), BasicConv(c3r, c3, 3, pad=1))
+        self.branch3 = nn.Sequential(BasicConv(cin, c5r, 1), BasicConv(c5r, c5, 3, pad=1))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1, ceil_mode=True), BasicConv(cin, pp, 1))
+
+    def forward(self, x):
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+GCFG = [(192, 64, 96, 128, 16, 32, 32), (256, 128, 128, 192, 32, 96, 64), (480, 192, 96, 208, 16, 48, 64),
+        (512, 160, 112, 224, 24, 64, 64), (512, 128, 128, 256, 24, 64, 64), (512, 112, 144, 288, 32, 64, 64),
+        (528, 256, 160, 320, 32, 128, 128), (832, 256, 160, 320, 32, 128, 128), (832, 384, 192, 384, 48, 128, 128)]
+GNAMES = ["inception3a", "inception3b", "inception4a", "inception4b", "inception4c", "inception4d", "inception4e",
+          "inception5a", "inception5b"]
+
+
+class GoogLeNet(nn.Module):
+    """torchvision's GoogLeNet (transform_input=True, no aux classifiers, dropout off) at width/64 of its widths."""
+
+    def __init__(self, width, embed, pool="avg", normalize=False, head=True):
+        super().__init__()
+        s = lambda c: max(1, c * width // 64)
+        self.conv1 = BasicConv(3, s(64), 7, 2, 3)
+        self.conv2 = BasicConv(s(64), s(64), 1)
+        self.conv3 = BasicConv(s(64), s(192), 3, pad=1)
+        cin = s(192)
+        for name, c in zip(GNAMES, GCFG):
+            setattr(self, name, Inception(cin, s(c[1]), s(c[2]), s(c[3]), s(c[4]), s(c[5]), s(c[6])))
+            cin = s(c[1]) + s(c[3]) + s(c[5]) + s(c[6])
+        self.pool, self.normalize, self.head = pool, normalize, head
+        if head:
+            self.last_linear = nn.Linear(cin, embed)
+
+    def features(self, x):
+        x = torch.cat([x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5, x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5,
+                       x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5], 1)
+        x = F.max_pool2d(self.conv1(x), 3, 2, ceil_mode=True)
+        x = F.max_pool2d(self.conv3(self.conv2(x)), 3, 2, ceil_mode=True)
+        for i, name in enumerate(GNAMES):
+            x = getattr(self, name)(x)
+            if i == 1:
+                x = F.max_pool2d(x, 3, 2, ceil_mode=True)
+            if i == 6:
+                x = F.max_pool2d(x, 2, 2, ceil_mode=True)
+        return x
+
+    forward = ResNet.forward
+
+
 def save_safetensors(path, tensors):
     header, blobs, off = {}, [], 0
     for name, t in tensors.items():
@@ -124,7 +186,7 @@ def randomise(m, g):
             if p.dim() == 4:
                 fan_in = p.shape[1] * p.shape[2] * p.shape[3]
                 p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-            elif "bn" in name or "downsample.1" in name:
+            elif ".bn" in name or name.startswith("bn") or "downsample.1" in name:
                 p.copy_((torch.rand(p.shape, generator=g) * 0.5 + 0.75) if name.endswith("weight")
                         else torch.randn(p.shape, generator=g) * 0.1)
             else:
@@ -154,6 +216,20 @@ def check_against_torchvision():
             a, b = ours(x), tv(x)
             assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), "differs from torchvision"
     print("module == torchvision resnet18/50 at width 64 (train and eval mode)")
+    ours, tv = GoogLeNet(64, 1000, head=False), torchvision.models.googlenet(aux_logits=False, transform_input=True,
+                                                                            init_weights=False)
+    randomise(ours, g)
+    sd = ours.state_dict()
+    tv_sd = {k: v for k, v in tv.state_dict().items() if not k.startswith("fc.")}
+    assert [(k, tuple(v.shape)) for k, v in sd.items()] == [(k, tuple(v.shape)) for k, v in tv_sd.items()], \
+        "googlenet layout differs from torchvision"
+    tv.load_state_dict(sd, strict=False)
+    tv.fc = nn.Identity()
+    ours.eval()
+    tv.eval()  # eval: torchvision's dropout is off
+    x = torch.randn(2, 3, 64, 64, generator=g)
+    assert torch.allclose(ours(x), tv(x), rtol=1e-5, atol=1e-6), "googlenet differs from torchvision"
+    print("module == torchvision googlenet at width 64 (eval mode)")
 
 
 CASES = [
@@ -162,13 +238,14 @@ CASES = [
     ("resnet50_w4", True, 4, "avg", False, False),
     ("resnet18_w4_frozen_normalize_max", False, 4, "max", True, True),
     ("resnet18_w4_double", False, 4, "double", False, False),
+    ("googlenet_w8_frozen", "googlenet", 8, "avg", False, True),  # BN in eval: train-mode BN at batch 2 is ill-conditioned here (torch float32 vs float64 differ by 1.6e-2)
 ]
 
 
 def make(case, seed):
     name, deep, width, pool, normalize, frozen = case
     g = torch.Generator().manual_seed(seed)
-    m = ResNet(deep, width, 16, pool, normalize)
+    m = GoogLeNet(width, 16, pool, normalize) if deep == "googlenet" else ResNet(deep, width, 16, pool, normalize)
     randomise(m, g)
     weights = dict(m.state_dict())
     weights = {k: v.clone() for k, v in weights.items() if not k.endswith("num_batches_tracked")}
@@ -200,5 +277,7 @@ if __name__ == "__main__":
     torch.set_num_threads(2)
     os.makedirs(OUT, exist_ok=True)
     check_against_torchvision()
+    import sys
     for i, case in enumerate(CASES):
-        make(case, 100 + i)
+        if len(sys.argv) < 2 or case[0] in sys.argv[1:]:
+            make(case, 100 + i)

@@ -14,13 +14,18 @@ dml_status dml_resnet_init(struct dml_network *net);
 void dml_resnet_reset(struct dml_network *net, uint64_t seed);
 struct dml_tensor *dml_resnet_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
 void dml_resnet_free(struct dml_network *net);
+dml_status dml_googlenet_init(struct dml_network *net);
+void dml_googlenet_reset(struct dml_network *net, uint64_t seed);
+struct dml_tensor *dml_googlenet_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
+void dml_googlenet_free(struct dml_network *net);
 
 static const struct dml_arch archs[] = {
   {"mlp", dml_mlp_init, dml_mlp_reset, dml_mlp_forward, NULL},
   {"resnet18", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, dml_resnet_free},
   {"resnet50", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, dml_resnet_free},
+  {"googlenet", dml_googlenet_init, dml_googlenet_reset, dml_googlenet_forward, dml_googlenet_free},
 };
-#define KNOWN "mlp, resnet18, resnet50 (suffixes _frozen, _normalize, _max, _double, _wN)"
+#define KNOWN "mlp, resnet18, resnet50, googlenet (suffixes _frozen, _normalize, _max, _double, _wN)"
 
 /* the suffixes after the prefix: each "_word" must be known */
 static dml_status parse_suffixes(struct dml_network *net, const char *rest) {
@@ -119,6 +124,10 @@ size_t dml_network_arena_bytes(const struct dml_network *net, int B) {
   if (net->impl->init == dml_mlp_init) {
     size_t widest = (size_t)(net->in_dim > 512 ? net->in_dim : 512);
     return (size_t)B * widest * sizeof(float) * 12 + (64u << 20);
+  }
+  if (!strncmp(net->arch, "googlenet", 9)) { /* measured like the ResNets below: ≈ 200 floats per input pixel */
+    double px = (double)B * net->height * net->width;
+    return (size_t)(px * 200 * (net->base_width / 64.0) * 1.2 * sizeof(float)) + (64u << 20);
   }
   /* ResNet: every layer's activations and gradients; measured peak per input pixel at width 64 (training
    * step, bench/engine): resnet18 305 floats, resnet50 1284 floats; +10% margin, linear in the width */

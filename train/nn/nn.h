@@ -122,12 +122,12 @@ struct dml_tensor *dml_reshape(struct dml_tape *t, struct dml_tensor *x, int ndi
 /* nn.Conv2d(stride, padding), square kernel from w (OC, C, K, K); b may be NULL. */
 struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, struct dml_tensor *b,
                               int stride, int pad);
-/* nn.BatchNorm2d (eps 1e-5, momentum 0.1): training → batch statistics, running_mean/var (device, may be NULL)
+/* nn.BatchNorm2d (eps, momentum 0.1): training → batch statistics, running_mean/var (device, may be NULL)
  * updated; otherwise the running statistics are used. gamma and beta get gradients in both modes.
  * relu != 0 fuses the following ReLU. */
 struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
-                                 struct dml_tensor *beta, float *running_mean, float *running_var, int training,
-                                 int relu);
+                                 struct dml_tensor *beta, float *running_mean, float *running_var, float eps,
+                                 int training, int relu);
 /* nn.MaxPool2d / nn.AvgPool2d(k, stride, pad, ceil_mode) (kind DML_POOL_MAX / DML_POOL_AVG). */
 struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad,
                               int ceil_mode);
@@ -158,6 +158,7 @@ struct dml_network {
   int base_width;           /* ResNet stem width ("_wN", default 64: torchvision) */
   int feat_dim;             /* pooled backbone features, the head's input */
   int features_only;        /* forward returns the pooled features without the head (dml-embed --features) */
+  float dropout;            /* dropout before the head in training (googlenet 0.2; 0 disables) */
   struct dml_params *ps;
   struct dml_params *buffers; /* non-trained state (batch-norm running_mean / running_var), allocated by init */
   const struct dml_arch *impl;

@@ -2,7 +2,8 @@
  * (e.g. timm/resnet50.tv_in1k, or torchvision's state_dict written by safetensors.torch.save_file).
  * Load contract (nn.h): every backbone parameter and buffer must be in the file, F32, with its shape; the
  * head last_linear.* is taken when present with the right shape and kept (freshly initialised) otherwise;
- * any other file tensor is an error naming it, except the ImageNet classifier fc.* and BN's num_batches_tracked.
+ * any other file tensor is an error naming it, except the ImageNet classifier fc.*, GoogLeNet's aux1/aux2.* and
+ * BN's num_batches_tracked.
  * Files are read with bounds checks on the header (never trusts offsets): a bad file is DML_ERR_FORMAT. */
 #include <errno.h>
 #include <jansson.h>
@@ -60,7 +61,9 @@ dml_status dml_network_load(struct dml_network *net, const char *path) {
     if (!strcmp(key, "__metadata__")) continue;
     struct dml_param *p = lookup(net, key);
     if (!p) {
-      if (!strncmp(key, "fc.", 3) || ends_with(key, "num_batches_tracked")) continue;
+      if (!strncmp(key, "fc.", 3) || ends_with(key, "num_batches_tracked") || !strncmp(key, "aux1.", 5) ||
+          !strncmp(key, "aux2.", 5))
+        continue; /* the ImageNet classifier and GoogLeNet's auxiliary classifiers are not used */
       st = dml_error(DML_ERR_FORMAT, "%s: tensor '%s' is not a tensor of --arch %s", path, key, net->arch);
       break;
     }
