@@ -282,33 +282,114 @@ int ad_normalize_rows(struct ad_tape *t, int a0, int M, int K) {
   return o0;
 }
 
+/* dot product with four partial sums in a fixed order (vectorisable, identical for any thread count) */
+static double dot4(const double *a, const double *b, int K) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int k = 0;
+  for (; k + 4 <= K; k += 4) {
+    s0 += a[k] * b[k];
+    s1 += a[k + 1] * b[k + 1];
+    s2 += a[k + 2] * b[k + 2];
+    s3 += a[k + 3] * b[k + 3];
+  }
+  for (; k < K; k++) s0 += a[k] * b[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* Each gradient row is owned by one thread and accumulated in a fixed order, so the result does not depend on
+ * the thread count (STYLE 10). */
 static void matmul_back(struct ad_tape *t, const struct ad_block *b) {
   int M = b->M, N = b->N, K = b->K;
   const double *A = t->v + b->a0, *Bm = t->v + b->b0, *G = t->g + b->o0;
   double *gA = t->g + b->a0, *gB = t->g + b->b0;
-  for (int i = 0; i < M; i++)
+  if (b->a0 == b->b0 && M == N) { /* A·Aᵀ: both gradients land in the same rows; one pass in a fixed order */
+#pragma omp parallel for schedule(static) if ((long)M * N * K > 20000000L)
+    for (int i = 0; i < M; i++) {
+      double *ga = gA + (size_t)i * K;
+      for (int j = 0; j < N; j++) {
+        double gij = G[(size_t)i * N + j] + G[(size_t)j * N + i];
+        if (gij == 0) continue;
+        const double *br = Bm + (size_t)j * K;
+        for (int k = 0; k < K; k++) ga[k] += gij * br[k];
+      }
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if ((long)M * N * K > 20000000L)
+  for (int i = 0; i < M; i++) {
+    double *ga = gA + (size_t)i * K;
     for (int j = 0; j < N; j++) {
       double gij = G[(size_t)i * N + j];
       if (gij == 0) continue;
-      const double *br = Bm + (size_t)j * K, *ar = A + (size_t)i * K;
-      double *ga = gA + (size_t)i * K, *gb = gB + (size_t)j * K;
-      for (int k = 0; k < K; k++) {
-        ga[k] += gij * br[k];
-        gb[k] += gij * ar[k];
-      }
+      const double *br = Bm + (size_t)j * K;
+      for (int k = 0; k < K; k++) ga[k] += gij * br[k];
     }
+  }
+#pragma omp parallel for schedule(static) if ((long)M * N * K > 20000000L)
+  for (int j = 0; j < N; j++) {
+    double *gb = gB + (size_t)j * K;
+    for (int i = 0; i < M; i++) {
+      double gij = G[(size_t)i * N + j];
+      if (gij == 0) continue;
+      const double *ar = A + (size_t)i * K;
+      for (int k = 0; k < K; k++) gb[k] += gij * ar[k];
+    }
+  }
 }
 
 int ad_matmul_nt(struct ad_tape *t, int a0, int M, int b0, int N, int K) {
   reserve_nodes(t, (long)M * N);
   int o0 = t->n;
+  for (long i = 0; i < (long)M * N; i++) push(t, 0);
+  double *out = t->v + o0;
+  const double *A = t->v + a0, *Bm = t->v + b0;
+#pragma omp parallel for schedule(static) if ((long)M * N * K > 20000000L)
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) out[(size_t)i * N + j] = dot4(A + (size_t)i * K, Bm + (size_t)j * K, K);
+  add_block(t, (struct ad_block){.o0 = o0, .a0 = a0, .b0 = b0, .M = M, .N = N, .K = K, .back = matmul_back});
+  return o0;
+}
+
+/* out[i,j] = ‖a_i − b_j + eps‖; gradient (a_i − b_j + eps)/d (0 where d = 0, as torch.norm's subgradient) */
+static void pdist_back(struct ad_tape *t, const struct ad_block *b) {
+  int M = b->M, N = b->N, K = b->K;
+  double eps = b->eps;
+  const double *A = t->v + b->a0, *Bm = t->v + b->b0, *G = t->g + b->o0, *O = t->v + b->o0;
+  double *gA = t->g + b->a0, *gB = t->g + b->b0;
+  int same = b->a0 == b->b0;
   for (int i = 0; i < M; i++)
     for (int j = 0; j < N; j++) {
-      double s = 0;
-      for (int k = 0; k < K; k++) s += t->v[a0 + (size_t)i * K + k] * t->v[b0 + (size_t)j * K + k];
-      push(t, s);
+      double gij = G[(size_t)i * N + j], d = O[(size_t)i * N + j];
+      if (gij == 0 || d <= 0) continue;
+      const double *ar = A + (size_t)i * K, *br = Bm + (size_t)j * K;
+      double *ga = gA + (size_t)i * K, *gb = gB + (size_t)j * K;
+      double c = gij / d;
+      for (int k = 0; k < K; k++) {
+        double u = (ar[k] - br[k] + eps) * c;
+        ga[k] += u;
+        gb[k] -= u;
+      }
     }
-  add_block(t, (struct ad_block){.o0 = o0, .a0 = a0, .b0 = b0, .M = M, .N = N, .K = K, .back = matmul_back});
+  (void)same;
+}
+
+int ad_pdist_matrix(struct ad_tape *t, int a0, int M, int b0, int N, int K, double eps) {
+  reserve_nodes(t, (long)M * N);
+  int o0 = t->n;
+  for (long i = 0; i < (long)M * N; i++) push(t, 0);
+  double *out = t->v + o0;
+  const double *A = t->v + a0, *Bm = t->v + b0;
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      const double *ar = A + (size_t)i * K, *br = Bm + (size_t)j * K;
+      double s = 0;
+      for (int k = 0; k < K; k++) {
+        double u = ar[k] - br[k] + eps;
+        s += u * u;
+      }
+      out[(size_t)i * N + j] = sqrt(s);
+    }
+  add_block(t, (struct ad_block){.o0 = o0, .a0 = a0, .b0 = b0, .M = M, .N = N, .K = K, .eps = eps, .back = pdist_back});
   return o0;
 }
 

@@ -23,6 +23,7 @@
 struct ad_tape;
 struct ad_block {
   int o0, a0, b0, M, N, K;
+  double eps;
   void (*back)(struct ad_tape *t, const struct ad_block *b);
 };
 struct ad_tape {
@@ -75,6 +76,8 @@ int ad_norm(struct ad_tape *t, int a0, int K);                  /* ‖a‖ */
 int ad_normalize_rows(struct ad_tape *t, int a0, int M, int K); /* F.normalize(dim=1, eps=1e-12) */
 int ad_matmul_nt(struct ad_tape *t, int a0, int M, int b0, int N, int K); /* (M,K)·(N,K)ᵀ → (M,N) */
 int ad_transpose(struct ad_tape *t, int a0, int M, int N);      /* (M,N) → (N,M) */
+/* out[i,j] = ‖a_i − b_j + eps‖ over K coordinates (torch PairwiseDistance with eps; eps = 0: torch.norm), (M,N) */
+int ad_pdist_matrix(struct ad_tape *t, int a0, int M, int b0, int N, int K, double eps);
 void ad_backward(struct ad_tape *t, int loss);
 
 // ---------------------------------------------------------------------------------------------- helpers

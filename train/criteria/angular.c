@@ -27,19 +27,20 @@ static dml_status angular_loss(struct dml_criterion *c, const float *emb, const 
   ad_init(&t);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int xn = ad_normalize_rows(&t, x, B, D);
+  int G = ad_matmul_nt(&t, x, B, x, B, D), Gn = ad_matmul_nt(&t, xn, B, xn, B, D); /* (B, B) inner products */
   int *terms = xmalloc((size_t)B * sizeof *terms), *ang = xmalloc(2 * ((size_t)tu->n + 1) * sizeof *ang);
   int *np = ang + tu->n + 1;
   for (int i = 0; i < tu->n; i++) {
     int a = tu->t[i][0], p = tu->t[i][1], nn = 0;
-    int ap = ad_dot(&t, x + a * D, x + p * D, D);
+    int ap = G + a * B + p;
     for (int j = 0; j < B; j++)
-      if (labels[j] != labels[a]) terms[nn++] = ad_clamp(&t, ad_sub(&t, ad_dot(&t, x + a * D, x + j * D, D), ap), -50, 50);
+      if (labels[j] != labels[a]) terms[nn++] = ad_clamp(&t, ad_sub(&t, G + a * B + j, ap), -50, 50);
     np[i] = ad_log1p_sum_exp(&t, terms, nn);
-    int hap = ad_scale(&t, ad_dot(&t, xn + a * D, xn + p * D, D), -2 * (1 + s->tan2));
+    int hap = ad_scale(&t, Gn + a * B + p, -2 * (1 + s->tan2));
     nn = 0;
     for (int j = 0; j < B; j++)
       if (labels[j] != labels[a]) {
-        int an = ad_dot(&t, xn + a * D, xn + j * D, D), pn = ad_dot(&t, xn + p * D, xn + j * D, D);
+        int an = Gn + a * B + j, pn = Gn + p * B + j;
         terms[nn++] = ad_add(&t, ad_scale(&t, ad_add(&t, an, pn), 4 * s->tan2), hap);
       }
     ang[i] = ad_log1p_sum_exp(&t, terms, nn);

@@ -24,13 +24,14 @@ static dml_status lifted_loss(struct dml_criterion *c, const float *emb, const i
   struct ad_tape t;
   ad_init(&t);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
+  int P = ad_pdist_matrix(&t, x, B, x, B, D, 1e-6); /* (B, B) ‖x_i − x_j + ε‖ */
   int *pos = xmalloc(2 * (size_t)B * sizeof *pos), *neg = pos + B;
   int *ell = xmalloc(((size_t)tu->n + 1) * sizeof *ell), *norms = xmalloc((size_t)B * sizeof *norms);
   for (int i = 0; i < tu->n; i++) {
     int a = tu->t[i][0], np = 0, nn = 0;
     for (int j = 0; j < B; j++) {
       if (j == a) continue;
-      int d = ad_pdist(&t, x + a * D, x + j * D, D, 1e-6);
+      int d = P + a * B + j;
       if (labels[j] == labels[a]) pos[np++] = d;
       else neg[nn++] = ad_addc(&t, ad_scale(&t, d, -1), s->margin);
     }

@@ -26,12 +26,13 @@ static dml_status npair_loss(struct dml_criterion *c, const float *emb, const in
     x = t.n;
     for (long k = 0; k < (long)B * D; k++) ad_scale(&t, x0 + (int)k, s->scale);
   }
+  int G = ad_matmul_nt(&t, x, B, x, B, D); /* (B, B) inner products */
   int *terms = xmalloc((size_t)B * sizeof *terms), *ell = xmalloc(((size_t)tu->n + 1) * sizeof *ell);
   for (int i = 0; i < tu->n; i++) {
     int a = tu->t[i][0], p = tu->t[i][1], nn = 0;
-    int ap = ad_dot(&t, x + a * D, x + p * D, D);
+    int ap = G + a * B + p;
     for (int j = 0; j < B; j++)
-      if (labels[j] != labels[a]) terms[nn++] = ad_sub(&t, ad_dot(&t, x + a * D, x + j * D, D), ap);
+      if (labels[j] != labels[a]) terms[nn++] = ad_sub(&t, G + a * B + j, ap);
     ell[i] = ad_log1p_sum_exp(&t, terms, nn);
   }
   for (int i = 0; i < B; i++) terms[i] = ad_norm(&t, x + i * D, D);

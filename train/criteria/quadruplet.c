@@ -45,22 +45,23 @@ static dml_status quadruplet_loss(struct dml_criterion *c, const float *emb, con
   struct ad_tape t;
   ad_init(&t);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
+  int P = ad_pdist_matrix(&t, x, B, x, B, D, 0); /* (B, B) Euclidean distances */
   int *l1 = xmalloc((size_t)M * sizeof *l1), *dap = xmalloc((size_t)M * sizeof *dap);
   int n2 = s->per_triplet ? M : M * M;
   int *l2 = xmalloc((size_t)n2 * sizeof *l2);
   for (int i = 0; i < M; i++) {
-    int a = x + tu->t[i][0] * D, p = x + tu->t[i][1] * D, n = x + tu->t[i][2] * D;
-    dap[i] = ad_pdist(&t, a, p, D, 0);
-    l1[i] = ad_relu(&t, ad_addc(&t, ad_sub(&t, dap[i], ad_pdist(&t, a, n, D, 0)), s->alpha1));
+    int a = tu->t[i][0], p = tu->t[i][1], n = tu->t[i][2];
+    dap[i] = P + a * B + p;
+    l1[i] = ad_relu(&t, ad_addc(&t, ad_sub(&t, dap[i], P + a * B + n), s->alpha1));
   }
   for (int i = 0; i < M; i++) {
-    int n = x + tu->t[i][2] * D;
+    int n = tu->t[i][2];
     if (s->per_triplet) {
-      l2[i] = ad_relu(&t, ad_addc(&t, ad_sub(&t, dap[i], ad_pdist(&t, n, x + q[i] * D, D, 0)), s->alpha2));
+      l2[i] = ad_relu(&t, ad_addc(&t, ad_sub(&t, dap[i], P + n * B + q[i]), s->alpha2));
     } else {
       for (int j = 0; j < M; j++)
         l2[(size_t)i * M + j] =
-            ad_relu(&t, ad_addc(&t, ad_sub(&t, dap[i], ad_pdist(&t, n, x + q[j] * D, D, 0)), s->alpha2));
+            ad_relu(&t, ad_addc(&t, ad_sub(&t, dap[i], P + n * B + q[j]), s->alpha2));
     }
   }
   int L = ad_add(&t, ad_mean(&t, l1, M), ad_mean(&t, l2, n2));
