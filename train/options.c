@@ -115,6 +115,10 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(loss_oproxy_neg_alpha, FLOAT, "32", "oproxy: negative scale"),
     FLAG(loss_oproxy_pos_delta, FLOAT, "0.1", "oproxy: positive margin"),
     FLAG(loss_oproxy_neg_delta, FLOAT, "-0.1", "oproxy: negative margin"),
+    FLAG(diva_decorrnet_dim, INT, "512", "adversarial_separation: hidden width of each regressor MLP (flag missing in the reference, BUG C5)"),
+    FLAG(diva_decorrnet_lr, FLOAT, "1e-5", "adversarial_separation: lr of the regressors"),
+    FLAG(diva_decorrelations, STRLIST, "0-1", "adversarial_separation: source-target pairs of embedding chunks (the embedding is cut into max index + 1 equal chunks)"),
+    FLAG(diva_rho_decorrelation, FLOATLIST, "1500", "adversarial_separation: weight per pair (one value = every pair)"),
     /* W&B */
     FLAG(log_online, BOOL, "0", "stream to Weights & Biases (key from WANDB_API_KEY or ~/.netrc)"),
     FLAG(project, STR, "Sample_Project", "W&B project"),

@@ -66,6 +66,11 @@ struct dml_train_opts {
   char *loss_oproxy_mode;
   double loss_oproxy_lrmulti, loss_oproxy_pos_alpha, loss_oproxy_neg_alpha, loss_oproxy_pos_delta;
   double loss_oproxy_neg_delta;
+  /* adversarial_separation (DiVA; its flags are missing in the reference, BUG C5; added here) */
+  int diva_decorrnet_dim;
+  double diva_decorrnet_lr;
+  struct dml_strlist diva_decorrelations;  /* "s-t" pairs of embedding chunk indices */
+  struct dml_floatlist diva_rho_decorrelation;
   /* miners: the zoo (spec A1.4, B2) */
   double miner_rho_distance_lower_cutoff, miner_rho_distance_upper_cutoff, miner_rho_distance_cp;
   double miner_semihard_margin;     /* NIR flag; < 0 = the loss's own margin (Revisit) */
@@ -242,6 +247,7 @@ DML_CRITERION_DECL(arcface)
 DML_CRITERION_DECL(softtriplet)
 DML_CRITERION_DECL(histogram)
 DML_CRITERION_DECL(multisimilarity)
+DML_CRITERION_DECL(adversarial_separation)
 DML_CRITERION_DECL(oproxy)
 #undef DML_CRITERION_DECL
 

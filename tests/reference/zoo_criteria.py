@@ -204,6 +204,28 @@ def oproxy(x, y, P, mode="anchor", pa=32.0, na=32.0, pd=0.1, nd=-0.1):
     return pos.mean() + neg.mean()
 
 
+class GradRev(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+def advsep(x, params, pairs, weights, nchunks):
+    d = x.shape[1] // nchunks
+    xr = GradRev.apply(x)
+    ch = [F.normalize(xr[:, k * d:(k + 1) * d], dim=-1) for k in range(nchunks)]
+    L = 0
+    for q, ((s_, t_), w) in enumerate(zip(pairs, weights)):
+        W1, b1, W2, b2 = params[4 * q:4 * q + 4]
+        r = F.linear(F.relu(F.linear(ch[s_], W1, b1)), W2, b2)
+        L = L + -w * torch.mean(torch.mean((ch[t_] * F.normalize(r, dim=-1)) ** 2, dim=-1))
+    return L
+
+
 # ------------------------------------------------------------------------------------------- cases
 def main():
     rng = np.random.RandomState(20261123)
@@ -222,6 +244,14 @@ def main():
     Wst = f32(rng.uniform(-1 / math.sqrt(C * K), 1 / math.sqrt(C * K), (D, C * K)))
     # quadruplet: two triplets with different negatives => fourth samples are forced: q = [1, 0]
     T_quad = np.array([[0, 1, 2], [3, 4, 7]])
+    proj = 4
+    advp = []
+    for (a_, b_) in [(0, 1), (1, 0)]:
+        d = D // 2
+        advp += [(f"regressors.{a_}-{b_}.0.weight", f32(rng.uniform(-1, 1, (proj, d)) / math.sqrt(d))),
+                 (f"regressors.{a_}-{b_}.0.bias", f32(rng.uniform(-1, 1, (proj,)) / math.sqrt(d))),
+                 (f"regressors.{a_}-{b_}.2.weight", f32(rng.uniform(-1, 1, (d, proj)) / math.sqrt(proj))),
+                 (f"regressors.{a_}-{b_}.2.bias", f32(rng.uniform(-1, 1, (d,)) / math.sqrt(proj)))]
     cases = [
         ("triplet", "--loss triplet", un, T, None, lambda x, p: triplet(x, y, T)),
         ("triplet_raw_margin", "--loss triplet --loss_triplet_margin 0.5", raw, T, None,
@@ -257,14 +287,18 @@ def main():
         ("oproxy_anchor", "--loss oproxy", un, None, ("proxies", P), lambda x, p: oproxy(x, y, p)),
         ("oproxy_nca", "--loss oproxy --loss_oproxy_mode nca", un, None, ("proxies", P),
          lambda x, p: oproxy(x, y, p, mode="nca")),
+        ("adversarial_separation", "--loss adversarial_separation --diva_decorrnet_dim 4 "
+         "--diva_decorrelations 0-1 1-0 --diva_rho_decorrelation 1.5 2", raw, None, advp,
+         lambda x, p: advsep(x, p, [(0, 1), (1, 0)], [1.5, 2.0], 2)),
     ]
     lines = [f"# zoo criteria fixtures v{VERSION}, torch {torch.__version__}; regenerate with "
              f"/usr/bin/python3 tests/reference/zoo_criteria.py"]
     fmt = lambda v: " ".join(repr(float(a)) for a in np.ravel(v))
     for name, args, emb, tup, par, fn in cases:
         x = torch.tensor(emb, requires_grad=True)
-        p = torch.tensor(par[1], requires_grad=True) if par else None
-        L = fn(x, p)
+        plist = par if isinstance(par, list) else ([par] if par else [])
+        pts = [torch.tensor(v, requires_grad=True) for _, v in plist]
+        L = fn(x, pts if isinstance(par, list) else (pts[0] if pts else None))
         L.backward()
         lines.append(f"case {name}")
         lines.append(f"args {args} --embed_dim {D}")
@@ -275,12 +309,12 @@ def main():
         else:
             lines.append("tuples 0")
         lines.append("emb " + fmt(emb))
-        if par:
-            lines.append(f"param {par[0]} {par[1].size} " + fmt(par[1]))
+        for nm, v in plist:
+            lines.append(f"param {nm} {v.size} " + fmt(v))
         lines.append(f"loss {float(L)!r}")
         lines.append("grad_emb " + fmt(x.grad.numpy()))
-        if par:
-            lines.append(f"grad_param {par[0]} {par[1].size} " + fmt(p.grad.numpy()))
+        for (nm, v), pt in zip(plist, pts):
+            lines.append(f"grad_param {nm} {v.size} " + fmt(pt.grad.numpy()))
         lines.append("end")
         print(f"{name:24s} loss {float(L):.6f}", file=sys.stderr)
     with open(OUT, "w") as f:

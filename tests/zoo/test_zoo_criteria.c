@@ -20,9 +20,11 @@ struct fcase {
   int B, D, C, M;
   int32_t labels[64];
   int32_t tuples[64][3];
-  double *emb, *param, *grad_emb, *grad_param;
-  long np;
-  char pname[64];
+  double *emb, *grad_emb;
+  int nparams;                         /* up to 8 parameters, matched by name */
+  double *param[8], *grad_param[8];
+  long np[8];
+  char pname[8][64];
   double loss;
 };
 
@@ -60,12 +62,20 @@ static int next_case(FILE *f, struct fcase *c) {
     else if (!strncmp(line, "grad_emb ", 9)) c->grad_emb = read_doubles(line + 9, (long)c->B * c->D);
     else if (!strncmp(line, "param ", 6) || !strncmp(line, "grad_param ", 11)) {
       int g = line[0] == 'g';
-      char *s = line + (g ? 11 : 6), *e;
+      char *s = line + (g ? 11 : 6), name[64];
       int off = 0;
-      sscanf(s, "%63s %ld %n", c->pname, &c->np, &off);
-      if (g) c->grad_param = read_doubles(s + off, c->np);
-      else c->param = read_doubles(s + off, c->np);
-      (void)e;
+      long n = 0;
+      sscanf(s, "%63s %ld %n", name, &n, &off);
+      int q = 0;
+      while (q < c->nparams && strcmp(c->pname[q], name)) q++;
+      if (q == c->nparams) {
+        if (q == 8) continue;
+        snprintf(c->pname[q], sizeof c->pname[q], "%s", name);
+        c->np[q] = n;
+        c->nparams++;
+      }
+      if (g) c->grad_param[q] = read_doubles(s + off, n);
+      else c->param[q] = read_doubles(s + off, n);
     } else if (!strncmp(line, "loss ", 5)) c->loss = strtod(line + 5, NULL);
     else if (!strcmp(line, "end")) return 1;
   }
@@ -74,9 +84,8 @@ static int next_case(FILE *f, struct fcase *c) {
 
 static void free_case(struct fcase *c) {
   free(c->emb);
-  free(c->param);
   free(c->grad_emb);
-  free(c->grad_param);
+  for (int q = 0; q < c->nparams; q++) free(c->param[q]), free(c->grad_param[q]);
 }
 
 static dml_status parse_opts(const char *args, struct dml_train_opts *o, struct dml_cli *cli, struct dml_flag *fl) {
@@ -142,15 +151,17 @@ static int run_case(struct fcase *c) {
   for (long i = 0; i < n; i++) emb[i] = (float)c->emb[i];
   struct dml_tuples tu = {0};
   for (int i = 0; i < c->M; i++) dml_tuples_push(&tu, c->tuples[i][0], c->tuples[i][1], c->tuples[i][2]);
-  float *pv = NULL, *pg = NULL;
-  if (c->np) {
-    snprintf(tag, sizeof tag, "%s: parameter %s of %ld entries", c->name, c->pname, c->np);
-    const struct dml_param *p = dml_params_find(&cr.params, c->pname);
-    f += expect_true(tag, p && (long)p->n == c->np);
-    if (!p || (long)p->n != c->np) goto out;
-    pv = p->t.data;
-    pg = p->t.grad;
-    for (long i = 0; i < c->np; i++) pv[i] = (float)c->param[i];
+  float *pv[8] = {0}, *pg[8] = {0};
+  snprintf(tag, sizeof tag, "%s: the criterion has the fixture's %d parameters", c->name, c->nparams);
+  f += expect_true(tag, cr.params.n == c->nparams);
+  for (int q = 0; q < c->nparams; q++) {
+    snprintf(tag, sizeof tag, "%s: parameter %s of %ld entries", c->name, c->pname[q], c->np[q]);
+    const struct dml_param *p = dml_params_find(&cr.params, c->pname[q]);
+    f += expect_true(tag, p && (long)p->n == c->np[q]);
+    if (!p || (long)p->n != c->np[q]) goto out;
+    pv[q] = p->t.data;
+    pg[q] = p->t.grad;
+    for (long i = 0; i < c->np[q]; i++) pv[q][i] = (float)c->param[q][i];
   }
   double L = eval_loss(&cr, emb, c->labels, B, D, &tu, grad);
   snprintf(tag, sizeof tag, "%s: loss vs torch", c->name);
@@ -159,31 +170,33 @@ static int run_case(struct fcase *c) {
   for (long i = 0; i < n; i++) g[i] = grad[i];
   snprintf(tag, sizeof tag, "%s: dL/demb vs torch", c->name);
   f += expect_close(tag, g, c->grad_emb, n, 1e-7, 1e-5);
-  double *gp = NULL;
-  if (c->np) {
-    gp = malloc(c->np * sizeof *gp);
-    for (long i = 0; i < c->np; i++) gp[i] = pg[i];
-    snprintf(tag, sizeof tag, "%s: dL/d%s vs torch", c->name, c->pname);
-    f += expect_close(tag, gp, c->grad_param, c->np, 1e-7, 1e-5);
+  double *gp[8] = {0};
+  for (int q = 0; q < c->nparams; q++) {
+    gp[q] = malloc(c->np[q] * sizeof *gp[q]);
+    for (long i = 0; i < c->np[q]; i++) gp[q][i] = pg[q][i];
+    snprintf(tag, sizeof tag, "%s: dL/d%s vs torch", c->name, c->pname[q]);
+    f += expect_close(tag, gp[q], c->grad_param[q], c->np[q], 1e-7, 1e-5);
   }
   /* finite differences in float64 of the criterion itself */
   /* step: 1e-4; the histogram loss is piecewise quadratic with kinks at every bin edge (Δ = 2/(R−1)), so its
    * step stays well inside one bin: 1e-6 */
   double step = strstr(c->name, "histogram") ? 1e-6 : 1e-4;
   double *num = malloc(n * sizeof *num);
-  for (long i = 0; i < n; i++) num[i] = fd_coord(&cr, emb, emb + i, c->labels, B, D, &tu, scratch, step);
-  snprintf(tag, sizeof tag, "%s: dL/demb vs finite differences", c->name);
+  /* adversarial_separation reverses the gradient into the embedding (DiVA): the reported gradient is −dL/demb */
+  double sign = strstr(c->name, "adversarial_separation") ? -1 : 1;
+  for (long i = 0; i < n; i++) num[i] = sign * fd_coord(&cr, emb, emb + i, c->labels, B, D, &tu, scratch, step);
+  snprintf(tag, sizeof tag, "%s: dL/demb vs finite differences%s", c->name, sign < 0 ? " (reversed)" : "");
   f += expect_close(tag, g, num, n, 2e-5, 2e-3);
-  if (c->np) {
-    double *nump = malloc(c->np * sizeof *nump);
-    for (long i = 0; i < c->np; i++) nump[i] = fd_coord(&cr, emb, pv + i, c->labels, B, D, &tu, scratch, step);
-    snprintf(tag, sizeof tag, "%s: dL/d%s vs finite differences", c->name, c->pname);
-    f += expect_close(tag, gp, nump, c->np, 2e-5, 2e-3);
+  for (int q = 0; q < c->nparams; q++) {
+    double *nump = malloc(c->np[q] * sizeof *nump);
+    for (long i = 0; i < c->np[q]; i++) nump[i] = fd_coord(&cr, emb, pv[q] + i, c->labels, B, D, &tu, scratch, step);
+    snprintf(tag, sizeof tag, "%s: dL/d%s vs finite differences", c->name, c->pname[q]);
+    f += expect_close(tag, gp[q], nump, c->np[q], 2e-5, 2e-3);
     free(nump);
   }
   free(num);
   free(g);
-  free(gp);
+  for (int q = 0; q < c->nparams; q++) free(gp[q]);
 out:
   dml_tuples_free(&tu);
   dml_criterion_free(&cr);
@@ -197,7 +210,8 @@ out:
 static int registry_tests(void) {
   int f = 0;
   const char *want[] = {"triplet", "margin", "contrastive", "lifted", "npair", "angular", "snr", "quadruplet",
-                        "proxynca", "softmax", "arcface", "softtriplet", "histogram", "multisimilarity", "oproxy"};
+                        "proxynca", "softmax", "arcface", "softtriplet", "histogram", "multisimilarity", "oproxy",
+                        "adversarial_separation"};
   for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
     int found = 0;
     for (int i = 0; dml_criterion_name(i); i++) found |= !strcmp(dml_criterion_name(i), want[k]);
@@ -262,7 +276,7 @@ int main(void) {
     free_case(&c);
   }
   fclose(fx);
-  fails += expect_true("fixture holds at least 24 cases", ncases >= 24);
+  fails += expect_true("fixture holds at least 25 cases", ncases >= 25);
   fails += registry_tests();
   return test_report("test_zoo_criteria", fails);
 }

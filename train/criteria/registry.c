@@ -21,6 +21,7 @@ static const struct {
   {"softtriplet", dml_criterion_softtriplet},
   {"histogram", dml_criterion_histogram},
   {"multisimilarity", dml_criterion_multisimilarity},
+  {"adversarial_separation", dml_criterion_adversarial_separation},
   {"oproxy", dml_criterion_oproxy},
 };
 
