@@ -252,7 +252,7 @@ static int run_case(struct dml_backend *be, const struct cfg *c, uint64_t seed) 
   switch (c->op) {
     case OP_CONV: y = dml_conv2d(&t, x, &ps.p[1].t, c->bias ? &ps.p[2].t : NULL, c->S, c->P); break;
     case OP_BN_TRAIN: case OP_BN_EVAL: case OP_BN_TRAIN_RELU: case OP_BN_EVAL_RELU:
-      y = dml_batchnorm(&t, x, &ps.p[1].t, &ps.p[2].t, rm, rv, 1e-5f, c->op == OP_BN_TRAIN || c->op == OP_BN_TRAIN_RELU,
+      y = dml_batchnorm(&t, x, &ps.p[1].t, &ps.p[2].t, rm, rv, 1e-5f, 0.1f, c->op == OP_BN_TRAIN || c->op == OP_BN_TRAIN_RELU,
                         c->op == OP_BN_TRAIN_RELU || c->op == OP_BN_EVAL_RELU);
       break;
     case OP_MAXPOOL: y = dml_pool2d(&t, x, DML_POOL_MAX, c->K, c->S, c->P, c->ceil); break;

@@ -4,7 +4,8 @@
  * 1e-3·max|grad| of that tensor), and the batch-norm running statistics after the step within 1e-4.
  * Cases: resnet18 (width 8, training-mode BN, average pooling), resnet50 (width 4), resnet18 frozen BN + max
  * pooling + L2 normalisation, resnet18 with average+max pooling, googlenet (width 8, frozen BN, torchvision's layout with
- * transform_input, dropout off on both sides). Also: save → load round trip of the weights,
+ * transform_input, dropout off on both sides), bninception (width 4, frozen BN, average+max pooling; the layout
+ * of pretrainedmodels' bninception.py). Also: save → load round trip of the weights,
  * a missing / extra / mis-shaped tensor is reported by name, and a whole training step (embedding, every
  * gradient, running statistics) is bitwise the same with 1 and 2 OpenMP threads. */
 #include <math.h>
@@ -227,7 +228,7 @@ int main(void) {
   struct dml_backend *be = dml_backend_cpu_new();
   int fails = 0;
   const char *cases[] = {"resnet18_w8", "resnet50_w4", "resnet18_w4_frozen_normalize_max", "resnet18_w4_double",
-                         "googlenet_w8_frozen"};
+                         "googlenet_w8_frozen", "bninception_w4_frozen_double"};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) fails += run(be, cases[i]);
   fails += roundtrip(be);
   fails += thread_determinism(be);

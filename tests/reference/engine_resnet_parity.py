@@ -164,6 +164,70 @@ class GoogLeNet(nn.Module):
     forward = ResNet.forward
 
 
+BCFG = [("3a", 64, 64, 64, 64, 96, 32), ("3b", 64, 64, 96, 64, 96, 64), ("3c", 0, 128, 160, 64, 96, 0),
+        ("4a", 224, 64, 96, 96, 128, 128), ("4b", 192, 96, 128, 96, 128, 128), ("4c", 160, 128, 160, 128, 160, 128),
+        ("4d", 96, 128, 192, 160, 192, 128), ("4e", 0, 128, 192, 192, 256, 0), ("5a", 352, 192, 320, 160, 224, 128),
+        ("5b", 352, 192, 320, 192, 224, 128)]
+
+
+class BNInception(nn.Module):
+    """pretrainedmodels' bninception (layer names and order of Cadene's bninception.py; conv with bias -> BN(eps
+    1e-5, momentum 0.9) -> in-place ReLU), features + global average pooling + last_linear, at width/64."""
+
+    def __init__(self, width, embed, pool="avg", normalize=False, head=True):
+        super().__init__()
+        s = lambda c: max(1, c * width // 64)
+        self.units = []
+
+        def unit(name, cin, cout, k, stride=1):
+            setattr(self, name, nn.Conv2d(cin, cout, k, stride, k // 2))
+            setattr(self, name + "_bn", nn.BatchNorm2d(cout, eps=1e-05, momentum=0.9))
+            return name
+
+        self.stem = [unit("conv1_7x7_s2", 3, s(64), 7, 2), unit("conv2_3x3_reduce", s(64), s(64), 1),
+                     unit("conv2_3x3", s(64), s(192), 3)]
+        cin, self.blocks = s(192), []
+        for name, c1, c3r, c3, dr, d, proj in BCFG:
+            p = "inception_%s_" % name
+            red, st = proj == 0, 2 if proj == 0 else 1
+            b = {"red": red, "max": name == "5b"}
+            if not red:
+                b["1x1"] = unit(p + "1x1", cin, s(c1), 1)
+            b["3x3"] = [unit(p + "3x3_reduce", cin, s(c3r), 1), unit(p + "3x3", s(c3r), s(c3), 3, st)]
+            b["d"] = [unit(p + "double_3x3_reduce", cin, s(dr), 1), unit(p + "double_3x3_1", s(dr), s(d), 3),
+                      unit(p + "double_3x3_2", s(d), s(d), 3, st)]
+            if not red:
+                b["proj"] = unit(p + "pool_proj", cin, s(proj), 1)
+            cin = s(c3) + s(d) + cin if red else s(c1) + s(c3) + s(d) + s(proj)
+            self.blocks.append(b)
+        self.pool, self.normalize, self.head = pool, normalize, head
+        if head:
+            self.last_linear = nn.Linear(cin, embed)
+
+    def u(self, name, x):
+        return F.relu(getattr(self, name + "_bn")(getattr(self, name)(x)))
+
+    def features(self, x):
+        x = F.max_pool2d(self.u(self.stem[0], x), 3, 2, ceil_mode=True)
+        x = F.max_pool2d(self.u(self.stem[2], self.u(self.stem[1], x)), 3, 2, ceil_mode=True)
+        for b in self.blocks:
+            out = []
+            if not b["red"]:
+                out.append(self.u(b["1x1"], x))
+            out.append(self.u(b["3x3"][1], self.u(b["3x3"][0], x)))
+            out.append(self.u(b["d"][2], self.u(b["d"][1], self.u(b["d"][0], x))))
+            if b["red"]:
+                out.append(F.max_pool2d(x, 3, 2, ceil_mode=True))
+            elif b["max"]:
+                out.append(self.u(b["proj"], F.max_pool2d(x, 3, 1, 1, ceil_mode=True)))
+            else:
+                out.append(self.u(b["proj"], F.avg_pool2d(x, 3, 1, 1, ceil_mode=True, count_include_pad=True)))
+            x = torch.cat(out, 1)
+        return x
+
+    forward = ResNet.forward
+
+
 def save_safetensors(path, tensors):
     header, blobs, off = {}, [], 0
     for name, t in tensors.items():
@@ -183,10 +247,13 @@ def save_safetensors(path, tensors):
 def randomise(m, g):
     with torch.no_grad():
         for name, p in m.named_parameters():
-            if p.dim() == 4:
+            if p.dim() == 1 and name.endswith(".bias") and "_bn." not in name and ".bn" not in name \
+                    and not name.startswith("bn") and "downsample" not in name and "last_linear" not in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.05)  # conv biases (BN-Inception)
+            elif p.dim() == 4:
                 fan_in = p.shape[1] * p.shape[2] * p.shape[3]
                 p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-            elif ".bn" in name or name.startswith("bn") or "downsample.1" in name:
+            elif ".bn" in name or name.startswith("bn") or "downsample.1" in name or "_bn." in name:
                 p.copy_((torch.rand(p.shape, generator=g) * 0.5 + 0.75) if name.endswith("weight")
                         else torch.randn(p.shape, generator=g) * 0.1)
             else:
@@ -238,6 +305,7 @@ CASES = [
     ("resnet50_w4", True, 4, "avg", False, False),
     ("resnet18_w4_frozen_normalize_max", False, 4, "max", True, True),
     ("resnet18_w4_double", False, 4, "double", False, False),
+    ("bninception_w4_frozen_double", "bninception", 4, "double", False, True),
     ("googlenet_w8_frozen", "googlenet", 8, "avg", False, True),  # BN in eval: train-mode BN at batch 2 is ill-conditioned here (torch float32 vs float64 differ by 1.6e-2)
 ]
 
@@ -245,7 +313,12 @@ CASES = [
 def make(case, seed):
     name, deep, width, pool, normalize, frozen = case
     g = torch.Generator().manual_seed(seed)
-    m = GoogLeNet(width, 16, pool, normalize) if deep == "googlenet" else ResNet(deep, width, 16, pool, normalize)
+    if deep == "googlenet":
+        m = GoogLeNet(width, 16, pool, normalize)
+    elif deep == "bninception":
+        m = BNInception(width, 16, pool, normalize)
+    else:
+        m = ResNet(deep, width, 16, pool, normalize)
     randomise(m, g)
     weights = dict(m.state_dict())
     weights = {k: v.clone() for k, v in weights.items() if not k.endswith("num_batches_tracked")}

@@ -147,7 +147,7 @@ static struct dml_tensor *bconv(struct dml_network *net, struct dml_tape *t, str
   struct dml_params *ps = net->ps, *bs = net->buffers;
   struct dml_tensor *y = dml_conv2d(t, x, &ps->p[c->w].t, NULL, c->stride, c->pad);
   return dml_batchnorm(t, y, &ps->p[c->g].t, &ps->p[c->b].t, bs->p[c->rm].t.data, bs->p[c->rv].t.data, 1e-3f,
-                       t->record && !net->frozen, 1);
+                       0.1f, t->record && !net->frozen, 1);
 }
 
 struct dml_tensor *dml_googlenet_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x) {
@@ -159,7 +159,7 @@ struct dml_tensor *dml_googlenet_forward(struct dml_network *net, struct dml_tap
   struct dml_tensor be = {.data = g->ti + 3, .grad = g->ti + 15, .ndim = 1, .shape = {3}, .n = 3};
   struct dml_tensor *gat = dml_tape_tensor(t, 1, (int[]){3}), *bet = dml_tape_tensor(t, 1, (int[]){3});
   *gat = ga, *bet = be; /* headers owned by the tape, data owned by the network */
-  h = dml_batchnorm(t, h, gat, bet, g->ti + 6, g->ti + 9, 0.0f, 0, 0);
+  h = dml_batchnorm(t, h, gat, bet, g->ti + 6, g->ti + 9, 0.0f, 0.0f, 0, 0);
   h = bconv(net, t, h, &g->conv1);
   h = dml_pool2d(t, h, DML_POOL_MAX, 3, 2, 0, 1);
   h = bconv(net, t, h, &g->conv2);

@@ -92,13 +92,13 @@ static void bn_bw(struct dml_tape *t, struct dml_tape_entry *e) {
 
 struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
                                  struct dml_tensor *beta, float *running_mean, float *running_var, float eps,
-                                 int training, int relu) {
+                                 float momentum, int training, int relu) {
   DML_ASSERT(x->ndim == 4 && (int)gamma->n == x->shape[1]);
   int B = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
   float *mean = dml_arena_alloc(&t->arena, 2 * (size_t)C * sizeof(float)), *invstd = mean + C;
   struct dml_tensor *y = dml_tape_tensor(t, 4, x->shape);
   t->be->fn.batchnorm_forward(t->be->ctx, y->data, mean, invstd, running_mean, running_var, x->data, gamma->data,
-                              beta->data, B, C, HW, eps, 0.1f, training, relu);
+                              beta->data, B, C, HW, eps, momentum, training, relu);
   y->needs_grad = t->record;
   if (t->record) {
     struct dml_tape_entry *e = last_entry(t);

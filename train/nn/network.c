@@ -18,14 +18,19 @@ dml_status dml_googlenet_init(struct dml_network *net);
 void dml_googlenet_reset(struct dml_network *net, uint64_t seed);
 struct dml_tensor *dml_googlenet_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
 void dml_googlenet_free(struct dml_network *net);
+dml_status dml_bninception_init(struct dml_network *net);
+void dml_bninception_reset(struct dml_network *net, uint64_t seed);
+struct dml_tensor *dml_bninception_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
+void dml_bninception_free(struct dml_network *net);
 
 static const struct dml_arch archs[] = {
   {"mlp", dml_mlp_init, dml_mlp_reset, dml_mlp_forward, NULL},
   {"resnet18", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, dml_resnet_free},
   {"resnet50", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, dml_resnet_free},
   {"googlenet", dml_googlenet_init, dml_googlenet_reset, dml_googlenet_forward, dml_googlenet_free},
+  {"bninception", dml_bninception_init, dml_bninception_reset, dml_bninception_forward, dml_bninception_free},
 };
-#define KNOWN "mlp, resnet18, resnet50, googlenet (suffixes _frozen, _normalize, _max, _double, _wN)"
+#define KNOWN "mlp, resnet18, resnet50, googlenet, bninception (suffixes _frozen, _normalize, _max, _double, _he, _wN)"
 
 /* the suffixes after the prefix: each "_word" must be known */
 static dml_status parse_suffixes(struct dml_network *net, const char *rest) {
@@ -37,6 +42,7 @@ static dml_status parse_suffixes(struct dml_network *net, const char *rest) {
     else if (!strcmp(tok, "max") || !strcmp(tok, "mac")) net->pool = DML_POOL_MAX;
     else if (!strcmp(tok, "double") || !strcmp(tok, "both")) net->pool = DML_POOL_MAX | DML_POOL_AVG;
     else if (!strcmp(tok, "avg") || !strcmp(tok, "spoc")) net->pool = DML_POOL_AVG;
+    else if (!strcmp(tok, "he") && !strncmp(net->arch, "bninception", 11)) continue; /* head init, read by the arch */
     else if (tok[0] == 'w' && tok[1] >= '1' && tok[1] <= '9' && strspn(tok + 1, "0123456789") == strlen(tok + 1) &&
              atoi(tok + 1) <= 4096)
       net->base_width = atoi(tok + 1);
@@ -125,7 +131,8 @@ size_t dml_network_arena_bytes(const struct dml_network *net, int B) {
     size_t widest = (size_t)(net->in_dim > 512 ? net->in_dim : 512);
     return (size_t)B * widest * sizeof(float) * 12 + (64u << 20);
   }
-  if (!strncmp(net->arch, "googlenet", 9)) { /* measured like the ResNets below: 395 floats per input pixel */
+  if (!strncmp(net->arch, "googlenet", 9) || !strncmp(net->arch, "bninception", 11)) {
+    /* measured like the ResNets below: googlenet 395 floats per input pixel (bninception: same bound, unmeasured) */
     double px = (double)B * net->height * net->width;
     return (size_t)(px * 395 * (net->base_width / 64.0) * 1.1 * sizeof(float)) + (64u << 20);
   }

@@ -122,12 +122,12 @@ struct dml_tensor *dml_reshape(struct dml_tape *t, struct dml_tensor *x, int ndi
 /* nn.Conv2d(stride, padding), square kernel from w (OC, C, K, K); b may be NULL. */
 struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, struct dml_tensor *b,
                               int stride, int pad);
-/* nn.BatchNorm2d (eps, momentum 0.1): training → batch statistics, running_mean/var (device, may be NULL)
+/* nn.BatchNorm2d (eps, momentum — torch's convention: running = (1−momentum)·running + momentum·batch): training → batch statistics, running_mean/var (device, may be NULL)
  * updated; otherwise the running statistics are used. gamma and beta get gradients in both modes.
  * relu != 0 fuses the following ReLU. */
 struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
                                  struct dml_tensor *beta, float *running_mean, float *running_var, float eps,
-                                 int training, int relu);
+                                 float momentum, int training, int relu);
 /* nn.MaxPool2d / nn.AvgPool2d(k, stride, pad, ceil_mode) (kind DML_POOL_MAX / DML_POOL_AVG). */
 struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad,
                               int ceil_mode);

@@ -145,7 +145,7 @@ static struct dml_tensor *run_cbn(struct dml_network *net, struct dml_tape *t, s
   struct dml_tensor *y = dml_conv2d(t, x, &ps->p[c->w].t, NULL, c->stride, c->pad);
   int training = t->record && !net->frozen;
   return dml_batchnorm(t, y, &ps->p[c->g].t, &ps->p[c->b].t, bs->p[c->rm].t.data, bs->p[c->rv].t.data, 1e-5f,
-                       training, relu);
+                       0.1f, training, relu);
 }
 
 struct dml_tensor *dml_resnet_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x) {
