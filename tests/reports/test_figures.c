@@ -124,7 +124,9 @@ int main(void) {
   fails += expect_scalar("correlation diagonal", corr[2], 1, 1e-6, 0);
   fails += expect_scalar("correlation R@1-NMI", corr[5], dml_pearson(r1, r2, 3), 1e-6, 0);
   free(p);
-  fails += expect_true("correlation with one metric is an error", dml_plot_correlation(&agg, ms, 1, "x.png") == DML_ERR_ARG);
+  p = dml_strfmt("%s/x.png", out);
+  fails += expect_true("correlation with one metric is an error", dml_plot_correlation(&agg, ms, 1, p) == DML_ERR_ARG);
+  free(p);
   dml_aggregate_free(&agg);
 
   p = dml_strfmt("%s/spectrum.png", out);
@@ -137,9 +139,10 @@ int main(void) {
   fails += expect_true("spectrum.dat rows", read_rows(p, sp, 8, 2) == 8);
   fails += expect_scalar("normalised spectrum is scale-free (run 1 vs 2, value 1)", sp[1], sp[4 * 2 + 1], 1e-7, 0);
   free(p);
-  fails += expect_true("spectrum of a split without embeddings is an error",
-                       dml_plot_spectrum(&rs, "val", 0, "nothing.png") == DML_ERR_ARG);
-  fails += expect_true("unknown metric is an error", dml_plot_curves(&rs, "no_such", "test", "nothing.png", 0) == DML_ERR_ARG);
+  p = dml_strfmt("%s/nothing.png", out); /* failures must not leave files outside the test's folder */
+  fails += expect_true("spectrum of a split without embeddings is an error", dml_plot_spectrum(&rs, "val", 0, p) == DML_ERR_ARG);
+  fails += expect_true("unknown metric is an error", dml_plot_curves(&rs, "no_such", "test", p, 0) == DML_ERR_ARG);
+  free(p);
   dml_runset_free(&rs);
   free(out);
   free(dir);
