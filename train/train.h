@@ -66,6 +66,13 @@ struct dml_train_opts {
   char *loss_oproxy_mode;
   double loss_oproxy_lrmulti, loss_oproxy_pos_alpha, loss_oproxy_neg_alpha, loss_oproxy_pos_delta;
   double loss_oproxy_neg_delta;
+  /* nir (spec B2, B4) */
+  double loss_nir_w_align, loss_nir_proxy_lrmulti, loss_nir_lrmulti, loss_nir_logmatch, loss_nir_pos_alpha;
+  double loss_nir_neg_alpha, loss_nir_margin, loss_nir_delta, loss_nir_pair_perc, loss_nir_noise;
+  char *loss_nir_nf_cond_mode, *loss_nir_nf_fc_init;
+  int loss_nir_nf_fc_depth, loss_nir_nf_fc_width, loss_nir_nf_cblocks;
+  double loss_nir_nf_fc_dropout, loss_nir_nf_clamp_alpha;
+  int warmup;                       /* NIR: epochs with a frozen backbone (the trainer's job) */
   /* adversarial_separation (DiVA; its flags are missing in the reference, BUG C5; added here) */
   int diva_decorrnet_dim;
   double diva_decorrnet_lr;
@@ -215,6 +222,8 @@ struct dml_criterion {
   const char *allowed_miners;  /* space-separated internal miner names, "*" = all, "" = none used */
   struct dml_params params;    /* learnable criterion parameters (host), optimizer group 1 */
   double params_lr;            /* their learning rate */
+  const double *param_lr;      /* NULL, or (params.n) a learning rate per parameter that overrides params_lr
+                                * (nir: proxies lr·4000, flow lr·50); the trainer must honour it */
   void *state;
   /* loss of a batch; grad_emb (B, D) is overwritten (=) with dL/demb; parameter grads are accumulated (+=). */
   dml_status (*loss)(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
@@ -249,6 +258,7 @@ DML_CRITERION_DECL(histogram)
 DML_CRITERION_DECL(multisimilarity)
 DML_CRITERION_DECL(adversarial_separation)
 DML_CRITERION_DECL(oproxy)
+DML_CRITERION_DECL(nir)
 #undef DML_CRITERION_DECL
 
 // ---------------------------------------------------------------------------------------------- optim

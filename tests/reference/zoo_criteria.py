@@ -226,6 +226,59 @@ def advsep(x, params, pairs, weights, nchunks):
     return L
 
 
+def nir_layout(D, K, depth, W, cond):
+    """(in, out, offset) of every Linear of the flat "flow" vector: block by block, net2 then net1."""
+    l1, l2 = D // 2, D - D // 2
+    lay, off = [], 0
+    for k in range(K):
+        nc = D if cond[k] else 0
+        for net in range(2):
+            fin = (l2 if net == 0 else l1) + nc
+            fout = 2 * (l1 if net == 0 else l2)
+            for l in range(depth):
+                i = fin if l == 0 else W
+                o = fout if l == depth - 1 else W
+                lay.append((i, o, off))
+                off += i * o + o
+    return lay, off
+
+
+def nir(x, y, params, K, depth, W, cond, clamp=2.0, w_align=0.01):
+    P, flow = params
+    B, D = x.shape
+    l1 = D // 2
+    lay, _ = nir_layout(D, K, depth, W, cond)
+
+    def subnet(h, L0):
+        for l in range(depth):
+            i, o, off = lay[L0 + l]
+            Wm = flow[off:off + i * o].view(o, i)
+            b = flow[off + i * o:off + i * o + o]
+            if l > 0:
+                h = F.relu(h)
+            h = F.linear(h, Wm, b)
+        return h
+
+    c = F.normalize(P, dim=1)[torch.tensor(y)]
+    z, logdet = x, torch.zeros(B)
+    for k in range(K):
+        np.random.seed(k)
+        perm = np.random.permutation(D)
+        z = z[:, torch.tensor(perm)]
+        x1, x2 = z[:, :l1], z[:, l1:]
+        cc = [c] if cond[k] else []
+        a2 = subnet(torch.cat([x2] + cc, 1), k * 2 * depth)
+        s2 = clamp * 0.636 * torch.atan(a2[:, :l1])
+        y1 = torch.exp(s2) * x1 + a2[:, l1:]
+        a1 = subnet(torch.cat([y1] + cc, 1), k * 2 * depth + depth)
+        s1 = clamp * 0.636 * torch.atan(a1[:, :D - l1])
+        y2 = torch.exp(s1) * x2 + a1[:, D - l1:]
+        logdet = logdet + s2.sum(1) + s1.sum(1)
+        z = torch.cat([y1, y2], 1)
+    ell = 0.5 * (z ** 2).sum(1) - logdet
+    return torch.exp(ell).mean() + w_align * oproxy(x, y, P)
+
+
 # ------------------------------------------------------------------------------------------- cases
 def main():
     rng = np.random.RandomState(20261123)
@@ -244,6 +297,10 @@ def main():
     Wst = f32(rng.uniform(-1 / math.sqrt(C * K), 1 / math.sqrt(C * K), (D, C * K)))
     # quadruplet: two triplets with different negatives => fourth samples are forced: q = [1, 0]
     T_quad = np.array([[0, 1, 2], [3, 4, 7]])
+    _, nd = nir_layout(D, 2, 3, 5, [True, True])
+    flow_dense = f32(rng.uniform(-0.4, 0.4, nd))
+    _, ns = nir_layout(D, 2, 3, 5, [True, False])
+    flow_start = f32(rng.uniform(-0.4, 0.4, ns))
     proj = 4
     advp = []
     for (a_, b_) in [(0, 1), (1, 0)]:
@@ -290,6 +347,12 @@ def main():
         ("adversarial_separation", "--loss adversarial_separation --diva_decorrnet_dim 4 "
          "--diva_decorrelations 0-1 1-0 --diva_rho_decorrelation 1.5 2", raw, None, advp,
          lambda x, p: advsep(x, p, [(0, 1), (1, 0)], [1.5, 2.0], 2)),
+        ("nir", "--loss nir --loss_nir_nf_cblocks 2 --loss_nir_nf_fc_depth 3 --loss_nir_nf_fc_width 5 "
+         "--loss_nir_w_align 0.3", un, None, [("proxies", P), ("flow", flow_dense)],
+         lambda x, p: nir(x, y, p, 2, 3, 5, [True, True], w_align=0.3)),
+        ("nir_start", "--loss nir --loss_nir_nf_cblocks 2 --loss_nir_nf_fc_depth 3 --loss_nir_nf_fc_width 5 "
+         "--loss_nir_nf_cond_mode start --loss_nir_nf_clamp_alpha 1.5", un, None, [("proxies", P), ("flow", flow_start)],
+         lambda x, p: nir(x, y, p, 2, 3, 5, [True, False], clamp=1.5)),
     ]
     lines = [f"# zoo criteria fixtures v{VERSION}, torch {torch.__version__}; regenerate with "
              f"/usr/bin/python3 tests/reference/zoo_criteria.py"]

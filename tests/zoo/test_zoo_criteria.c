@@ -211,7 +211,7 @@ static int registry_tests(void) {
   int f = 0;
   const char *want[] = {"triplet", "margin", "contrastive", "lifted", "npair", "angular", "snr", "quadruplet",
                         "proxynca", "softmax", "arcface", "softtriplet", "histogram", "multisimilarity", "oproxy",
-                        "adversarial_separation"};
+                        "adversarial_separation", "nir"};
   for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
     int found = 0;
     for (int i = 0; dml_criterion_name(i); i++) found |= !strcmp(dml_criterion_name(i), want[k]);
@@ -276,7 +276,7 @@ int main(void) {
     free_case(&c);
   }
   fclose(fx);
-  fails += expect_true("fixture holds at least 25 cases", ncases >= 25);
+  fails += expect_true("fixture holds at least 27 cases", ncases >= 27);
   fails += registry_tests();
   return test_report("test_zoo_criteria", fails);
 }

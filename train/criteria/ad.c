@@ -475,3 +475,15 @@ void crit_finish(struct ad_tape *t, int L, int x0, long n, double *loss, float *
   ad_backward(t, L);
   crit_grad_out(t, x0, n, grad_emb);
 }
+
+int ad_atan(struct ad_tape *t, int a) {
+  double x = t->v[a];
+  return un(t, atan(x), a, 1 / (1 + x * x));
+}
+
+int ad_gather(struct ad_tape *t, const int *ids, long n) {
+  reserve_nodes(t, n);
+  int first = t->n;
+  for (long k = 0; k < n; k++) un(t, t->v[ids[k]], ids[k], 1);
+  return first;
+}

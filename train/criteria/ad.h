@@ -58,6 +58,7 @@ int ad_relu(struct ad_tape *t, int a);                          /* derivative 0 
 int ad_abs(struct ad_tape *t, int a);
 int ad_acos(struct ad_tape *t, int a);
 int ad_cos(struct ad_tape *t, int a);
+int ad_atan(struct ad_tape *t, int a);
 int ad_clamp(struct ad_tape *t, int a, double lo, double hi);   /* torch.clamp: gradient 1 inside [lo, hi] */
 int ad_sum(struct ad_tape *t, const int *ids, int n);           /* 0-node const when n = 0 */
 int ad_mean(struct ad_tape *t, const int *ids, int n);
@@ -80,7 +81,14 @@ int ad_transpose(struct ad_tape *t, int a0, int M, int N);      /* (M,N) → (N,
 int ad_pdist_matrix(struct ad_tape *t, int a0, int M, int b0, int N, int K, double eps);
 void ad_backward(struct ad_tape *t, int loss);
 
+/* Copy nodes ids (n) into a new contiguous range (one edge each); returns its first node. */
+int ad_gather(struct ad_tape *t, const int *ids, long n);
+
 // ---------------------------------------------------------------------------------------------- helpers
+/* ProxyAnchor as oproxy mode "anchor" (spec B3) on leaves x (B, D) and proxies p (C, D), y = class positions;
+ * returns the loss node. Shared by oproxy and nir. */
+int crit_proxyanchor(struct ad_tape *t, int x, int p, const int *y, int B, int C, int D, double pos_alpha,
+                     double neg_alpha, double pos_delta, double neg_delta);
 /* Position of label y in the ascending classes list, −1 if absent. */
 int crit_class_pos(const int32_t *classes, int n_classes, int32_t y);
 /* Map every label to its class position; error naming the criterion if one is unknown. */

@@ -36,30 +36,17 @@ static dml_status oproxy_loss(struct dml_criterion *c, const float *emb, const i
   ad_init(&t);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int p = ad_leaves_f32(&t, c->params.p[0].t.data, (long)C * D);
-  int S = ad_matmul_nt(&t, ad_normalize_rows(&t, x, B, D), B, ad_normalize_rows(&t, p, C, D), C, D);
+  int S = s->nca ? ad_matmul_nt(&t, ad_normalize_rows(&t, x, B, D), B, ad_normalize_rows(&t, p, C, D), C, D) : 0;
   int n = B > C ? B : C;
   int *terms = xmalloc((size_t)n * sizeof *terms), *pos = xmalloc((size_t)B * sizeof *pos);
   int *neg = xmalloc((size_t)n * sizeof *neg);
   int *ppos = xmalloc((size_t)B * sizeof *ppos); /* −α⁺(s_{i,y_i} − δ⁺) */
-  for (int i = 0; i < B; i++) ppos[i] = ad_scale(&t, ad_addc(&t, S + i * C + y[i], -s->pd), -s->pa);
-  int nneg;
+  if (s->nca)
+    for (int i = 0; i < B; i++) ppos[i] = ad_scale(&t, ad_addc(&t, S + i * C + y[i], -s->pd), -s->pa);
+  int nneg, L = -1;
   if (!s->nca) {
-    for (int j = 0; j < B; j++) {
-      int m = 0;
-      for (int i = 0; i < B; i++)
-        if (y[i] == y[j]) terms[m++] = ppos[i];
-      pos[j] = ad_log1p_sum_exp(&t, terms, m);
-    }
-    int *arg = xmalloc((size_t)B * C * sizeof *arg);
-    for (long k = 0; k < (long)B * C; k++) arg[k] = ad_scale(&t, ad_addc(&t, S + (int)k, -s->nd), s->na);
-    for (int cl = 0; cl < C; cl++) {
-      int m = 0;
-      for (int i = 0; i < B; i++)
-        if (y[i] != cl) terms[m++] = arg[(size_t)i * C + cl];
-      neg[cl] = ad_log1p_sum_exp(&t, terms, m);
-    }
-    free(arg);
-    nneg = C;
+    L = crit_proxyanchor(&t, x, p, y, B, C, D, s->pa, s->na, s->pd, s->nd);
+    nneg = 0;
   } else {
     for (int i = 0; i < B; i++) {
       int m = 0;
@@ -73,7 +60,7 @@ static dml_status oproxy_loss(struct dml_criterion *c, const float *emb, const i
     }
     nneg = B;
   }
-  int L = ad_add(&t, ad_mean(&t, pos, B), ad_mean(&t, neg, nneg));
+  if (nneg) L = ad_add(&t, ad_mean(&t, pos, B), ad_mean(&t, neg, nneg));
   crit_finish(&t, L, x, (long)B * D, loss, grad_emb);
   crit_grad_acc(&t, p, (long)C * D, c->params.p[0].t.grad);
   free(terms);
@@ -117,4 +104,30 @@ dml_status dml_criterion_oproxy(const struct dml_train_opts *o, int n_classes, c
   c->loss = oproxy_loss;
   c->destroy = oproxy_destroy;
   return DML_OK;
+}
+
+int crit_proxyanchor(struct ad_tape *t, int x, int p, const int *y, int B, int C, int D, double pa, double na,
+                     double pd, double nd) {
+  int S = ad_matmul_nt(t, ad_normalize_rows(t, x, B, D), B, ad_normalize_rows(t, p, C, D), C, D);
+  int n = B > C ? B : C;
+  int *terms = xmalloc((size_t)n * sizeof *terms), *pos = xmalloc((size_t)B * sizeof *pos);
+  int *neg = xmalloc((size_t)C * sizeof *neg), *ppos = xmalloc((size_t)B * sizeof *ppos);
+  int *arg = xmalloc((size_t)B * C * sizeof *arg);
+  for (int i = 0; i < B; i++) ppos[i] = ad_scale(t, ad_addc(t, S + i * C + y[i], -pd), -pa);
+  for (int j = 0; j < B; j++) {
+    int m = 0;
+    for (int i = 0; i < B; i++)
+      if (y[i] == y[j]) terms[m++] = ppos[i];
+    pos[j] = ad_log1p_sum_exp(t, terms, m);
+  }
+  for (long k = 0; k < (long)B * C; k++) arg[k] = ad_scale(t, ad_addc(t, S + (int)k, -nd), na);
+  for (int cl = 0; cl < C; cl++) {
+    int m = 0;
+    for (int i = 0; i < B; i++)
+      if (y[i] != cl) terms[m++] = arg[(size_t)i * C + cl];
+    neg[cl] = ad_log1p_sum_exp(t, terms, m);
+  }
+  int L = ad_add(t, ad_mean(t, pos, B), ad_mean(t, neg, C));
+  free(terms), free(pos), free(neg), free(ppos), free(arg);
+  return L;
 }

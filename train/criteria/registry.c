@@ -23,6 +23,7 @@ static const struct {
   {"multisimilarity", dml_criterion_multisimilarity},
   {"adversarial_separation", dml_criterion_adversarial_separation},
   {"oproxy", dml_criterion_oproxy},
+  {"nir", dml_criterion_nir},
 };
 
 const char *dml_criterion_name(int i) {
