@@ -258,6 +258,11 @@ static dml_status train_step(struct trainer *T, long epoch, long step, const int
  * Names come from the parameter tables (STYLE.md §9); for a device backend the values go through the mirrors. */
 static size_t ckpt_table(struct trainer *T, struct dml_ckpt_tensor *t, char (*names)[128], float *values) {
   size_t k = 0;
+  if (T->sampler.needs_storage && T->sampler.storage) { /* the storage samplers' embedding storage (N, D) */
+    snprintf(names[k], 128, "sampler.storage");
+    t[k] = (struct dml_ckpt_tensor){names[k], T->sampler.storage, 2, {T->train.n, T->net.embed_dim, 0, 0}};
+    k++;
+  }
   struct dml_params *tabs[2] = {&T->ps, &T->crit.params};
   float *mom[2][2] = {{T->m, T->v}, {T->cm, T->cv}};
   for (int w = 0; w < 2; w++)
@@ -281,7 +286,7 @@ static const char *const ckpt_keys[] = {"epoch", "adam_t", "best_storage", "loss
 enum { CKPT_NKEYS = sizeof ckpt_keys / sizeof *ckpt_keys };
 
 static dml_status save_checkpoint(struct trainer *T, const char *dir, long epoch, const struct dml_train_row *row) {
-  size_t cap = 3 * (size_t)(T->ps.n + T->crit.params.n);
+  size_t cap = 3 * (size_t)(T->ps.n + T->crit.params.n) + 1;
   struct dml_ckpt_tensor *t = xcalloc(cap + 1, sizeof *t);
   char (*names)[128] = xcalloc(cap + 1, sizeof *names);
   if (T->host_values) T->be->fn.to_host(T->be->ctx, T->host_values, T->ps.values, T->ps.total * sizeof(float));
@@ -308,9 +313,17 @@ static dml_status save_checkpoint(struct trainer *T, const char *dir, long epoch
 
 /* Restore the state of the last checkpoint; *epoch = its epoch, *row = that epoch's train row. */
 static dml_status load_checkpoint(struct trainer *T, const char *dir, long *epoch, struct dml_train_row *row) {
-  size_t cap = 3 * (size_t)(T->ps.n + T->crit.params.n);
+  size_t cap = 3 * (size_t)(T->ps.n + T->crit.params.n) + 1;
   struct dml_ckpt_tensor *t = xcalloc(cap + 1, sizeof *t);
   char (*names)[128] = xcalloc(cap + 1, sizeof *names);
+  if (T->sampler.needs_storage && !T->sampler.storage) { /* resume: allocate the storage the checkpoint fills */
+    float *zero = xcalloc((size_t)T->train.n * T->net.embed_dim + 1, sizeof *zero);
+    int32_t *ids = xmalloc(((size_t)T->train.n + 1) * sizeof *ids);
+    for (int i = 0; i < T->train.n; i++) ids[i] = i;
+    dml_sampler_update(&T->sampler, ids, zero, T->train.n, T->net.embed_dim);
+    free(zero);
+    free(ids);
+  }
   size_t n = ckpt_table(T, t, names, T->host_values);
   char *meta[CKPT_NKEYS] = {0};
   char *path = dml_strfmt("%s/checkpoint.safetensors", dir);
@@ -531,6 +544,15 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
   float *x = xmalloc((size_t)B * in * sizeof *x), *emb = xmalloc((size_t)B * D * sizeof *emb);
   float *grad = xmalloc((size_t)B * D * sizeof *grad);
   int32_t *idx = xmalloc((size_t)B * sizeof *idx), *labels = xmalloc((size_t)B * sizeof *labels);
+  if (T.sampler.needs_storage && !resume_dir) { /* embed the training set once (eval mode), as the reference */
+    float *all = xmalloc((size_t)T.train.n * D * sizeof *all);
+    int32_t *ids = xmalloc((size_t)T.train.n * sizeof *ids);
+    embed_split(&T, &T.train, all);
+    for (int i = 0; i < T.train.n; i++) ids[i] = i;
+    dml_sampler_update(&T.sampler, ids, all, T.train.n, D);
+    free(all);
+    free(ids);
+  }
   double storage = NAN, storage_init = NAN;
   if (o->eval_init && !resume_dir) {
     st = evaluate_all(&T, -1, &storage);
@@ -558,6 +580,8 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
       double loss = 0;
       T.sampler.batch(&T.sampler, epoch, step, idx);
       st = train_step(&T, epoch, step, idx, x, labels, emb, grad, &loss);
+      /* storage samplers: the batch's training-mode embeddings overwrite its storage rows (the reference) */
+      if (!st && T.sampler.needs_storage && !T.sampler.storage_no_update) dml_sampler_update(&T.sampler, idx, emb, B, D);
       loss_sum += loss;
       snprintf(suffix, sizeof suffix, "loss %.4f", loss_sum / (step + 1));
       dml_progress_update(&pb, (size_t)step + 1, suffix);
@@ -575,9 +599,12 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
     if (!st) epochs_done = epoch + 1;
     if (!st && T.wl) log_online_row(&T, epoch, &row);
   }
-  if (!st && o->storage_metrics.n)
-    printf("summary: %s test %s before training %.4f, after %ld epoch%s %.4f, best %.4f\n", path,
-           o->storage_metrics.v[0], storage_init, epochs_done, epochs_done == 1 ? "" : "s", storage, T.best_storage);
+  if (!st && o->storage_metrics.n) {
+    char before[64] = "";
+    if (!isnan(storage_init)) snprintf(before, sizeof before, " before training %.4f,", storage_init);
+    printf("summary: %s test %s%s after %ld epoch%s %.4f, best %.4f\n", path, o->storage_metrics.v[0], before,
+           epochs_done, epochs_done == 1 ? "" : "s", storage, T.best_storage);
+  }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   free(x); free(emb); free(grad); free(idx); free(labels);
