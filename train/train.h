@@ -225,6 +225,7 @@ struct dml_criterion {
   const double *param_lr;      /* NULL, or (params.n) a learning rate per parameter that overrides params_lr
                                 * (nir: proxies lr·4000, flow lr·50); the trainer must honour it */
   void *state;
+  void *scratch;               /* float64 tape kept between calls (no page faults per step); freed by _free */
   /* loss of a batch; grad_emb (B, D) is overwritten (=) with dL/demb; parameter grads are accumulated (+=). */
   dml_status (*loss)(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
                      const struct dml_tuples *tuples, double *loss, float *grad_emb);

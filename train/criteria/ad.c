@@ -487,3 +487,35 @@ int ad_gather(struct ad_tape *t, const int *ids, long n) {
   for (long k = 0; k < n; k++) un(t, t->v[ids[k]], ids[k], 1);
   return first;
 }
+
+struct ad_tape crit_tape_take(struct dml_criterion *c) {
+  struct ad_tape t;
+  if (c->scratch) {
+    t = *(struct ad_tape *)c->scratch;
+    free(c->scratch);
+    c->scratch = NULL;
+  } else {
+    ad_init(&t);
+  }
+  t.n = 0;
+  t.ne = 0;
+  t.nb = 0;
+  return t;
+}
+
+void crit_tape_give(struct dml_criterion *c, struct ad_tape *t) {
+  if (c->scratch) { /* a tape is already kept (nested use): drop this one */
+    ad_free(t);
+    return;
+  }
+  c->scratch = xmalloc(sizeof *t);
+  *(struct ad_tape *)c->scratch = *t;
+  memset(t, 0, sizeof *t);
+}
+
+void crit_tape_free(struct dml_criterion *c) {
+  if (!c->scratch) return;
+  ad_free(c->scratch);
+  free(c->scratch);
+  c->scratch = NULL;
+}

@@ -98,6 +98,11 @@ dml_status crit_label_pos(const char *name, const int32_t *classes, int n_classe
 dml_status crit_check_triplets(const char *name, const struct dml_tuples *tu, int B);
 /* Backward from L, loss value out, dL/demb of the leaves x0 … x0+B·D−1 into grad_emb (overwritten). */
 void crit_finish(struct ad_tape *t, int L, int x0, long n, double *loss, float *grad_emb);
+/* The criterion's tape, emptied (memory kept from earlier calls); hand it back with crit_tape_give. */
+struct ad_tape crit_tape_take(struct dml_criterion *c);
+void crit_tape_give(struct dml_criterion *c, struct ad_tape *t);
+/* Free the kept tape (dml_criterion_free calls it). */
+void crit_tape_free(struct dml_criterion *c);
 /* Copy the gradient of leaves x0 … x0+n−1 into grad (float, overwritten). */
 void crit_grad_out(const struct ad_tape *t, int x0, long n, float *grad);
 /* Accumulate the gradient of leaves into a float parameter gradient (+=). */

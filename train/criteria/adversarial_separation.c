@@ -50,8 +50,7 @@ static dml_status advsep_loss(struct dml_criterion *c, const float *emb, const i
     return dml_error(DML_ERR_ARG, "adversarial_separation: embedding dim %d is not divisible into %d chunks", D,
                      s->n_chunks);
   int d = D / s->n_chunks, P = s->proj;
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int xr = grad_reverse_rows(&t, x, (long)B * D);
   /* chunks as contiguous (B, d) blocks, normalised */
@@ -80,7 +79,7 @@ static dml_status advsep_loss(struct dml_criterion *c, const float *emb, const i
   free(chunk);
   free(pleaf);
   free(sq);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

@@ -23,8 +23,7 @@ static dml_status angular_loss(struct dml_criterion *c, const float *emb, const 
   for (int i = 0; i < tu->n; i++)
     if (tu->t[i][0] < 0 || tu->t[i][0] >= B || tu->t[i][1] < 0 || tu->t[i][1] >= B)
       return dml_error(DML_ERR_ARG, "angular loss needs (anchor, positive) tuples from the npair miner (tuple %d)", i);
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int xn = ad_normalize_rows(&t, x, B, D);
   int G = ad_matmul_nt(&t, x, B, x, B, D), Gn = ad_matmul_nt(&t, xn, B, xn, B, D); /* (B, B) inner products */
@@ -54,7 +53,7 @@ static dml_status angular_loss(struct dml_criterion *c, const float *emb, const 
   crit_finish(&t, L, x, (long)B * D, loss, grad_emb);
   free(terms);
   free(ang);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

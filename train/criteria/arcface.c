@@ -32,8 +32,7 @@ static dml_status arcface_loss(struct dml_criterion *c, const float *emb, const 
     free(y);
     return st;
   }
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int w = ad_leaves_f32(&t, c->params.p[0].t.data, (long)C * D);
   int S = ad_matmul_nt(&t, x, B, ad_normalize_rows(&t, w, C, D), C, D);
@@ -52,7 +51,7 @@ static dml_status arcface_loss(struct dml_criterion *c, const float *emb, const 
   free(ell);
   free(row);
   free(y);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

@@ -21,8 +21,7 @@ static dml_status contrastive_loss(struct dml_criterion *c, const float *emb, co
   memset(grad_emb, 0, (size_t)B * D * sizeof *grad_emb);
   *loss = 0;
   if (!tu->n) return DML_OK;
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int *hp = xmalloc(2 * (size_t)tu->n * sizeof *hp), *hn = hp + tu->n;
   for (int i = 0; i < tu->n; i++) {
@@ -33,7 +32,7 @@ static dml_status contrastive_loss(struct dml_criterion *c, const float *emb, co
   int L = ad_add(&t, ad_mean(&t, hp, tu->n), ad_mean(&t, hn, tu->n));
   crit_finish(&t, L, x, (long)B * D, loss, grad_emb);
   free(hp);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

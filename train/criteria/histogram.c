@@ -27,8 +27,7 @@ static dml_status histogram_loss(struct dml_criterion *c, const float *emb, cons
   memset(grad_emb, 0, (size_t)B * D * sizeof *grad_emb);
   *loss = 0;
   if (!npos || !nneg) return DML_OK;
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int S = ad_matmul_nt(&t, x, B, x, B, D);
   /* per bin: list of contributions (node ids) for positive and negative pairs */
@@ -75,7 +74,7 @@ static dml_status histogram_loss(struct dml_criterion *c, const float *emb, cons
   free(hp);
   free(list);
   free(terms);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

@@ -21,8 +21,7 @@ static dml_status lifted_loss(struct dml_criterion *c, const float *emb, const i
   for (int i = 0; i < tu->n; i++)
     if (tu->t[i][0] < 0 || tu->t[i][0] >= B)
       return dml_error(DML_ERR_ARG, "lifted loss: tuple %d has anchor %d outside the batch", i, tu->t[i][0]);
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int P = ad_pdist_matrix(&t, x, B, x, B, D, 1e-6); /* (B, B) ‖x_i − x_j + ε‖ */
   int *pos = xmalloc(2 * (size_t)B * sizeof *pos), *neg = pos + B;
@@ -44,7 +43,7 @@ static dml_status lifted_loss(struct dml_criterion *c, const float *emb, const i
   free(pos);
   free(ell);
   free(norms);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

@@ -20,8 +20,7 @@ static dml_status ms_loss(struct dml_criterion *c, const float *emb, const int32
                           const struct dml_tuples *tu, double *loss, float *grad_emb) {
   (void)tu;
   struct ms_state *s = c->state;
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int S = ad_matmul_nt(&t, x, B, x, B, D);
   int *pos = xmalloc(2 * (size_t)B * sizeof *pos), *neg = pos + B, *ell = xmalloc((size_t)B * sizeof *ell);
@@ -49,7 +48,7 @@ static dml_status ms_loss(struct dml_criterion *c, const float *emb, const int32
   crit_finish(&t, L, x, (long)B * D, loss, grad_emb);
   free(pos);
   free(ell);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

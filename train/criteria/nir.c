@@ -124,8 +124,7 @@ static dml_status nir_loss(struct dml_criterion *c, const float *emb, const int3
     free(y);
     return st;
   }
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int P = ad_leaves_f32(&t, c->params.p[0].t.data, (long)C * D);
   int f = ad_leaves_f32(&t, c->params.p[1].t.data, (long)c->params.p[1].n);
@@ -197,7 +196,7 @@ static dml_status nir_loss(struct dml_criterion *c, const float *emb, const int3
   free(ld);
   free(ell);
   free(y);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

@@ -19,8 +19,7 @@ static dml_status npair_loss(struct dml_criterion *c, const float *emb, const in
   for (int i = 0; i < tu->n; i++)
     if (tu->t[i][0] < 0 || tu->t[i][0] >= B || tu->t[i][1] < 0 || tu->t[i][1] >= B)
       return dml_error(DML_ERR_ARG, "npair loss needs (anchor, positive) tuples from the npair miner (tuple %d)", i);
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x0 = ad_leaves_f32(&t, emb, (long)B * D), x = x0;
   if (s->scale != 1) {
     x = t.n;
@@ -41,7 +40,7 @@ static dml_status npair_loss(struct dml_criterion *c, const float *emb, const in
   crit_finish(&t, L, x0, (long)B * D, loss, grad_emb);
   free(terms);
   free(ell);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

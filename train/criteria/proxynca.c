@@ -26,8 +26,7 @@ static dml_status proxynca_loss(struct dml_criterion *c, const float *emb, const
     free(y);
     return st;
   }
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int p = ad_leaves_f32(&t, c->params.p[0].t.data, (long)C * D);
   int S = ad_matmul_nt(&t, ad_normalize_rows(&t, x, B, D), B, ad_normalize_rows(&t, p, C, D), C, D);
@@ -44,7 +43,7 @@ static dml_status proxynca_loss(struct dml_criterion *c, const float *emb, const
   free(neg);
   free(ell);
   free(y);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

@@ -42,8 +42,7 @@ static dml_status quadruplet_loss(struct dml_criterion *c, const float *emb, con
       if (tu->t[j][2] != tu->t[i][2]) cand[nc++] = j;
     q[i] = nc ? cand[dml_rng_below(&r, (uint32_t)nc)] : (int32_t)dml_rng_below(&r, (uint32_t)B);
   }
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int P = ad_pdist_matrix(&t, x, B, x, B, D, 0); /* (B, B) Euclidean distances */
   int *l1 = xmalloc((size_t)M * sizeof *l1), *dap = xmalloc((size_t)M * sizeof *dap);
@@ -71,7 +70,7 @@ static dml_status quadruplet_loss(struct dml_criterion *c, const float *emb, con
   free(l1);
   free(l2);
   free(dap);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

@@ -1,7 +1,7 @@
 /* registry (criteria) — criterion name → constructor; checks the miner against the criterion's allowed list. */
 #include <string.h>
 
-#include "train/train.h"
+#include "train/criteria/ad.h"
 
 static const struct {
   const char *name;
@@ -48,5 +48,6 @@ dml_status dml_criterion_create(const struct dml_train_opts *o, int n_classes, c
 
 void dml_criterion_free(struct dml_criterion *c) {
   if (c->destroy) c->destroy(c);
+  crit_tape_free(c);
   memset(c, 0, sizeof *c);
 }

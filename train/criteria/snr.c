@@ -40,8 +40,7 @@ static dml_status snr_loss(struct dml_criterion *c, const float *emb, const int3
   memset(grad_emb, 0, (size_t)B * D * sizeof *grad_emb);
   *loss = 0;
   if (!tu->n) return DML_OK;
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int *h = xmalloc(2 * (size_t)tu->n * sizeof *h), *reg = h + tu->n, active = 0;
   for (int i = 0; i < tu->n; i++) {
@@ -56,7 +55,7 @@ static dml_status snr_loss(struct dml_criterion *c, const float *emb, const int3
   if (s->lambda != 0) L = ad_add(&t, L, ad_scale(&t, ad_mean(&t, reg, tu->n), s->lambda));
   crit_finish(&t, L, x, (long)B * D, loss, grad_emb);
   free(h);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

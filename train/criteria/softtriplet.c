@@ -35,8 +35,7 @@ static dml_status softtriplet_loss(struct dml_criterion *c, const float *emb, co
     free(y);
     return st;
   }
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int w = ad_leaves_f32(&t, c->params.p[0].t.data, (long)D * CK); /* (D, CK) */
   int wt;                                                           /* (CK, D) normalised centroids */
@@ -91,7 +90,7 @@ static dml_status softtriplet_loss(struct dml_criterion *c, const float *emb, co
   free(prod);
   free(wts);
   free(y);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 

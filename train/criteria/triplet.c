@@ -16,8 +16,7 @@ static dml_status triplet_loss(struct dml_criterion *c, const float *emb, const 
   memset(grad_emb, 0, (size_t)B * D * sizeof *grad_emb);
   *loss = 0;
   if (!tu->n) return DML_OK;
-  struct ad_tape t;
-  ad_init(&t);
+  struct ad_tape t = crit_tape_take(c);
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int *h = xmalloc((size_t)tu->n * sizeof *h);
   for (int i = 0; i < tu->n; i++) {
@@ -26,7 +25,7 @@ static dml_status triplet_loss(struct dml_criterion *c, const float *emb, const 
   }
   crit_finish(&t, ad_mean(&t, h, tu->n), x, (long)B * D, loss, grad_emb);
   free(h);
-  ad_free(&t);
+  crit_tape_give(c, &t);
   return DML_OK;
 }
 
