@@ -59,6 +59,7 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(data_idx_full_prec, BOOL, "0", "deprecated in the reference; accepted"),
     FLAG(data_mb_mom, FLOAT, "-1", "memory-bank momentum of the storage update (greedy coreset), < 0 = replace"),
     FLAG(data_mb_lr, FLOAT, "1", "deprecated in the reference; accepted"),
+    FLAG(data_hardneg_k, INT, "30", "(dml) global_hardneg sampler: each anchor's negative group comes from its k nearest other-class neighbours in the storage"),
     /* batch mining */
     FLAG(miner_distance_lower_cutoff, FLOAT, "0.5", "distance miner: lower distance cutoff"),
     FLAG(miner_distance_upper_cutoff, FLOAT, "1.4", "distance miner: upper cutoff (never applied, as in the reference)"),
@@ -66,6 +67,7 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(miner_rho_distance_upper_cutoff, FLOAT, "1.4", "rho_distance miner: upper cutoff (never applied, as in the reference)"),
     FLAG(miner_rho_distance_cp, FLOAT, "0.2", "rho_distance miner: probability of a flipped (push-apart) triplet"),
     FLAG(miner_semihard_margin, FLOAT, "-1", "semihard miner margin (NIR flag); < 0 = --loss_<loss>_margin as in Revisit"),
+    FLAG(miner_global_hardneg_k, INT, "30", "(dml) global_hardneg miner: negative drawn from the anchor's k nearest negatives in the batch"),
     FLAG(miner_parametric_mode, STR, "uniform", "(dml) parametric miner: uniform, hards, semihards, veryhards (flags missing in the reference, BUG M1)"),
     FLAG(miner_parametric_n_support, INT, "100", "(dml) parametric miner: distance bins"),
     FLAG(miner_parametric_support_lim_lo, FLOAT, "0.1", "(dml) parametric miner: lowest binned distance"),

@@ -89,6 +89,8 @@ struct dml_train_opts {
   double data_d2_coreset_lambda, data_gc_coreset_lim, data_mb_mom, data_mb_lr;
   char *data_sim_measure;
   int data_gc_softened, data_idx_full_prec;
+  /* (dml) the course lab's global hard negatives */
+  int data_hardneg_k, miner_global_hardneg_k;
 };
 
 /* Write the flag table of dml-train (reference names and defaults; see train/options.c) bound to `o` into
@@ -145,7 +147,7 @@ struct dml_sampler {
   float *storage;         /* (N, D) */
   unsigned char *storage_seen; /* (N) */
   double mb_mom;          /* --data_mb_mom: storage ← mom·old + (1−mom)·new when in (0, 1), else replaced */
-  int bigbs, ncomps, lowproj_dim, gc_softened;
+  int bigbs, ncomps, lowproj_dim, gc_softened, hardneg_k;
   double d2_lambda;
 };
 
@@ -160,6 +162,7 @@ dml_status dml_sampler_full_random(const struct dml_train_opts *o, struct dml_sa
 dml_status dml_sampler_greedy_coreset(const struct dml_train_opts *o, struct dml_sampler *s);
 dml_status dml_sampler_d2_coreset(const struct dml_train_opts *o, struct dml_sampler *s);
 dml_status dml_sampler_disthist_batchmatch(const struct dml_train_opts *o, struct dml_sampler *s);
+dml_status dml_sampler_global_hardneg(const struct dml_train_opts *o, struct dml_sampler *s);
 /* Shared by the samplers: the class_random batch (the storage samplers' fallback), and `count` distinct
  * dataset indices drawn uniformly (partial Fisher–Yates) into out. */
 void dml_sampler_class_random_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
@@ -184,6 +187,7 @@ struct dml_miner {
   double lower_cutoff, upper_cutoff;
   double margin;               /* semihard */
   double cp;                   /* rho_distance: probability of a flipped triplet */
+  int k;                       /* global_hardneg: nearest negatives to draw from */
   int mode, n_support;         /* parametric: 0 uniform, 1 hards, 2 semihards, 3 veryhards; bins */
   double support_lo, support_hi;
   /* Mine tuples from a batch: emb (B, D) host, labels (B). `r` is the step's miner stream. */
@@ -202,6 +206,7 @@ dml_status dml_miner_lifted(const struct dml_train_opts *o, struct dml_miner *m)
 dml_status dml_miner_random_distance(const struct dml_train_opts *o, struct dml_miner *m);
 dml_status dml_miner_intra_random(const struct dml_train_opts *o, struct dml_miner *m);
 dml_status dml_miner_parametric(const struct dml_train_opts *o, struct dml_miner *m);
+dml_status dml_miner_global_hardneg(const struct dml_train_opts *o, struct dml_miner *m);
 /* The i-th registered miner name (NULL past the end). */
 const char *dml_miner_name(int i);
 /* Tuple conventions: triplet miners emit (a, p, n); npair emits (a, p, −1) (negatives = every other label);

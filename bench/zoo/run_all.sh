@@ -15,7 +15,7 @@ run() {
   echo "rc=$rc dml-train $* :: $(echo "$out" | grep -o 'after 1 epoch [0-9.na]*') $(echo "$out" | grep 'error' | head -1)"
 }
 for l in triplet margin contrastive snr quadruplet; do
-  for m in random semihard softhard distance rho_distance parametric random_distance intra_random; do
+  for m in random semihard softhard distance rho_distance parametric random_distance intra_random global_hardneg; do
     run --loss $l --batch_mining $m --miner_semihard_margin 0.2 --lr 1e-3
   done
 done
@@ -25,7 +25,7 @@ run --loss angular --batch_mining npair --lr 1e-3
 for l in proxynca softmax arcface softtriplet histogram multisimilarity oproxy adversarial_separation; do run --loss $l --lr 1e-3; done
 run --loss oproxy --loss_oproxy_mode nca --lr 1e-3
 run --loss nir --lr 1e-5
-for s in class_random full_random random greedy_coreset d2_coreset disthist_batchmatch; do run --loss margin --data_sampler $s --lr 1e-3; done
+for s in class_random full_random random greedy_coreset d2_coreset disthist_batchmatch global_hardneg; do run --loss margin --data_sampler $s --lr 1e-3; done
 
 batch=$(mktemp /tmp/zoo_batch_XXXXXX.h5)
 /usr/bin/python3 - "$batch" <<'PY'

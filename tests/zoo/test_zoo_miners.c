@@ -247,6 +247,33 @@ int main(void) {
     struct dml_miner m;
     f += expect_true("parametric: unknown mode is an error", dml_miner_create(&o, &m) == DML_ERR_ARG);
   }
+  /* global_hardneg with k = 1: the nearest other-label sample */
+  {
+    struct dml_train_opts o = opts("global_hardneg", "triplet");
+    o.miner_global_hardneg_k = 1;
+    mine("global_hardneg", "triplet", &o, e, y, 77, &tu);
+    int ok = tu.n == 20;
+    for (int t = 0; t < tu.n; t++) {
+      int a = tu.t[t][0], best = -1;
+      for (int j = 0; j < B; j++)
+        if (y[j] != y[a] && (best < 0 || dist(e, a, j) < dist(e, a, best))) best = j;
+      ok &= tu.t[t][2] == best && y[tu.t[t][1]] == y[a] && tu.t[t][1] != a;
+    }
+    f += expect_true("global_hardneg k=1: the nearest negative of each anchor", ok);
+    dml_tuples_free(&tu);
+    o.miner_global_hardneg_k = 3;
+    int ok3 = 1;
+    for (int it = 0; it < 50; it++) {
+      mine("global_hardneg", "triplet", &o, e, y, 100 + it, &tu);
+      for (int t = 0; t < tu.n; t++) {
+        int a = tu.t[t][0], n = tu.t[t][2], closer = 0;
+        for (int j = 0; j < B; j++) closer += y[j] != y[a] && dist(e, a, j) < dist(e, a, n);
+        ok3 &= closer < 3;
+      }
+      dml_tuples_free(&tu);
+    }
+    f += expect_true("global_hardneg k=3: negatives among the 3 nearest", ok3);
+  }
   /* registry and internal names */
   {
     const char *names[] = {"random", "semihard", "softhard", "distance", "rho_distance", "npair", "parametric",

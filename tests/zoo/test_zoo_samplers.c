@@ -116,6 +116,25 @@ int main(void) {
     dml_sampler_free(&s);
     dml_sampler_free(&cr);
   }
+  /* global_hardneg: the partner group of each anchor comes from a neighbouring class on the circle */
+  {
+    struct dml_train_opts o = opts("global_hardneg");
+    o.data_hardneg_k = 10;
+    struct dml_sampler s;
+    f += expect_true("global_hardneg create", dml_sampler_create(&o, &d, &s) == DML_OK && s.needs_storage);
+    dml_sampler_update(&s, all, emb, N, 2);
+    int ok = 1;
+    for (long step = 0; step < 100; step++) {
+      s.batch(&s, 0, step, a);
+      ok &= groups_share_class(&d, a);
+      for (int g = 0; g + 1 < BS / SPC; g += 2) {
+        int ca = d.labels[a[g * SPC]] / 3, cn = d.labels[a[(g + 1) * SPC]] / 3;
+        ok &= cn == (ca + 1) % NC || cn == (ca + NC - 1) % NC;
+      }
+    }
+    f += expect_true("global_hardneg: every anchor's partner group is of a nearest other class", ok);
+    dml_sampler_free(&s);
+  }
   /* storage momentum */
   {
     struct dml_train_opts o = opts("greedy_coreset");
@@ -141,7 +160,7 @@ int main(void) {
     f += expect_true("unknown sampler is an error", dml_sampler_create(&o, &d, &s) == DML_ERR_ARG);
     int n = 0;
     while (dml_sampler_name(n)) n++;
-    f += expect_true("six sampler names registered", n == 6);
+    f += expect_true("seven sampler names registered", n == 7);
   }
   free(emb);
   free(d.labels);

@@ -19,6 +19,7 @@ static const struct {
   {"lifted", dml_miner_lifted},
   {"random_distance", dml_miner_random_distance},
   {"intra_random", dml_miner_intra_random},
+  {"global_hardneg", dml_miner_global_hardneg}, /* (dml) the course lab's hard-negative miner */
 };
 
 const char *dml_miner_name(int i) {

@@ -14,6 +14,7 @@ static const struct {
   {"greedy_coreset", dml_sampler_greedy_coreset},
   {"d2_coreset", dml_sampler_d2_coreset},
   {"disthist_batchmatch", dml_sampler_disthist_batchmatch},
+  {"global_hardneg", dml_sampler_global_hardneg}, /* (dml) the course lab's global hard negatives */
 };
 
 const char *dml_sampler_name(int i) {
@@ -39,6 +40,7 @@ dml_status dml_sampler_create(const struct dml_train_opts *o, const struct dml_d
   s->lowproj_dim = o->data_sampler_lowproj_dim;
   s->gc_softened = o->data_gc_softened;
   s->d2_lambda = o->data_d2_coreset_lambda;
+  s->hardneg_k = o->data_hardneg_k;
   s->by_class = xcalloc((size_t)d->n_classes, sizeof *s->by_class);
   s->class_count = xcalloc((size_t)d->n_classes, sizeof *s->class_count);
   for (int c = 0; c < d->n_classes; c++) s->by_class[c] = xmalloc((size_t)d->n * sizeof(int32_t));
