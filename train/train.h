@@ -52,6 +52,8 @@ struct dml_train_opts {
   double loss_npair_l2, loss_angular_alpha, loss_angular_npair_ang_weight, loss_angular_npair_l2;
   double loss_multisimilarity_pos_weight, loss_multisimilarity_neg_weight, loss_multisimilarity_margin;
   double loss_multisimilarity_thresh, loss_lifted_neg_margin, loss_lifted_l2;
+  char *loss_multisimilarity_variant;  /* (dml) revisit (per-anchor, default) or nir (vectorised NIR-repo form) */
+  double loss_multisimilarity_pos_thresh, loss_multisimilarity_neg_thresh; /* NIR flags (variant nir) */
   double loss_quadruplet_margin_alpha_1, loss_quadruplet_margin_alpha_2;
   int loss_quadruplet_per_triplet;  /* (dml) paper form: one fourth sample per triplet */
   int loss_softtriplet_n_centroids;

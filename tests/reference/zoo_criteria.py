@@ -188,6 +188,22 @@ def multisimilarity(x, y, alpha=2.0, beta=40.0, eps=0.1, lam=0.5):
     return torch.stack(ls).mean()
 
 
+def multisimilarity_nir(x, y, alpha=2.0, beta=40.0, eps=0.1, lp=0.5, ln=0.5):
+    S = x @ x.t()
+    yt = torch.tensor(y)
+    same = yt[:, None] == yt[None, :]
+    posm = same & ~torch.eye(len(y), dtype=torch.bool)
+    negm = ~same
+    big = 1e9
+    maxneg = torch.where(negm, S, torch.full_like(S, -big)).max(0).values  # per column j
+    minpos = torch.where(posm, S, torch.full_like(S, big)).min(0).values
+    keep_p = posm & (S - eps < maxneg[None, :])
+    keep_n = negm & (S + eps > minpos[None, :])
+    pos = torch.log(1 + torch.where(keep_p, torch.exp(-alpha * (S - lp)), torch.zeros_like(S)).sum(0))
+    neg = torch.log(1 + torch.where(keep_n, torch.exp(beta * (S - ln)), torch.zeros_like(S)).sum(0))
+    return F.softplus(pos.mean()) / alpha + F.softplus(neg.mean()) / beta
+
+
 def oproxy(x, y, P, mode="anchor", pa=32.0, na=32.0, pd=0.1, nd=-0.1):
     s = F.normalize(x, dim=1) @ F.normalize(P, dim=1).t()
     B, C = s.shape
@@ -341,6 +357,9 @@ def main():
         ("histogram_nbins11", "--loss histogram --loss_histogram_nbins 11", un, None, None,
          lambda x, p: histogram(x, y, 11)),
         ("multisimilarity", "--loss multisimilarity", un, None, None, lambda x, p: multisimilarity(x, y)),
+        ("multisimilarity_nir", "--loss multisimilarity --loss_multisimilarity_variant nir "
+         "--loss_multisimilarity_pos_thresh 0.4 --loss_multisimilarity_neg_thresh 0.3", un, None, None,
+         lambda x, p: multisimilarity_nir(x, y, lp=0.4, ln=0.3)),
         ("oproxy_anchor", "--loss oproxy", un, None, ("proxies", P), lambda x, p: oproxy(x, y, p)),
         ("oproxy_nca", "--loss oproxy --loss_oproxy_mode nca", un, None, ("proxies", P),
          lambda x, p: oproxy(x, y, p, mode="nca")),

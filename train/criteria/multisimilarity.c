@@ -5,6 +5,11 @@
  *   ℓ_i = (1/α)·ln(1 + Σ_p exp(−α(S_ip − λ))) + (1/β)·ln(1 + Σ_n exp(β(S_in − λ))),
  *   L = mean over kept anchors.  α, β, ε, λ = --loss_multisimilarity_pos_weight, _neg_weight, _margin, _thresh.
  * The reference crashes when no anchor is kept; L = 0 here. No miner, no parameters.
+ * --loss_multisimilarity_variant nir: the NIR repository's vectorised form (spec B4): per column j, positives
+ * (i ≠ j, same label) kept if S_ij − ε < max_{k neg of j} S_kj, negatives kept if S_ij + ε > min_{k pos of j} S_kj;
+ *   pos_j = ln(1 + Σ exp(−α(S_ij − λ⁺))), neg_j = ln(1 + Σ exp(β(S_ij − λ⁻))) (0 when nothing is kept),
+ *   L = (1/α)·softplus(mean_j pos_j) + (1/β)·softplus(mean_j neg_j)   (QUIRK kept: softplus of a softplus mean),
+ * λ⁺, λ⁻ = --loss_multisimilarity_pos_thresh, _neg_thresh.
  * Gradients from the float64 tape. */
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +18,8 @@
 #include "train/criteria/ad.h"
 
 struct ms_state {
-  double alpha, beta, eps, lambda;
+  double alpha, beta, eps, lambda, lpos, lneg;
+  int nir;
 };
 
 static dml_status ms_loss(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
@@ -25,6 +31,35 @@ static dml_status ms_loss(struct dml_criterion *c, const float *emb, const int32
   int S = ad_matmul_nt(&t, x, B, x, B, D);
   int *pos = xmalloc(2 * (size_t)B * sizeof *pos), *neg = pos + B, *ell = xmalloc((size_t)B * sizeof *ell);
   int kept = 0;
+  if (s->nir) {
+    int *pc = xmalloc(2 * (size_t)B * sizeof *pc), *nc = pc + B;
+    for (int j = 0; j < B; j++) {
+      double minp = INFINITY, maxn = -INFINITY;
+      for (int i = 0; i < B; i++) {
+        double v = t.v[S + i * B + j];
+        if (i != j && labels[i] == labels[j]) minp = fmin(minp, v);
+        if (labels[i] != labels[j]) maxn = fmax(maxn, v);
+      }
+      int np = 0, nn = 0;
+      for (int i = 0; i < B; i++) {
+        int sn = S + i * B + j;
+        double v = t.v[sn];
+        if (i != j && labels[i] == labels[j] && v - s->eps < maxn)
+          pos[np++] = ad_scale(&t, ad_addc(&t, sn, -s->lpos), -s->alpha);
+        if (labels[i] != labels[j] && v + s->eps > minp) neg[nn++] = ad_scale(&t, ad_addc(&t, sn, -s->lneg), s->beta);
+      }
+      pc[j] = ad_log1p_sum_exp(&t, pos, np);
+      nc[j] = ad_log1p_sum_exp(&t, neg, nn);
+    }
+    int L = ad_add(&t, ad_scale(&t, ad_softplus(&t, ad_mean(&t, pc, B)), 1 / s->alpha),
+                   ad_scale(&t, ad_softplus(&t, ad_mean(&t, nc, B)), 1 / s->beta));
+    crit_finish(&t, L, x, (long)B * D, loss, grad_emb);
+    free(pc);
+    free(pos);
+    free(ell);
+    crit_tape_give(c, &t);
+    return DML_OK;
+  }
   for (int i = 0; i < B; i++) {
     double minp = INFINITY, maxn = -INFINITY;
     for (int j = 0; j < B; j++) {
@@ -64,6 +99,14 @@ dml_status dml_criterion_multisimilarity(const struct dml_train_opts *o, int n_c
   s->beta = o->loss_multisimilarity_neg_weight;
   s->eps = o->loss_multisimilarity_margin;
   s->lambda = o->loss_multisimilarity_thresh;
+  s->lpos = o->loss_multisimilarity_pos_thresh;
+  s->lneg = o->loss_multisimilarity_neg_thresh;
+  const char *v = o->loss_multisimilarity_variant ? o->loss_multisimilarity_variant : "revisit";
+  if (strcmp(v, "revisit") && strcmp(v, "nir")) {
+    free(s);
+    return dml_error(DML_ERR_ARG, "--loss_multisimilarity_variant '%s': expected revisit or nir", v);
+  }
+  s->nir = !strcmp(v, "nir");
   c->state = s;
   c->requires_miner = 0;
   c->allowed_miners = "*";
