@@ -248,26 +248,38 @@ void dml_criterion_free(struct dml_criterion *c);
 /* The i-th registered criterion name (NULL past the end), for listings and tests. */
 const char *dml_criterion_name(int i);
 /* The zoo (one file each in train/criteria/; formulas and reference-vs-paper choices in each file's header). */
-#define DML_CRITERION_DECL(n)                                                                                   \
-  dml_status dml_criterion_##n(const struct dml_train_opts *o, int n_classes, const int32_t *classes,          \
+dml_status dml_criterion_triplet(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                 struct dml_criterion *c);
+dml_status dml_criterion_contrastive(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                     struct dml_criterion *c);
+dml_status dml_criterion_lifted(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                struct dml_criterion *c);
+dml_status dml_criterion_npair(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                struct dml_criterion *c);
-DML_CRITERION_DECL(triplet)
-DML_CRITERION_DECL(contrastive)
-DML_CRITERION_DECL(lifted)
-DML_CRITERION_DECL(npair)
-DML_CRITERION_DECL(angular)
-DML_CRITERION_DECL(snr)
-DML_CRITERION_DECL(quadruplet)
-DML_CRITERION_DECL(proxynca)
-DML_CRITERION_DECL(softmax)
-DML_CRITERION_DECL(arcface)
-DML_CRITERION_DECL(softtriplet)
-DML_CRITERION_DECL(histogram)
-DML_CRITERION_DECL(multisimilarity)
-DML_CRITERION_DECL(adversarial_separation)
-DML_CRITERION_DECL(oproxy)
-DML_CRITERION_DECL(nir)
-#undef DML_CRITERION_DECL
+dml_status dml_criterion_angular(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                 struct dml_criterion *c);
+dml_status dml_criterion_snr(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                             struct dml_criterion *c);
+dml_status dml_criterion_quadruplet(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                    struct dml_criterion *c);
+dml_status dml_criterion_proxynca(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                  struct dml_criterion *c);
+dml_status dml_criterion_softmax(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                 struct dml_criterion *c);
+dml_status dml_criterion_arcface(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                 struct dml_criterion *c);
+dml_status dml_criterion_softtriplet(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                     struct dml_criterion *c);
+dml_status dml_criterion_histogram(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                   struct dml_criterion *c);
+dml_status dml_criterion_multisimilarity(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                         struct dml_criterion *c);
+dml_status dml_criterion_adversarial_separation(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                                struct dml_criterion *c);
+dml_status dml_criterion_oproxy(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                                struct dml_criterion *c);
+dml_status dml_criterion_nir(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+                             struct dml_criterion *c);
 
 // ---------------------------------------------------------------------------------------------- optim
 
