@@ -4,6 +4,7 @@
  *
  *   dml-bench-engine --arch resnet50 --bs 64 --size 64 --steps 5 --warmup 1
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -76,7 +77,7 @@ static void wrap(struct dml_backend *be) {
 int main(int argc, char **argv) {
   struct {
     char *arch;
-    int bs, size, steps, warmup, embed_dim, profile;
+    int bs, size, steps, warmup, embed_dim, profile, checksum;
   } o;
   const struct dml_flag flags[] = {
     {"arch", DML_FLAG_STR, &o.arch, "resnet50", "network"},
@@ -86,6 +87,8 @@ int main(int argc, char **argv) {
     {"warmup", DML_FLAG_INT, &o.warmup, "1", "untimed steps first (primitive creation)"},
     {"embed_dim", DML_FLAG_INT, &o.embed_dim, "128", "embedding size"},
     {"profile", DML_FLAG_BOOL, &o.profile, "0", "print the time per op kind (stderr)"},
+    {"checksum", DML_FLAG_BOOL, &o.checksum, "0", "print an FNV-1a hash of the parameters and gradients after the "
+                                                   "steps (compare runs with different OMP_NUM_THREADS)"},
   };
   struct dml_cli cli = {.prog = "dml-bench-engine", .summary = "time training steps of a network on the CPU",
                         .flags = flags, .n_flags = sizeof flags / sizeof *flags};
@@ -129,6 +132,20 @@ int main(int argc, char **argv) {
   double dt = (now() - t0) / o.steps;
   printf("%s %d %d %.2f %.1f arena_peak_MiB %.0f\n", o.arch, o.bs, o.size, o.bs / dt, dt * 1e3,
          t.arena.peak / 1048576.0);
+  if (o.checksum) {
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *b[2] = {(const unsigned char *)ps.values, (const unsigned char *)ps.grads};
+    for (int k = 0; k < 2; k++)
+      for (size_t i = 0; i < ps.total * sizeof(float); i++) h = (h ^ b[k][i]) * 1099511628211ull;
+    fprintf(stderr, "checksum %016llx\n", (unsigned long long)h);
+    if (getenv("DML_CHECKSUM_EACH")) /* one line per parameter gradient, to find the op that differs */
+      for (int i = 0; i < ps.n; i++) {
+        uint64_t hp = 1469598103934665603ull;
+        const unsigned char *g = (const unsigned char *)ps.p[i].t.grad;
+        for (size_t k = 0; k < ps.p[i].n * sizeof(float); k++) hp = (hp ^ g[k]) * 1099511628211ull;
+        fprintf(stderr, "  %-40s %016llx\n", ps.p[i].name, (unsigned long long)hp);
+      }
+  }
   if (o.profile) {
     double sum = 0;
     for (int k = 0; k < P_N; k++) {

@@ -7,9 +7,15 @@
  * Gradients for weights and bias are accumulated (`+=`) after a reorder into plain layout; the input gradient
  * is written directly when the caller allows overwriting, else accumulated through a scratch buffer.
  * Algorithm: convolution_direct (no Winograd), forward_training propagation (its descriptor hints both
- * backward primitives). Every oneDNN call is checked by DNNL_CHECK, which aborts naming the statement: a
+ * backward primitives).
+ * Determinism: forward and backward-data give every output element to one thread (no split reduction), but
+ * backward-weights splits the reduction over the minibatch across threads, decided from the thread count when its
+ * primitive descriptor is created, and the primitive then always runs with that many threads. We create it under
+ * a fixed count (DML_CONV_BWD_THREADS, default 2, read once), so weight gradients are bitwise the same whatever
+ * OMP_NUM_THREADS is (measured: with the count taken from OMP_NUM_THREADS, 1 and 2 threads differ at batch 16). Every oneDNN call is checked by DNNL_CHECK, which aborts naming the statement: a
  * failure here is a library or programming error, not a user input error (shapes are validated by the caller).
  */
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +58,7 @@ struct dml_cpu_ctx {
   dnnl_stream_t st;
   struct conv_entry *conv;
   int n_conv, cap_conv;
+  int bwd_threads;     /* thread count backward-weights primitives are planned (and run) with */
   void *scratch[8];
   size_t scratch_bytes[8]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw, 5 db, 6 */
 };
@@ -60,6 +67,8 @@ struct dml_cpu_ctx *dml_cpu_ctx_new(void) {
   struct dml_cpu_ctx *c = xcalloc(1, sizeof *c);
   DNNL_CHECK(dnnl_engine_create(&c->eng, dnnl_cpu, 0));
   DNNL_CHECK(dnnl_stream_create(&c->st, c->eng, dnnl_stream_default_flags));
+  const char *e = getenv("DML_CONV_BWD_THREADS");
+  c->bwd_threads = e && atoi(e) > 0 && atoi(e) <= 1024 ? atoi(e) : 2;
   return c;
 }
 
@@ -204,8 +213,11 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
 
   DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &a_src, &a_wei, bias, &a_dst,
                                                          strides, pad_l, pad_r));
+  int keep = omp_get_max_threads();
+  omp_set_num_threads(c->bwd_threads); /* the reduction split is planned here: make it independent of the caller */
   DNNL_CHECK(dnnl_primitive_desc_create(&e->bwd_w_pd, &d, NULL, c->eng, e->fwd_pd));
   DNNL_CHECK(dnnl_primitive_create(&e->bwd_w, e->bwd_w_pd));
+  omp_set_num_threads(keep);
   slot_init(c, &e->w_src, &e->u_src, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_src_md, 0), 1);
   slot_init(c, &e->w_ddst, &e->u_dst, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_diff_dst_md, 0), 1);
   slot_init(c, &e->w_dwei, &e->u_wei, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_diff_weights_md, 0), 0);
