@@ -59,6 +59,7 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(data_idx_full_prec, BOOL, "0", "deprecated in the reference; accepted"),
     FLAG(data_mb_mom, FLOAT, "-1", "memory-bank momentum of the storage update (greedy coreset), < 0 = replace"),
     FLAG(data_mb_lr, FLOAT, "1", "deprecated in the reference; accepted"),
+    FLAG(data_ssl_set, BOOL, "0", "NIR: the second half of every batch repeats the first half"),
     FLAG(data_hardneg_k, INT, "30", "(dml) global_hardneg sampler: each anchor's negative group comes from its k nearest other-class neighbours in the storage"),
     /* batch mining */
     FLAG(miner_distance_lower_cutoff, FLOAT, "0.5", "distance miner: lower distance cutoff"),

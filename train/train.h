@@ -93,6 +93,7 @@ struct dml_train_opts {
   int data_gc_softened, data_idx_full_prec;
   /* (dml) the course lab's global hard negatives */
   int data_hardneg_k, miner_global_hardneg_k;
+  int data_ssl_set;                 /* NIR: the second half of every batch repeats the first half */
 };
 
 /* Write the flag table of dml-train (reference names and defaults; see train/options.c) bound to `o` into
@@ -150,6 +151,8 @@ struct dml_sampler {
   unsigned char *storage_seen; /* (N) */
   double mb_mom;          /* --data_mb_mom: storage ← mom·old + (1−mom)·new when in (0, 1), else replaced */
   int bigbs, ncomps, lowproj_dim, gc_softened, hardneg_k;
+  /* --data_ssl_set: batch() calls inner_batch, then copies the first half of the batch over the second */
+  void (*inner_batch)(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
   double d2_lambda;
 };
 
@@ -284,11 +287,11 @@ dml_status dml_criterion_nir(const struct dml_train_opts *o, int n_classes, cons
 // ---------------------------------------------------------------------------------------------- optim
 
 struct dml_adam {
-  double lr[3];                 /* per group: 0 network, 1 criterion, 2 last_linear with --fc_lr */
   double beta1, beta2, eps;
-  long t;                       /* steps taken */
 };
-/* Adam as torch.optim.Adam (L2 weight decay added to the gradient for params with decay=1):
- * m, v are (ps->total) host buffers owned by the caller, laid out like ps->values. */
-void dml_adam_step(struct dml_adam *a, struct dml_params *ps, float *m, float *v, double weight_decay);
+/* Adam as torch.optim.Adam (L2 weight decay added to the gradient for params with decay=1) over a parameter
+ * table: m, v are (ps->total) host buffers laid out like ps->values; lr (ps->n) is each parameter's learning
+ * rate, NAN = not stepped (no gradient); steps (ps->n) are the per-parameter step counts. */
+void dml_adam_step(const struct dml_adam *a, struct dml_params *ps, float *m, float *v, double weight_decay,
+                   const double *lr, long *steps);
 #endif

@@ -135,6 +135,16 @@ int main(void) {
     f += expect_true("global_hardneg: every anchor's partner group is of a nearest other class", ok);
     dml_sampler_free(&s);
   }
+  /* --data_ssl_set: second half repeats the first */
+  {
+    struct dml_train_opts o = opts("class_random");
+    o.data_ssl_set = 1;
+    struct dml_sampler s;
+    f += expect_true("ssl_set create", dml_sampler_create(&o, &d, &s) == DML_OK);
+    s.batch(&s, 0, 1, a);
+    f += expect_true("--data_ssl_set: batch = first half twice", !memcmp(a, a + BS / 2, BS / 2 * sizeof *a));
+    dml_sampler_free(&s);
+  }
   /* storage momentum */
   {
     struct dml_train_opts o = opts("greedy_coreset");

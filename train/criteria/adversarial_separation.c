@@ -95,6 +95,7 @@ static void advsep_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_adversarial_separation(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                                 struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   (void)n_classes, (void)classes;
   int n = o->diva_decorrelations.n;
   if (n < 1) return dml_error(DML_ERR_ARG, "adversarial_separation needs --diva_decorrelations (e.g. 0-1)");

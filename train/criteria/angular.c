@@ -63,6 +63,7 @@ static void angular_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_angular(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                  struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   (void)n_classes, (void)classes;
   struct angular_state *s = xmalloc(sizeof *s);
   double tn = tan(o->loss_angular_alpha / 180.0 * M_PI);

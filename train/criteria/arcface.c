@@ -65,6 +65,7 @@ static void arcface_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_arcface(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                  struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   struct arcface_state *s = xcalloc(1, sizeof *s);
   s->margin = o->loss_arcface_angular_margin;
   s->scale = o->loss_arcface_feature_scale;

@@ -42,6 +42,7 @@ static void contrastive_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_contrastive(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                      struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   (void)n_classes, (void)classes;
   struct contrastive_state *s = xmalloc(sizeof *s);
   s->pos_margin = o->loss_contrastive_pos_margin;

@@ -84,6 +84,7 @@ static void histogram_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_histogram(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                    struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   (void)n_classes, (void)classes;
   if (o->loss_histogram_nbins < 2) return dml_error(DML_ERR_ARG, "--loss_histogram_nbins must be >= 2");
   int *R = xmalloc(sizeof *R);

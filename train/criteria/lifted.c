@@ -53,6 +53,7 @@ static void lifted_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_lifted(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                 struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   (void)n_classes, (void)classes;
   struct lifted_state *s = xmalloc(sizeof *s);
   s->margin = o->loss_lifted_neg_margin;

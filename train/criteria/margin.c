@@ -98,6 +98,7 @@ static void margin_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_margin(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                 struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   struct margin_state *s = xcalloc(1, sizeof *s);
   s->alpha = o->loss_margin_margin;
   s->beta0 = o->loss_margin_beta;

@@ -93,6 +93,7 @@ static void ms_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_multisimilarity(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                          struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   (void)n_classes, (void)classes;
   struct ms_state *s = xmalloc(sizeof *s);
   s->alpha = o->loss_multisimilarity_pos_weight;

@@ -210,6 +210,7 @@ static void nir_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_nir(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                              struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   const char *mode = o->loss_nir_nf_cond_mode ? o->loss_nir_nf_cond_mode : "dense";
   const char *init = o->loss_nir_nf_fc_init ? o->loss_nir_nf_fc_init : "none";
   int D = o->embed_dim, K = o->loss_nir_nf_cblocks, depth = o->loss_nir_nf_fc_depth, W = o->loss_nir_nf_fc_width;

@@ -50,6 +50,7 @@ static void npair_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_npair(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   (void)n_classes, (void)classes;
   struct npair_state *s = xmalloc(sizeof *s);
   s->l2 = o->loss_npair_l2;

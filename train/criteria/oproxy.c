@@ -81,6 +81,7 @@ static void oproxy_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_oproxy(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                 struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   const char *mode = o->loss_oproxy_mode ? o->loss_oproxy_mode : "anchor";
   if (strcmp(mode, "anchor") && strcmp(mode, "nca"))
     return dml_error(DML_ERR_ARG, "--loss_oproxy_mode '%s': expected anchor or nca", mode);

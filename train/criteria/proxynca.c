@@ -57,6 +57,7 @@ static void proxynca_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_proxynca(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                   struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   struct proxynca_state *s = xcalloc(1, sizeof *s);
   s->n_classes = n_classes;
   s->classes = xmalloc((size_t)n_classes * sizeof *s->classes);

@@ -80,6 +80,7 @@ static void quadruplet_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_quadruplet(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                     struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   (void)n_classes, (void)classes;
   struct quadruplet_state *s = xcalloc(1, sizeof *s);
   s->alpha1 = o->loss_quadruplet_margin_alpha_1;

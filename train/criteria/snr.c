@@ -65,6 +65,7 @@ static void snr_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_snr(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                              struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   (void)n_classes, (void)classes;
   struct snr_state *s = xmalloc(sizeof *s);
   s->margin = o->loss_snr_margin;

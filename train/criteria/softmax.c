@@ -56,6 +56,7 @@ static void softmax_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_softmax(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                  struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   struct softmax_state *s = xcalloc(1, sizeof *s);
   s->temperature = o->loss_softmax_temperature;
   s->n_classes = n_classes;

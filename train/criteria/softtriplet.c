@@ -104,6 +104,7 @@ static void softtriplet_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_softtriplet(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                      struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   if (o->loss_softtriplet_n_centroids < 1)
     return dml_error(DML_ERR_ARG, "--loss_softtriplet_n_centroids must be >= 1");
   struct softtriplet_state *s = xcalloc(1, sizeof *s);

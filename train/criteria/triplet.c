@@ -35,6 +35,7 @@ static void triplet_destroy(struct dml_criterion *c) {
 
 dml_status dml_criterion_triplet(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
                                  struct dml_criterion *c) {
+  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   (void)n_classes, (void)classes;
   double *m = xmalloc(sizeof *m);
   *m = o->loss_triplet_margin;

@@ -21,6 +21,11 @@ const char *dml_sampler_name(int i) {
   return i >= 0 && (size_t)i < sizeof samplers / sizeof *samplers ? samplers[i].name : NULL;
 }
 
+static void ssl_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx) {
+  s->inner_batch(s, epoch, step, idx);
+  for (int i = 0; i < s->bs / 2; i++) idx[s->bs - s->bs / 2 + i] = idx[i];
+}
+
 dml_status dml_sampler_create(const struct dml_train_opts *o, const struct dml_dataset *d, struct dml_sampler *s) {
   memset(s, 0, sizeof *s);
   if (o->samples_per_class < 1) return dml_error(DML_ERR_ARG, "--samples_per_class must be >= 1");
@@ -53,7 +58,16 @@ dml_status dml_sampler_create(const struct dml_train_opts *o, const struct dml_d
   for (size_t i = 0; i < sizeof samplers / sizeof *samplers; i++)
     if (!strcmp(o->data_sampler, samplers[i].name)) {
       s->name = samplers[i].name;
-      return samplers[i].create(o, s);
+      dml_status st = samplers[i].create(o, s);
+      if (!st && o->data_ssl_set) {
+        if (o->bs % 2) {
+          dml_sampler_free(s);
+          return dml_error(DML_ERR_ARG, "--data_ssl_set needs an even --bs (got %d)", o->bs);
+        }
+        s->inner_batch = s->batch;
+        s->batch = ssl_batch;
+      }
+      return st;
     }
   dml_sampler_free(s);
   if (strstr(o->data_sampler, "fid_batchmatch"))
