@@ -34,6 +34,8 @@ struct trainer {
   struct dml_miner miner;
   struct dml_criterion crit;
   struct dml_adam adam;
+  double *lr_net, *lr_crit;      /* this epoch's learning rate per parameter (NAN: frozen, not stepped) */
+  long *steps_net, *steps_crit;  /* Adam step count per parameter (torch keeps one per parameter) */
   float *m, *v, *cm, *cv;        /* Adam moments: network (ps.total), criterion (crit.params.total) */
   float *host_values, *host_grads; /* host mirrors of the parameter blocks for a device backend */
   dml_runrecord_t *rr;
@@ -198,6 +200,22 @@ static double lr_at(const struct dml_train_opts *o, double base, long epoch) {
   return lr;
 }
 
+/* Learning rate of every parameter at `epoch`: --lr (last_linear: --fc_lr when >= 0), the criterion's own rates
+ * (per parameter when it has them), all scaled by the MultiStep schedule. During --warmup epochs the backbone is
+ * frozen as in the NIR reference (no gradient: not stepped); last_linear and the criterion still learn. */
+static void set_learning_rates(struct trainer *T, long epoch) {
+  const struct dml_train_opts *o = T->o;
+  double f = lr_at(o, 1.0, epoch);
+  int warm = epoch < o->warmup;
+  for (int i = 0; i < T->ps.n; i++) {
+    int head = strstr(T->ps.p[i].name, "last_linear") != NULL;
+    double base = head && o->fc_lr >= 0 ? o->fc_lr : o->lr;
+    T->lr_net[i] = warm && !head ? NAN : base * f;
+  }
+  for (int i = 0; i < T->crit.params.n; i++)
+    T->lr_crit[i] = (T->crit.param_lr ? T->crit.param_lr[i] : T->crit.params_lr) * f;
+}
+
 /* One optimisation step on the batch idx; *loss receives the loss. */
 static dml_status train_step(struct trainer *T, long epoch, long step, const int32_t *idx, float *x, int32_t *labels,
                              float *emb_host, float *grad_host, double *loss) {
@@ -234,11 +252,9 @@ static dml_status train_step(struct trainer *T, long epoch, long step, const int
       T->ps.p[i].t.grad = T->host_grads + T->ps.p[i].offset;
     }
   }
-  long t_before = T->adam.t;
-  dml_adam_step(&T->adam, &T->ps, T->m, T->v, T->o->decay);
+  dml_adam_step(&T->adam, &T->ps, T->m, T->v, T->o->decay, T->lr_net, T->steps_net);
   if (T->crit.params.n) {
-    T->adam.t = t_before; /* both groups share the step count */
-    dml_adam_step(&T->adam, &T->crit.params, T->cm, T->cv, 0);
+    dml_adam_step(&T->adam, &T->crit.params, T->cm, T->cv, 0, T->lr_crit, T->steps_crit); /* no decay, as the reference */
     dml_params_zero_grad(&T->crit.params);
   }
   if (T->host_values) {
@@ -281,7 +297,7 @@ static size_t ckpt_table(struct trainer *T, struct dml_ckpt_tensor *t, char (*na
   return k;
 }
 
-static const char *const ckpt_keys[] = {"epoch", "adam_t", "best_storage", "loss", "lr", "seconds",
+static const char *const ckpt_keys[] = {"epoch", "adam_steps", "best_storage", "loss", "lr", "seconds",
                                         "images_per_second", "seed", "format"};
 enum { CKPT_NKEYS = sizeof ckpt_keys / sizeof *ckpt_keys };
 
@@ -292,8 +308,14 @@ static dml_status save_checkpoint(struct trainer *T, const char *dir, long epoch
   if (T->host_values) T->be->fn.to_host(T->be->ctx, T->host_values, T->ps.values, T->ps.total * sizeof(float));
   size_t n = ckpt_table(T, t, names, T->host_values);
   char v[CKPT_NKEYS][64];
+  char *steps = xstrdup("");
+  for (int i = 0; i < T->ps.n + T->crit.params.n; i++) {
+    char *nx = dml_strfmt("%s%s%ld", steps, i ? "," : "", i < T->ps.n ? T->steps_net[i] : T->steps_crit[i - T->ps.n]);
+    free(steps);
+    steps = nx;
+  }
   snprintf(v[0], 64, "%ld", epoch);
-  snprintf(v[1], 64, "%ld", T->adam.t);
+  snprintf(v[1], 64, "see adam_steps");
   snprintf(v[2], 64, "%.17g", T->best_storage);
   snprintf(v[3], 64, "%.17g", row->loss);
   snprintf(v[4], 64, "%.17g", row->lr);
@@ -303,8 +325,10 @@ static dml_status save_checkpoint(struct trainer *T, const char *dir, long epoch
   snprintf(v[8], 64, "dml-checkpoint-1");
   const char *vals[CKPT_NKEYS];
   for (int i = 0; i < CKPT_NKEYS; i++) vals[i] = v[i];
+  vals[1] = steps;
   char *path = dml_strfmt("%s/checkpoint.safetensors", dir);
   dml_status st = dml_checkpoint_write(path, t, n, ckpt_keys, vals, CKPT_NKEYS);
+  free(steps);
   free(path);
   free(t);
   free(names);
@@ -332,7 +356,13 @@ static dml_status load_checkpoint(struct trainer *T, const char *dir, long *epoc
     st = dml_error(DML_ERR_FORMAT, "%s: checkpoint metadata incomplete", path);
   if (!st) {
     *epoch = strtol(meta[0], NULL, 10);
-    T->adam.t = strtol(meta[1], NULL, 10);
+    char *c = meta[1];
+    for (int i = 0; i < T->ps.n + T->crit.params.n; i++) {
+      long v = strtol(c, &c, 10);
+      if (i < T->ps.n) T->steps_net[i] = v;
+      else T->steps_crit[i - T->ps.n] = v;
+      if (*c == ',') c++;
+    }
     T->best_storage = strtod(meta[2], NULL);
     row->loss = meta[3] ? strtod(meta[3], NULL) : NAN;
     row->lr = meta[4] ? strtod(meta[4], NULL) : NAN;
@@ -374,9 +404,6 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
   dml_params_init(&T->ps, T->be);
   if ((st = dml_network_init(&T->net, &T->ps, o->arch, in_dim, o->embed_dim))) return st;
   if ((st = dml_network_set_input(&T->net, T->train.channels, T->train.height, T->train.width))) return st;
-  if (o->fc_lr >= 0)
-    for (int i = 0; i < T->ps.n; i++)
-      if (strstr(T->ps.p[i].name, "last_linear")) T->ps.p[i].group = 2;
   dml_params_alloc(&T->ps);
   dml_network_reset_parameters(&T->net, (uint64_t)o->seed);
   if (*o->pretrained && !o->not_pretrained) {
@@ -398,6 +425,10 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
     T->host_grads = xmalloc((T->ps.total + 1) * sizeof(float));
   }
   T->adam = (struct dml_adam){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+  T->lr_net = xcalloc((size_t)T->ps.n + 1, sizeof *T->lr_net);
+  T->lr_crit = xcalloc((size_t)T->crit.params.n + 1, sizeof *T->lr_crit);
+  T->steps_net = xcalloc((size_t)T->ps.n + 1, sizeof *T->steps_net);
+  T->steps_crit = xcalloc((size_t)T->crit.params.n + 1, sizeof *T->steps_crit);
   /* one step's activations and gradients, for the training batch and the evaluation chunks (also bs) */
   size_t arena = dml_network_arena_bytes(&T->net, o->bs);
   dml_tape_init(&T->tape, T->be, arena);
@@ -417,6 +448,7 @@ static void teardown(struct trainer *T) {
   dml_dataset_free(&T->val);
   free(T->m); free(T->v); free(T->cm); free(T->cv);
   free(T->host_values); free(T->host_grads);
+  free(T->lr_net); free(T->lr_crit); free(T->steps_net); free(T->steps_crit);
   dml_backend_free(T->be);
 }
 
@@ -562,9 +594,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json
   long epochs_done = start_epoch;
   for (long epoch = start_epoch; !st && epoch < o->n_epochs; epoch++) {
     double lr = lr_at(o, o->lr, epoch);
-    T.adam.lr[0] = lr;
-    T.adam.lr[1] = lr_at(o, T.crit.params_lr, epoch);
-    T.adam.lr[2] = o->fc_lr >= 0 ? lr_at(o, o->fc_lr, epoch) : lr;
+    set_learning_rates(&T, epoch);
     double t0 = dml_now(), loss_sum = 0;
     char label[64], suffix[64] = "";
     snprintf(label, sizeof label, "epoch %ld/%d", epoch, o->n_epochs);

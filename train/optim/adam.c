@@ -1,19 +1,21 @@
 /* adam — torch.optim.Adam (β = 0.9, 0.999, eps 1e-8; L2 weight decay added to the gradient, not decoupled),
- * over host parameter blocks laid out by the parameter table. Per-group learning rates (group 0 network,
- * group 1 criterion). Element-wise in index order: deterministic. */
+ * over host parameter blocks laid out by the parameter table. Each parameter has its own learning rate and its
+ * own step count, as torch keeps per-parameter state: a parameter that gets no gradient (a frozen backbone
+ * during --warmup) is not stepped and its count does not advance. Element-wise in index order: deterministic. */
 #include <math.h>
 
 #include "train/train.h"
 
-void dml_adam_step(struct dml_adam *a, struct dml_params *ps, float *m, float *v, double weight_decay) {
-  a->t++;
-  double bc1 = 1 - pow(a->beta1, (double)a->t), bc2 = 1 - pow(a->beta2, (double)a->t);
-  double sbc2 = sqrt(bc2);
+void dml_adam_step(const struct dml_adam *a, struct dml_params *ps, float *m, float *v, double weight_decay,
+                   const double *lr, long *steps) {
   for (int i = 0; i < ps->n; i++) {
+    if (isnan(lr[i])) continue;
     struct dml_param *p = &ps->p[i];
-    double lr = a->lr[p->group], wd = p->decay ? weight_decay : 0;
+    long t = ++steps[i];
+    double bc1 = 1 - pow(a->beta1, (double)t), sbc2 = sqrt(1 - pow(a->beta2, (double)t));
+    double wd = p->decay ? weight_decay : 0;
     float *w = p->t.data, *g = p->t.grad, *mi = m + p->offset, *vi = v + p->offset;
-    float step = (float)(lr / bc1);
+    float step = (float)(lr[i] / bc1);
     for (size_t k = 0; k < p->n; k++) {
       float gk = g[k] + (float)wd * w[k];
       mi[k] = (float)a->beta1 * mi[k] + (float)(1 - a->beta1) * gk;
