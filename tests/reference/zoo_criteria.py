@@ -373,6 +373,26 @@ def main():
          "--loss_nir_nf_cond_mode start --loss_nir_nf_clamp_alpha 1.5", un, None, [("proxies", P), ("flow", flow_start)],
          lambda x, p: nir(x, y, p, 2, 3, 5, [True, False], clamp=1.5)),
     ]
+    # duplicates: class_random batches can hold the same image twice (identical embeddings)
+    cases_dup = []
+    udup = un.copy()
+    udup[1] = udup[0]
+    udup[4] = udup[3]
+    rdup = raw.copy()
+    rdup[1] = rdup[0]
+    T_dup = np.array([[0, 1, 2], [3, 4, 7], [1, 0, 5], [2, 3, 8]])
+    T_quad_dup = np.array([[0, 1, 2], [3, 4, 7]])
+    cases += [
+        ("dup_triplet", "--loss triplet", udup, T_dup, None, lambda x, p: triplet(x, y, T_dup)),
+        ("dup_contrastive", "--loss contrastive", udup, T_dup, None, lambda x, p: contrastive(x, y, T_dup)),
+        ("dup_lifted", "--loss lifted --batch_mining lifted", rdup, T_lift, None, lambda x, p: lifted(x, y, T_lift)),
+        ("dup_quadruplet", "--loss quadruplet", rdup, T_quad_dup, None,
+         lambda x, p: quadruplet(x, y, T_quad_dup, [1, 0])),
+        ("dup_histogram", "--loss histogram --loss_histogram_nbins 21", udup, None, None,
+         lambda x, p: histogram(x, y, 21)),
+        ("dup_multisimilarity", "--loss multisimilarity", udup, None, None, lambda x, p: multisimilarity(x, y)),
+        ("dup_npair", "--loss npair --batch_mining npair", rdup, T_npair, None, lambda x, p: npair(x, y, T_npair)),
+    ]
     lines = [f"# zoo criteria fixtures v{VERSION}, torch {torch.__version__}; regenerate with "
              f"/usr/bin/python3 tests/reference/zoo_criteria.py"]
     fmt = lambda v: " ".join(repr(float(a)) for a in np.ravel(v))

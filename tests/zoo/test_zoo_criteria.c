@@ -178,6 +178,9 @@ static int run_case(struct fcase *c) {
     f += expect_close(tag, gp[q], c->grad_param[q], c->np[q], 1e-7, 1e-5);
   }
   /* finite differences in float64 of the criterion itself */
+  /* dup_* cases hold the same embedding twice: distances sit at the norm's kink (0, or √D·1e-6 with torch's
+   * eps), where finite differences mean nothing; their gradients are checked against torch's subgradients only */
+  if (!strncmp(c->name, "dup_", 4)) goto out_fd;
   /* step: 1e-4; the histogram loss is piecewise quadratic with kinks at every bin edge (Δ = 2/(R−1)), so its
    * step stays well inside one bin: 1e-6 */
   double step = strstr(c->name, "histogram") ? 1e-6 : 1e-4;
@@ -195,6 +198,7 @@ static int run_case(struct fcase *c) {
     free(nump);
   }
   free(num);
+out_fd:
   free(g);
   for (int q = 0; q < c->nparams; q++) free(gp[q]);
 out:
@@ -276,7 +280,7 @@ int main(void) {
     free_case(&c);
   }
   fclose(fx);
-  fails += expect_true("fixture holds at least 28 cases", ncases >= 28);
+  fails += expect_true("fixture holds at least 35 cases", ncases >= 35);
   fails += registry_tests();
   return test_report("test_zoo_criteria", fails);
 }

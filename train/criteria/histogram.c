@@ -1,7 +1,9 @@
 /* histogram — the histogram loss (Ustinova & Lempitsky 2016) as the reference computes it (spec A9).
  * S = X·Xᵀ (X expected L2-normalised), strict upper triangle pairs. Bins t_r = −1 + r·Δ, r = 0 … R−1,
  * R = --loss_histogram_nbins, Δ = 2/(R−1). A similarity s with r = ⌊(s+1)/Δ⌋ adds (t_{r+1} − s)/Δ to bin r and
- * (s − t_r)/Δ to bin r+1 (bins outside 0 … R−1 are dropped; s outside [−1, 1] adds nothing).
+ * (s − t_r)/Δ to bin r+1 (bins outside 0 … R−1 are dropped), i.e. a triangular kernel of half-width Δ around each
+ * bin centre: a similarity a rounding error above 1 (the same image twice in a class_random batch) still lands in
+ * the last bin, as in the reference.
  * h⁺, h⁻ = histograms of positive / negative pairs, each divided by its pair count; CDF⁺_r = Σ_{q≤r} h⁺_q;
  *   L = Σ_r h⁻_r · CDF⁺_r.
  * No miner, no parameters. A batch without positive or without negative pairs gives L = 0 (the reference
@@ -39,7 +41,7 @@ static dml_status histogram_loss(struct dml_criterion *c, const float *emb, cons
     for (int j = i + 1; j < B; j++) {
       int sn = S + i * B + j;
       double sv = t.v[sn];
-      if (!(sv >= -1 && sv <= 1)) continue;
+      if (!(sv >= -1 - delta && sv <= 1 + delta)) continue; /* NaN, or no bin within reach */
       int r = (int)floor((sv + 1) / delta);
       double tr = -1 + r * delta;
       char ispos = labels[i] == labels[j];
