@@ -197,7 +197,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < crit.params.n; i++) {
       printf("%s", crit.params.p[i].name);
       for (int k = 0; k < crit.params.p[i].ndim; k++) printf("%s%d", k ? "x" : " ", crit.params.p[i].shape[k]);
-      printf("  (lr %g)\n", crit.params_lr);
+      printf("  (lr %g)\n", crit.param_lr ? crit.param_lr[i] : crit.params_lr);
     }
     if (!crit.params.n) printf("(no parameters)\n");
     goto done;
