@@ -10,7 +10,15 @@ void ad_init(struct ad_tape *t) {
   memset(t, 0, sizeof *t);
 }
 
+static void free_aux(struct ad_tape *t) {
+  for (int i = 0; i < t->nb; i++) {
+    free(t->blk[i].aux);
+    t->blk[i].aux = NULL;
+  }
+}
+
 void ad_free(struct ad_tape *t) {
+  free_aux(t);
   free(t->v);
   free(t->g);
   free(t->e0);
@@ -497,6 +505,7 @@ struct ad_tape crit_tape_take(struct dml_criterion *c) {
   } else {
     ad_init(&t);
   }
+  free_aux(&t);
   t.n = 0;
   t.ne = 0;
   t.nb = 0;
@@ -518,4 +527,44 @@ void crit_tape_free(struct dml_criterion *c) {
   ad_free(c->scratch);
   free(c->scratch);
   c->scratch = NULL;
+}
+
+static void row_lse_back(struct ad_tape *t, const struct ad_block *b) {
+  int M = b->M, N = b->N;
+#pragma omp parallel for schedule(static) if ((long)M * N > 2000000L)
+  for (int i = 0; i < M; i++) {
+    double gi = t->g[b->o0 + i], out = t->v[b->o0 + i];
+    if (gi == 0) continue;
+    const double *a = t->v + b->a0 + (size_t)i * N;
+    double *ga = t->g + b->a0 + (size_t)i * N;
+    int ex = b->aux ? b->aux[i] : -1;
+    for (int j = 0; j < N; j++)
+      if (j != ex) ga[j] += gi * b->scale * exp(b->scale * a[j] + b->shift - out);
+  }
+}
+
+int ad_row_lse(struct ad_tape *t, int a0, int M, int N, double scale, double shift, const int *exclude) {
+  reserve_nodes(t, M);
+  int o0 = t->n;
+  for (int i = 0; i < M; i++) push(t, 0);
+  double *out = t->v + o0;
+#pragma omp parallel for schedule(static) if ((long)M * N > 2000000L)
+  for (int i = 0; i < M; i++) {
+    const double *a = t->v + a0 + (size_t)i * N;
+    int ex = exclude ? exclude[i] : -1;
+    double m = -INFINITY, acc = 0;
+    for (int j = 0; j < N; j++)
+      if (j != ex) m = fmax(m, scale * a[j] + shift);
+    for (int j = 0; j < N; j++)
+      if (j != ex) acc += exp(scale * a[j] + shift - m);
+    out[i] = m + log(acc);
+  }
+  int32_t *aux = NULL;
+  if (exclude) {
+    aux = xmalloc((size_t)M * sizeof *aux);
+    for (int i = 0; i < M; i++) aux[i] = exclude[i];
+  }
+  add_block(t, (struct ad_block){.o0 = o0, .a0 = a0, .M = M, .N = N, .scale = scale, .shift = shift, .aux = aux,
+                                 .back = row_lse_back});
+  return o0;
 }

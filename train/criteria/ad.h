@@ -23,7 +23,8 @@
 struct ad_tape;
 struct ad_block {
   int o0, a0, b0, M, N, K;
-  double eps;
+  double eps, scale, shift;
+  int32_t *aux;          /* block-owned data (row_lse: excluded column per row), freed with the tape */
   void (*back)(struct ad_tape *t, const struct ad_block *b);
 };
 struct ad_tape {
@@ -77,6 +78,8 @@ int ad_norm(struct ad_tape *t, int a0, int K);                  /* ‖a‖ */
 int ad_normalize_rows(struct ad_tape *t, int a0, int M, int K); /* F.normalize(dim=1, eps=1e-12) */
 int ad_matmul_nt(struct ad_tape *t, int a0, int M, int b0, int N, int K); /* (M,K)·(N,K)ᵀ → (M,N) */
 int ad_transpose(struct ad_tape *t, int a0, int M, int N);      /* (M,N) → (N,M) */
+/* out_i = ln Σ_{j ≠ exclude[i]} exp(scale·a_ij + shift) over the rows of a (M, N); exclude NULL or −1 = none */
+int ad_row_lse(struct ad_tape *t, int a0, int M, int N, double scale, double shift, const int *exclude);
 /* out[i,j] = ‖a_i − b_j + eps‖ over K coordinates (torch PairwiseDistance with eps; eps = 0: torch.norm), (M,N) */
 int ad_pdist_matrix(struct ad_tape *t, int a0, int M, int b0, int N, int K, double eps);
 void ad_backward(struct ad_tape *t, int loss);

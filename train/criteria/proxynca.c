@@ -30,13 +30,11 @@ static dml_status proxynca_loss(struct dml_criterion *c, const float *emb, const
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int p = ad_leaves_f32(&t, c->params.p[0].t.data, (long)C * D);
   int S = ad_matmul_nt(&t, ad_normalize_rows(&t, x, B, D), B, ad_normalize_rows(&t, p, C, D), C, D);
-  int *neg = xmalloc((size_t)C * sizeof *neg), *ell = xmalloc((size_t)B * sizeof *ell);
+  int *neg = NULL, *ell = xmalloc((size_t)B * sizeof *ell);
+  int lse = C > 1 ? ad_row_lse(&t, S, B, C, 18, -18, y) : -1; /* ln Σ_{k≠y_i} exp(−d_ik) */
   for (int i = 0; i < B; i++) {
-    int nn = 0;
-    for (int k = 0; k < C; k++)
-      if (k != y[i]) neg[nn++] = ad_addc(&t, ad_scale(&t, S + i * C + k, 18), -18); /* −d_ik */
     int dpos = ad_addc(&t, ad_scale(&t, S + i * C + y[i], -18), 18);
-    ell[i] = nn ? ad_add(&t, dpos, ad_lse(&t, neg, nn)) : dpos;
+    ell[i] = lse >= 0 ? ad_add(&t, dpos, lse + i) : dpos;
   }
   crit_finish(&t, ad_mean(&t, ell, B), x, (long)B * D, loss, grad_emb);
   crit_grad_acc(&t, p, (long)C * D, c->params.p[0].t.grad);

@@ -30,13 +30,9 @@ static dml_status softmax_loss(struct dml_criterion *c, const float *emb, const 
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int w = ad_leaves_f32(&t, c->params.p[0].t.data, (long)C * D);
   int S = ad_matmul_nt(&t, x, B, ad_normalize_rows(&t, w, C, D), C, D);
-  int z0 = t.n;
-  for (long k = 0; k < (long)B * C; k++) ad_scale(&t, S + (int)k, 1 / s->temperature);
-  int *ell = xmalloc((size_t)B * sizeof *ell), *row = xmalloc((size_t)C * sizeof *row);
-  for (int i = 0; i < B; i++) {
-    for (int k = 0; k < C; k++) row[k] = z0 + i * C + k;
-    ell[i] = ad_sub(&t, ad_lse(&t, row, C), z0 + i * C + y[i]);
-  }
+  int lse = ad_row_lse(&t, S, B, C, 1 / s->temperature, 0, NULL); /* (B) */
+  int *ell = xmalloc((size_t)B * sizeof *ell), *row = NULL;
+  for (int i = 0; i < B; i++) ell[i] = ad_sub(&t, lse + i, ad_scale(&t, S + i * C + y[i], 1 / s->temperature));
   crit_finish(&t, ad_mean(&t, ell, B), x, (long)B * D, loss, grad_emb);
   crit_grad_acc(&t, w, (long)C * D, c->params.p[0].t.grad);
   free(ell);
