@@ -1,13 +1,13 @@
 /* nn — tensors, the step arena, the parameter table, the autograd tape, and networks.
  *
  *   struct dml_params ps;  dml_params_init(&ps, be);
- *   struct dml_network net; dml_network_init(&net, &ps, "mlp_normalize", 784, 128, seed);  // declares params
- *   dml_params_alloc(&ps);  dml_network_reset_parameters(&net, seed);
- *   struct dml_tape t; dml_tape_init(&t, be, arena_bytes);
+ *   struct dml_network net; dml_network_init(&net, &ps, "resnet50_frozen_normalize", 3*224*224, 128);  // params
+ *   dml_params_alloc(&ps);  dml_network_reset_parameters(&net, seed);  [dml_network_load(&net, "w.safetensors");]
+ *   struct dml_tape t; dml_tape_init(&t, be, dml_network_arena_bytes(&net, B));
  *   per step:
- *     dml_tape_reset(&t);
- *     struct dml_tensor *x = dml_tape_input(&t, host_batch, B, 784);
- *     struct dml_tensor *emb = dml_network_forward(&net, &t, x, 1);     // (B, 128), on the tape
+ *     dml_tape_reset(&t);  t.seed = seed; t.step = step;                // dropout stream
+ *     struct dml_tensor *x = dml_tape_input(&t, host_batch, B, 3*224*224);
+ *     struct dml_tensor *emb = dml_network_forward(&net, &t, x);        // (B, 128), on the tape
  *     ... criterion writes emb->grad ...
  *     dml_tape_backward(&t);            // replays backward functions in reverse: parameter grads += ...
  *
@@ -174,9 +174,10 @@ struct dml_arch {
   void (*free)(struct dml_network *net);
 };
 
-/* Architectures: "mlp" (in → 512 → ReLU → embed), "resnet18", "resnet50" (torchvision layout, parameter names of
- * torchvision with the head `last_linear`); suffixes "_normalize" (L2-normalised embeddings), "_frozen", "_max" /
- * "_double" (pooling), "_wN" (ResNet stem width N instead of 64, for small tests). Returns DML_ERR_ARG naming
+/* Architectures: "mlp" (in → 512 → ReLU → embed), "resnet18", "resnet50", "googlenet" (torchvision layouts and
+ * names), "bninception" (pretrainedmodels' layout and names), each with the head `last_linear`; suffixes
+ * "_normalize" (L2-normalised embeddings), "_frozen" (BN on running statistics, affine trained), "_max" / "_double"
+ * (global max / average+max pooling), "_he" (bninception head init), "_wN" (every width × N/64, for small tests). Returns DML_ERR_ARG naming
  * the known ones for anything else, and DML_ERR_STATE when the backend lacks an op the network needs.
  * Declares parameters (the caller then calls dml_params_alloc); allocates the buffers. */
 dml_status dml_network_init(struct dml_network *net, struct dml_params *ps, const char *arch, int in_dim, int embed_dim);
