@@ -36,15 +36,19 @@ static dml_status arcface_loss(struct dml_criterion *c, const float *emb, const 
   int x = ad_leaves_f32(&t, emb, (long)B * D);
   int w = ad_leaves_f32(&t, c->params.p[0].t.data, (long)C * D);
   int S = ad_matmul_nt(&t, x, B, ad_normalize_rows(&t, w, C, D), C, D);
-  int *ell = xmalloc((size_t)B * sizeof *ell), *row = xmalloc((size_t)C * sizeof *row);
-  for (int i = 0; i < B; i++) {
-    for (int k = 0; k < C; k++) row[k] = ad_scale(&t, ad_clamp(&t, S + i * C + k, 1e-10, 1 - 1e-10), s->scale);
-    int target = row[y[i]];
-    if (!s->all_logits) {
-      int cy = ad_clamp(&t, S + i * C + y[i], 1e-10, 1 - 1e-10);
-      row[y[i]] = target = ad_scale(&t, ad_cos(&t, ad_addc(&t, ad_acos(&t, cy), s->margin)), s->scale);
+  int cl = t.n; /* (B, C) clamped cosines */
+  for (long k = 0; k < (long)B * C; k++) ad_clamp(&t, S + (int)k, 1e-10, 1 - 1e-10);
+  int *ell = xmalloc((size_t)B * sizeof *ell), *row = NULL;
+  if (s->all_logits) {
+    int lse = ad_row_lse(&t, cl, B, C, s->scale, 0, NULL);
+    for (int i = 0; i < B; i++) ell[i] = ad_sub(&t, lse + i, ad_scale(&t, cl + i * C + y[i], s->scale));
+  } else {
+    int lse = C > 1 ? ad_row_lse(&t, cl, B, C, s->scale, 0, y) : -1; /* over the other classes */
+    for (int i = 0; i < B; i++) {
+      int target = ad_scale(&t, ad_cos(&t, ad_addc(&t, ad_acos(&t, cl + i * C + y[i]), s->margin)), s->scale);
+      int both[2] = {target, lse + i};
+      ell[i] = ad_sub(&t, lse >= 0 ? ad_lse(&t, both, 2) : target, target);
     }
-    ell[i] = ad_sub(&t, ad_lse(&t, row, C), target);
   }
   crit_finish(&t, ad_mean(&t, ell, B), x, (long)B * D, loss, grad_emb);
   crit_grad_acc(&t, w, (long)C * D, c->params.p[0].t.grad);
