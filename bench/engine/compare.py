@@ -41,11 +41,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="1 warm-up and 2 timed steps per row")
     ap.add_argument("--repeat", type=int, default=3, help="measurements per row (best kept)")
+    ap.add_argument("--rows", default="", help="comma-separated row numbers to run (0-3), default all")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     print("%-9s %5s %5s %12s %12s %7s" % ("arch", "batch", "size", "dml img/s", "torch img/s", "ratio"))
-    for arch, bs, size in ROWS:
+    rows = [ROWS[int(i)] for i in a.rows.split(",")] if a.rows else ROWS
+    for arch, bs, size in rows:
         steps = 2 if a.quick else (3 if size > 100 else 5)
         ours = theirs = 0.0
         for _ in range(max(1, a.repeat)):
