@@ -111,6 +111,9 @@ struct dml_dataset {
   int n_classes;          /* distinct labels */
   int32_t *classes;       /* (n_classes) the distinct labels, ascending */
   float mean[3], std[3];  /* normalisation constants */
+  int expand_rgb;         /* a gray dataset fed to an RGB network: the channel is repeated 3 times, as the
+                           * reference converts every image to RGB */
+  int pad;                /* border of black pixels added on every side (28×28 digits → 32×32 for conv nets) */
 };
 
 /* Load the train and test splits of a dataset by name (registry in train/datasets/registry.c). */
@@ -121,7 +124,8 @@ dml_status dml_dataset_load(const struct dml_train_opts *o, struct dml_dataset *
  * values (the reference re-indexes by-class splits from 0; label values do not change any method here). */
 dml_status dml_dataset_split_val(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *val);
 void dml_dataset_free(struct dml_dataset *d);
-/* Normalised float images of the given indices into out (count, channels*height*width). */
+/* Normalised float images of the given indices into out (count, C, height + 2·pad, width + 2·pad), C = channels,
+ * or 3 with expand_rgb. */
 void dml_dataset_batch(const struct dml_dataset *d, const int32_t *idx, int count, float *out);
 dml_status dml_dataset_fashion_mnist(const struct dml_train_opts *o, struct dml_dataset *train,
                                      struct dml_dataset *test);

@@ -224,6 +224,8 @@ static dml_status train_step(struct trainer *T, long epoch, long step, const int
   dml_dataset_batch(&T->train, idx, B, x);
   for (int i = 0; i < B; i++) labels[i] = T->train.labels[idx[i]];
   dml_tape_reset(&T->tape);
+  T->tape.seed = (uint64_t)T->o->seed; /* dropout masks: a pure function of (seed, global step) */
+  T->tape.step = (uint64_t)(epoch * T->sampler.n_batches + step);
   struct dml_tensor *xin = dml_tape_input(&T->tape, x, B, in);
   struct dml_tensor *emb = dml_network_forward(&T->net, &T->tape, xin);
   be->fn.to_host(be->ctx, emb_host, emb->data, (size_t)B * D * sizeof *emb_host);
@@ -272,11 +274,20 @@ static dml_status train_step(struct trainer *T, long epoch, long step, const int
 
 /* The checkpoint's tensor table: network parameters, their Adam moments, criterion parameters and moments.
  * Names come from the parameter tables (STYLE.md §9); for a device backend the values go through the mirrors. */
-static size_t ckpt_table(struct trainer *T, struct dml_ckpt_tensor *t, char (*names)[128], float *values) {
+static size_t ckpt_table(struct trainer *T, struct dml_ckpt_tensor *t, char (*names)[128], float *values,
+                         float *buf_host) {
   size_t k = 0;
   if (T->sampler.needs_storage && T->sampler.storage) { /* the storage samplers' embedding storage (N, D) */
     snprintf(names[k], 128, "sampler.storage");
     t[k] = (struct dml_ckpt_tensor){names[k], T->sampler.storage, 2, {T->train.n, T->net.embed_dim, 0, 0}};
+    k++;
+  }
+  const struct dml_params *bufs = T->net.buffers; /* batch-norm running statistics: resume must restore them */
+  for (int i = 0; bufs && i < bufs->n; i++) {
+    const struct dml_param *p = &bufs->p[i];
+    snprintf(names[k], 128, "buffer.%s", p->name);
+    t[k] = (struct dml_ckpt_tensor){names[k], buf_host ? buf_host + p->offset : p->t.data, p->ndim,
+                                    {p->shape[0], p->shape[1], p->shape[2], p->shape[3]}};
     k++;
   }
   struct dml_params *tabs[2] = {&T->ps, &T->crit.params};
@@ -297,16 +308,26 @@ static size_t ckpt_table(struct trainer *T, struct dml_ckpt_tensor *t, char (*na
   return k;
 }
 
+/* A host copy of the network's buffers for a device backend (NULL on the CPU, where they are host memory). */
+static float *buffers_to_host(struct trainer *T) {
+  const struct dml_params *b = T->net.buffers;
+  if (!b || !b->n || !T->host_values) return NULL;
+  float *h = xmalloc(b->total * sizeof *h + 1);
+  T->be->fn.to_host(T->be->ctx, h, b->values, b->total * sizeof *h);
+  return h;
+}
+
 static const char *const ckpt_keys[] = {"epoch", "adam_steps", "best_storage", "loss", "lr", "seconds",
                                         "images_per_second", "seed", "format"};
 enum { CKPT_NKEYS = sizeof ckpt_keys / sizeof *ckpt_keys };
 
 static dml_status save_checkpoint(struct trainer *T, const char *dir, long epoch, const struct dml_train_row *row) {
-  size_t cap = 3 * (size_t)(T->ps.n + T->crit.params.n) + 1;
+  size_t cap = 3 * (size_t)(T->ps.n + T->crit.params.n) + 1 + (T->net.buffers ? (size_t)T->net.buffers->n : 0);
   struct dml_ckpt_tensor *t = xcalloc(cap + 1, sizeof *t);
   char (*names)[128] = xcalloc(cap + 1, sizeof *names);
+  float *buf_host = buffers_to_host(T);
   if (T->host_values) T->be->fn.to_host(T->be->ctx, T->host_values, T->ps.values, T->ps.total * sizeof(float));
-  size_t n = ckpt_table(T, t, names, T->host_values);
+  size_t n = ckpt_table(T, t, names, T->host_values, buf_host);
   char v[CKPT_NKEYS][64];
   char *steps = xstrdup("");
   for (int i = 0; i < T->ps.n + T->crit.params.n; i++) {
@@ -329,6 +350,7 @@ static dml_status save_checkpoint(struct trainer *T, const char *dir, long epoch
   char *path = dml_strfmt("%s/checkpoint.safetensors", dir);
   dml_status st = dml_checkpoint_write(path, t, n, ckpt_keys, vals, CKPT_NKEYS);
   free(steps);
+  free(buf_host);
   free(path);
   free(t);
   free(names);
@@ -337,9 +359,10 @@ static dml_status save_checkpoint(struct trainer *T, const char *dir, long epoch
 
 /* Restore the state of the last checkpoint; *epoch = its epoch, *row = that epoch's train row. */
 static dml_status load_checkpoint(struct trainer *T, const char *dir, long *epoch, struct dml_train_row *row) {
-  size_t cap = 3 * (size_t)(T->ps.n + T->crit.params.n) + 1;
+  size_t cap = 3 * (size_t)(T->ps.n + T->crit.params.n) + 1 + (T->net.buffers ? (size_t)T->net.buffers->n : 0);
   struct dml_ckpt_tensor *t = xcalloc(cap + 1, sizeof *t);
   char (*names)[128] = xcalloc(cap + 1, sizeof *names);
+  float *buf_host = buffers_to_host(T);
   if (T->sampler.needs_storage && !T->sampler.storage) { /* resume: allocate the storage the checkpoint fills */
     float *zero = xcalloc((size_t)T->train.n * T->net.embed_dim + 1, sizeof *zero);
     int32_t *ids = xmalloc(((size_t)T->train.n + 1) * sizeof *ids);
@@ -348,7 +371,7 @@ static dml_status load_checkpoint(struct trainer *T, const char *dir, long *epoc
     free(zero);
     free(ids);
   }
-  size_t n = ckpt_table(T, t, names, T->host_values);
+  size_t n = ckpt_table(T, t, names, T->host_values, buf_host);
   char *meta[CKPT_NKEYS] = {0};
   char *path = dml_strfmt("%s/checkpoint.safetensors", dir);
   dml_status st = dml_checkpoint_read(path, t, n, 0, ckpt_keys, meta, CKPT_NKEYS);
@@ -369,7 +392,9 @@ static dml_status load_checkpoint(struct trainer *T, const char *dir, long *epoc
     row->seconds = meta[5] ? strtod(meta[5], NULL) : NAN;
     row->images_per_second = meta[6] ? strtod(meta[6], NULL) : NAN;
     if (T->host_values) T->be->fn.to_device(T->be->ctx, T->ps.values, T->host_values, T->ps.total * sizeof(float));
+    if (buf_host) T->be->fn.to_device(T->be->ctx, T->net.buffers->values, buf_host, T->net.buffers->total * sizeof(float));
   }
+  free(buf_host);
   for (int i = 0; i < CKPT_NKEYS; i++) free(meta[i]);
   free(path);
   free(t);
@@ -400,10 +425,21 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
          T->train.n_classes, T->test.n, T->test.n_classes);
   if (T->val.n) printf(", val %d images / %d classes", T->val.n, T->val.n_classes);
   printf("\n");
-  int in_dim = T->train.channels * T->train.height * T->train.width;
+  /* convolutional networks take RGB: a gray dataset is repeated over 3 channels (the reference converts to RGB),
+   * and small images get a black border up to 32×32, the smallest input of the ResNets */
+  int conv = strncmp(o->arch, "mlp", 3) != 0;
+  int rgb = conv && T->train.channels == 1;
+  int pad = conv && T->train.height < 32 ? (32 - T->train.height + 1) / 2 : 0;
+  struct dml_dataset *sets[3] = {&T->train, &T->test, &T->val};
+  for (int i = 0; i < 3; i++) {
+    sets[i]->expand_rgb = rgb;
+    sets[i]->pad = pad;
+  }
+  int channels = rgb ? 3 : T->train.channels, height = T->train.height + 2 * pad, width = T->train.width + 2 * pad;
+  int in_dim = channels * height * width;
   dml_params_init(&T->ps, T->be);
   if ((st = dml_network_init(&T->net, &T->ps, o->arch, in_dim, o->embed_dim))) return st;
-  if ((st = dml_network_set_input(&T->net, T->train.channels, T->train.height, T->train.width))) return st;
+  if ((st = dml_network_set_input(&T->net, channels, height, width))) return st;
   dml_params_alloc(&T->ps);
   dml_network_reset_parameters(&T->net, (uint64_t)o->seed);
   if (*o->pretrained && !o->not_pretrained) {

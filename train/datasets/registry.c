@@ -36,10 +36,20 @@ void dml_dataset_batch(const struct dml_dataset *d, const int32_t *idx, int coun
   size_t px = (size_t)d->height * d->width;
   for (int b = 0; b < count; b++) {
     const uint8_t *src = d->pixels + (size_t)idx[b] * d->channels * px;
-    float *dst = out + (size_t)b * d->channels * px;
-    for (int c = 0; c < d->channels; c++)
-      for (size_t i = 0; i < px; i++)
-        dst[c * px + i] = (src[c * px + i] / 255.0f - d->mean[c]) / d->std[c];
+    int out_ch = d->expand_rgb ? 3 : d->channels, ow = d->width + 2 * d->pad, oh = d->height + 2 * d->pad;
+    size_t opx = (size_t)ow * oh;
+    float *dst = out + (size_t)b * out_ch * opx;
+    for (int c = 0; c < out_ch; c++) {
+      int sc = d->expand_rgb ? 0 : c;
+      float black = (0.0f - d->mean[sc]) / d->std[sc];
+      for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++) {
+          int iy = y - d->pad, ix = x - d->pad;
+          int in = iy >= 0 && iy < d->height && ix >= 0 && ix < d->width;
+          dst[c * opx + (size_t)y * ow + x] =
+              in ? (src[sc * px + (size_t)iy * d->width + ix] / 255.0f - d->mean[sc]) / d->std[sc] : black;
+        }
+    }
   }
 }
 
