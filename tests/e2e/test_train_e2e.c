@@ -169,6 +169,35 @@ static int kill_resume_test(const char *tmp) {
   return f;
 }
 
+/* A small ResNet (width 8) on Fashion-MNIST (gray → RGB, padded to 32×32): 1 epoch then --resume to 2 with another
+ * thread count must equal 2 unbroken epochs bitwise — batch-norm running statistics travel in the checkpoint. */
+static int conv_resume_test(const char *tmp) {
+  char s1[4096], s2[4096], d2[4200], p1[4300], p2[4300], err[8192];
+  snprintf(s1, sizeof s1, "%s/c1", tmp);
+  snprintf(s2, sizeof s2, "%s/c2", tmp);
+  snprintf(d2, sizeof d2, "%s/fashion_mnist/conv_s3", s2);
+  snprintf(p1, sizeof p1, "%s/fashion_mnist/conv_s3/run.h5", s1);
+  snprintf(p2, sizeof p2, "%s/run.h5", d2);
+#define CONV_ARGS "--arch", "resnet18_w8_normalize", "--max_per_class", "40", "--bs", "20", "--lr", "1e-3", \
+  "--embed_dim", "8", "--no_train_metrics", "--group", "conv", "--seed", "3", "--evaluation_metrics", "e_recall@1", "nmi"
+  char *a[] = {CONV_ARGS, "--n_epochs", "2", "--save_path", s1, NULL};
+  char *b[] = {CONV_ARGS, "--n_epochs", "1", "--save_path", s2, NULL};
+  char *r[] = {"--resume", d2, "--n_epochs", "2", NULL};
+  int f = expect_true("conv: 2 epochs", run("2", a, err, sizeof err, NULL, 1) == 0);
+  f += expect_true("conv: 1 epoch", run("2", b, err, sizeof err, NULL, 1) == 0);
+  f += expect_true("conv: resume to 2 with 1 thread", run("1", r, err, sizeof err, NULL, 1) == 0);
+  struct dml_run x = {0}, y = {0};
+  if (f || dml_runrecord_read(p1, &x) || dml_runrecord_read(p2, &y)) return f + expect_true("conv records read", 0);
+  f += expect_true("conv resume: losses bitwise equal", x.n_train == 2 && y.n_train == 2 &&
+                                                          !memcmp(x.train_loss, y.train_loss, 2 * sizeof(double)));
+  const struct dml_series *sx = dml_run_series(&x, "test", "nmi"), *sy = dml_run_series(&y, "test", "nmi");
+  f += expect_true("conv resume: nmi bitwise equal", sx && sy && sx->n == 2 && sy->n == 2 &&
+                                                       !memcmp(sx->value, sy->value, 2 * sizeof(double)));
+  dml_run_free(&x);
+  dml_run_free(&y);
+  return f;
+}
+
 static int bad_input(const char *tmp) {
   int f = 0;
   char err[8192], save[4096];
@@ -216,6 +245,7 @@ int main(int argc, char **argv) {
   snprintf(pb, sizeof pb, "%s/fashion_mnist/e2e_s3/run.h5", sb);
   if (!f) f += compare_runs(pa, pb);
   f += kill_resume_test(tmp);
+  f += conv_resume_test(tmp);
   f += bad_input(tmp);
   if (!f) {
     char cmd[4200];
