@@ -159,6 +159,7 @@ static int roundtrip(struct dml_backend *be) {
   fails += expect_true("resnet18 file for resnet50 rejected", st == DML_ERR_FORMAT);
   printf("(expected) %s\n", dml_error_message());
   fails += expect_true("missing file", dml_network_load(&d, "/nonexistent.safetensors") == DML_ERR_IO);
+  dml_network_free(&d); /* d is reused below */
   fails += expect_true("unknown arch suffix", dml_network_init(&d, &ps4, "resnet18_bogus", 3 * S * S, D) == DML_ERR_ARG);
   dml_network_free(&a);
   dml_network_free(&b);
