@@ -568,3 +568,10 @@ int ad_row_lse(struct ad_tape *t, int a0, int M, int N, double scale, double shi
                                  .back = row_lse_back});
   return o0;
 }
+
+void crit_release(struct dml_criterion *c, struct dml_backend *host, int32_t *classes, void *state) {
+  dml_params_free(&c->params);
+  dml_backend_free(host);
+  free(classes);
+  free(state);
+}

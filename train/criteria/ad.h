@@ -113,4 +113,7 @@ void crit_grad_acc(const struct ad_tape *t, int x0, long n, float *grad);
 /* Declare one host parameter tensor of shape (rows, cols) (cols 0 = 1-d) on a new CPU backend; returns the
  * backend (the criterion frees it after dml_params_free). */
 struct dml_backend *crit_params_one(struct dml_criterion *c, const char *name, int rows, int cols);
+/* The common end of a class-parameter criterion: frees its parameters, their host backend, the class table and
+ * the state itself. */
+void crit_release(struct dml_criterion *c, struct dml_backend *host, int32_t *classes, void *state);
 #endif

@@ -47,10 +47,7 @@ static dml_status proxynca_loss(struct dml_criterion *c, const float *emb, const
 
 static void proxynca_destroy(struct dml_criterion *c) {
   struct proxynca_state *s = c->state;
-  dml_params_free(&c->params);
-  dml_backend_free(s->host);
-  free(s->classes);
-  free(s);
+  crit_release(c, s->host, s->classes, s);
 }
 
 dml_status dml_criterion_proxynca(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
