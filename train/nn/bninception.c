@@ -39,14 +39,8 @@ static struct cbr declare(struct dml_network *net, const char *name, int cin, in
   c.w = dml_params_declare(net->ps, n, 4, (int[]){cout, cin, k, k}, 1, 0);
   snprintf(n, sizeof n, "%s.bias", name);
   c.bias = dml_params_declare(net->ps, n, 1, (int[]){cout}, 1, 0);
-  snprintf(n, sizeof n, "%s_bn.weight", name);
-  c.g = dml_params_declare(net->ps, n, 1, (int[]){cout}, 1, 0);
-  snprintf(n, sizeof n, "%s_bn.bias", name);
-  c.b = dml_params_declare(net->ps, n, 1, (int[]){cout}, 1, 0);
-  snprintf(n, sizeof n, "%s_bn.running_mean", name);
-  c.rm = dml_params_declare(net->buffers, n, 1, (int[]){cout}, 0, 0);
-  snprintf(n, sizeof n, "%s_bn.running_var", name);
-  c.rv = dml_params_declare(net->buffers, n, 1, (int[]){cout}, 0, 0);
+  snprintf(n, sizeof n, "%s_bn", name);
+  dml_network_declare_bn(net, n, cout, &c.g, &c.b, &c.rm, &c.rv);
   return c;
 }
 

@@ -143,3 +143,16 @@ size_t dml_network_arena_bytes(const struct dml_network *net, int B) {
   double px = (double)B * net->height * net->width;
   return (size_t)(px * per_px * scale * 1.1 * sizeof(float)) + (64u << 20);
 }
+
+void dml_network_declare_bn(struct dml_network *net, const char *bn, int channels, int *gamma, int *beta, int *rmean,
+                            int *rvar) {
+  char n[200];
+  snprintf(n, sizeof n, "%s.weight", bn);
+  *gamma = dml_params_declare(net->ps, n, 1, (int[]){channels}, 1, 0);
+  snprintf(n, sizeof n, "%s.bias", bn);
+  *beta = dml_params_declare(net->ps, n, 1, (int[]){channels}, 1, 0);
+  snprintf(n, sizeof n, "%s.running_mean", bn);
+  *rmean = dml_params_declare(net->buffers, n, 1, (int[]){channels}, 0, 0);
+  snprintf(n, sizeof n, "%s.running_var", bn);
+  *rvar = dml_params_declare(net->buffers, n, 1, (int[]){channels}, 0, 0);
+}

@@ -189,6 +189,11 @@ void dml_network_reset_parameters(struct dml_network *net, uint64_t seed);
 /* Forward; batch norm uses batch statistics when t->record (training) unless frozen, running ones otherwise. */
 struct dml_tensor *dml_network_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
 void dml_network_free(struct dml_network *net);
+/* Declare a batch norm's parameters "<bn>.weight", "<bn>.bias" (trained) and buffers "<bn>.running_mean",
+ * "<bn>.running_var" (in net->buffers), each of `channels`; the indices go to *gamma, *beta, *rmean, *rvar.
+ * The architectures call it for every torchvision / pretrainedmodels batch-norm name. */
+void dml_network_declare_bn(struct dml_network *net, const char *bn, int channels, int *gamma, int *beta, int *rmean,
+                            int *rvar);
 /* Bytes of step arena a training step of batch B needs (forward + backward), estimated from the geometry. */
 size_t dml_network_arena_bytes(const struct dml_network *net, int B);
 

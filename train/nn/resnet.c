@@ -37,14 +37,7 @@ static struct cbn declare_cbn(struct dml_network *net, const char *conv, const c
   struct cbn c = {.stride = stride, .pad = k / 2};
   snprintf(name, sizeof name, "%s.weight", conv);
   c.w = dml_params_declare(net->ps, name, 4, (int[]){cout, cin, k, k}, 1, 0);
-  snprintf(name, sizeof name, "%s.weight", bn);
-  c.g = dml_params_declare(net->ps, name, 1, (int[]){cout}, 1, 0);
-  snprintf(name, sizeof name, "%s.bias", bn);
-  c.b = dml_params_declare(net->ps, name, 1, (int[]){cout}, 1, 0);
-  snprintf(name, sizeof name, "%s.running_mean", bn);
-  c.rm = dml_params_declare(net->buffers, name, 1, (int[]){cout}, 0, 0);
-  snprintf(name, sizeof name, "%s.running_var", bn);
-  c.rv = dml_params_declare(net->buffers, name, 1, (int[]){cout}, 0, 0);
+  dml_network_declare_bn(net, bn, cout, &c.g, &c.b, &c.rm, &c.rv);
   return c;
 }
 
