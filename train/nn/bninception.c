@@ -93,7 +93,7 @@ void dml_bninception_free(struct dml_network *net) {
 void dml_bninception_reset(struct dml_network *net, uint64_t seed) {
   /* PyTorch's defaults (the module has no init of its own): conv and linear U(±1/√fan_in) for weight and bias
    * (kaiming_uniform a=√5), BN 1 / 0; "_he": last_linear Kaiming normal (fan_out) and zero bias */
-  struct dml_params *ps = net->ps, *bs = net->buffers;
+  struct dml_params *ps = net->ps;
   struct bninception *m = net->state;
   int he = strstr(net->arch, "_he") != NULL;
   for (int i = 0; i < ps->n; i++) {
@@ -119,13 +119,7 @@ void dml_bninception_reset(struct dml_network *net, uint64_t seed) {
     ps->be->fn.to_device(ps->be->ctx, p->t.data, h, p->n * sizeof *h);
     free(h);
   }
-  for (int i = 0; i < bs->n; i++) {
-    struct dml_param *p = &bs->p[i];
-    float *h = xmalloc(p->n * sizeof *h), v = strstr(p->name, "running_var") ? 1.0f : 0.0f;
-    for (size_t k = 0; k < p->n; k++) h[k] = v;
-    bs->be->fn.to_device(bs->be->ctx, p->t.data, h, p->n * sizeof *h);
-    free(h);
-  }
+  dml_network_reset_buffers(net);
 }
 
 static struct dml_tensor *cbr(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x, const struct cbr *c) {

@@ -105,7 +105,7 @@ void dml_googlenet_free(struct dml_network *net) {
 void dml_googlenet_reset(struct dml_network *net, uint64_t seed) {
   /* torchvision's init_weights: conv and linear truncated normal(0, 0.01) within ±2σ; BN 1 / 0; the new head
    * keeps nn.Linear's default U(±1/√fan_in) as in the reference (fc replaced after construction) */
-  struct dml_params *ps = net->ps, *bs = net->buffers;
+  struct dml_params *ps = net->ps;
   struct googlenet *g = net->state;
   for (int i = 0; i < ps->n; i++) {
     struct dml_param *p = &ps->p[i];
@@ -128,13 +128,7 @@ void dml_googlenet_reset(struct dml_network *net, uint64_t seed) {
     ps->be->fn.to_device(ps->be->ctx, p->t.data, h, p->n * sizeof *h);
     free(h);
   }
-  for (int i = 0; i < bs->n; i++) {
-    struct dml_param *p = &bs->p[i];
-    float *h = xmalloc(p->n * sizeof *h), v = strstr(p->name, "running_var") ? 1.0f : 0.0f;
-    for (size_t k = 0; k < p->n; k++) h[k] = v;
-    bs->be->fn.to_device(bs->be->ctx, p->t.data, h, p->n * sizeof *h);
-    free(h);
-  }
+  dml_network_reset_buffers(net);
 }
 
 static struct dml_tensor *bconv(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x, const struct bconv *c) {

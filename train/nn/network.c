@@ -156,3 +156,14 @@ void dml_network_declare_bn(struct dml_network *net, const char *bn, int channel
   snprintf(n, sizeof n, "%s.running_var", bn);
   *rvar = dml_params_declare(net->buffers, n, 1, (int[]){channels}, 0, 0);
 }
+
+void dml_network_reset_buffers(struct dml_network *net) {
+  struct dml_params *bs = net->buffers;
+  for (int i = 0; bs && i < bs->n; i++) {
+    struct dml_param *p = &bs->p[i];
+    float *h = xmalloc(p->n * sizeof *h), v = strstr(p->name, "running_var") ? 1.0f : 0.0f;
+    for (size_t k = 0; k < p->n; k++) h[k] = v;
+    bs->be->fn.to_device(bs->be->ctx, p->t.data, h, p->n * sizeof *h);
+    free(h);
+  }
+}

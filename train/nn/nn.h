@@ -194,6 +194,8 @@ void dml_network_free(struct dml_network *net);
  * The architectures call it for every torchvision / pretrainedmodels batch-norm name. */
 void dml_network_declare_bn(struct dml_network *net, const char *bn, int channels, int *gamma, int *beta, int *rmean,
                             int *rvar);
+/* Reset every buffer to torch's initial batch-norm statistics: running_mean 0, running_var 1. */
+void dml_network_reset_buffers(struct dml_network *net);
 /* Bytes of step arena a training step of batch B needs (forward + backward), estimated from the geometry. */
 size_t dml_network_arena_bytes(const struct dml_network *net, int B);
 

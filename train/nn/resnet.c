@@ -101,7 +101,7 @@ static void put(struct dml_params *ps, int i, const float *host) {
 }
 
 void dml_resnet_reset(struct dml_network *net, uint64_t seed) {
-  struct dml_params *ps = net->ps, *bs = net->buffers;
+  struct dml_params *ps = net->ps;
   size_t most = 0;
   for (int i = 0; i < ps->n; i++) most = ps->p[i].n > most ? ps->p[i].n : most;
   float *h = xmalloc(most * sizeof *h);
@@ -121,14 +121,7 @@ void dml_resnet_reset(struct dml_network *net, uint64_t seed) {
     }
     put(ps, i, h);
   }
-  for (int i = 0; i < bs->n; i++) {
-    struct dml_param *p = &bs->p[i];
-    float v = strstr(p->name, "running_var") ? 1.0f : 0.0f;
-    float *hb = xmalloc(p->n * sizeof *hb);
-    for (size_t k = 0; k < p->n; k++) hb[k] = v;
-    put(bs, i, hb);
-    free(hb);
-  }
+  dml_network_reset_buffers(net);
   free(h);
 }
 
