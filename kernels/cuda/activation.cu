@@ -1,5 +1,5 @@
-// activation (CUDA) — ReLU, bias broadcast/reduction and row-wise L2 normalisation.
-// Same contracts as kernels/cpu/{activation,norm,linear}.c (the CPU versions are the oracle).
+// activation (CUDA) — ReLU, add (+ fused ReLU), mul (dropout mask), channel concat, bias broadcast/reductions and
+// row-wise L2 normalisation. Same contracts as kernels/cpu/{activation,norm,linear}.c (the CPU versions are the oracle).
 // Deterministic: every output is written by one thread (or one block reduction in fixed order); no atomics.
 #include <cuda_runtime.h>
 #include <stdio.h>
@@ -106,5 +106,102 @@ extern "C" void dml_cuda_l2norm_forward(float *y, float *norm, const float *x, i
 extern "C" void dml_cuda_l2norm_backward(float *dx, const float *dy, const float *y, const float *norm, int B, int D,
                                          void *stream) {
   l2norm_bwd_kernel<<<B, 256, 0, (cudaStream_t)stream>>>(dx, dy, y, norm, D);
+  LAUNCH_CHECK();
+}
+
+// ---- add, mul, concat (elementwise; bitwise equal to the CPU backend) ----
+__global__ void add_fwd_kernel(float *y, const float *a, const float *b, size_t n, int relu) {
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float v = a[i] + b[i];
+  y[i] = relu && !(v > 0) ? 0.0f : v;
+}
+
+__global__ void add_bwd_kernel(float *da, float *db, const float *dy, const float *y, size_t n, int relu, int ow) {
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float g = relu && !(y[i] > 0) ? 0.0f : dy[i];
+  if (da) da[i] = (ow & 1 ? 0.0f : da[i]) + g;
+  if (db) db[i] = (ow & 2 ? 0.0f : db[i]) + g;
+}
+
+__global__ void mul_fwd_kernel(float *y, const float *x, const float *m, size_t n) {
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (i < n) y[i] = x[i] * m[i];
+}
+
+__global__ void mul_bwd_kernel(float *dx, const float *dy, const float *m, size_t n) {
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (i < n) dx[i] += dy[i] * m[i];
+}
+
+// x (B, C, HW) <-> channels [c0, c0 + C) of y (B, Ctot, HW)
+__global__ void concat_kernel(float *y, const float *x, int B, int Ctot, int c0, int C, int HW, int backward) {
+  size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x, n = (size_t)B * C * HW;
+  if (i >= n) return;
+  size_t b = i / ((size_t)C * HW), r = i % ((size_t)C * HW);
+  size_t j = b * (size_t)Ctot * HW + (size_t)c0 * HW + r;
+  if (backward)
+    ((float *)x)[i] += y[j];
+  else
+    y[j] = x[i];
+}
+
+// db (C) += sum over (B, HW) of dy (B, C, HW); one block per channel, fixed-shape reduction in double
+__global__ void channel_bias_grad_kernel(float *db, const float *dy, int B, int C, int HW) {
+  __shared__ double sh[256];
+  int c = blockIdx.x;
+  double s = 0;
+  size_t n = (size_t)B * HW;
+  for (size_t k = threadIdx.x; k < n; k += blockDim.x) {
+    size_t b = k / HW, i = k % HW;
+    s += dy[(b * C + c) * (size_t)HW + i];
+  }
+  sh[threadIdx.x] = s;
+  __syncthreads();
+  for (int t = blockDim.x / 2; t > 0; t >>= 1) {
+    if (threadIdx.x < t) sh[threadIdx.x] += sh[threadIdx.x + t];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) db[c] += (float)sh[0];
+}
+
+extern "C" void dml_cuda_add_forward(float *y, const float *a, const float *b, size_t n, int relu, void *stream) {
+  add_fwd_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(y, a, b, n, relu);
+  LAUNCH_CHECK();
+}
+
+extern "C" void dml_cuda_add_backward(float *da, float *db, const float *dy, const float *y, size_t n, int relu,
+                                      int overwrite, void *stream) {
+  add_bwd_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(da, db, dy, y, n, relu, overwrite);
+  LAUNCH_CHECK();
+}
+
+extern "C" void dml_cuda_mul_forward(float *y, const float *x, const float *m, size_t n, void *stream) {
+  mul_fwd_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(y, x, m, n);
+  LAUNCH_CHECK();
+}
+
+extern "C" void dml_cuda_mul_backward(float *dx, const float *dy, const float *m, size_t n, void *stream) {
+  mul_bwd_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(dx, dy, m, n);
+  LAUNCH_CHECK();
+}
+
+extern "C" void dml_cuda_concat_forward(float *y, const float *x, int B, int Ctot, int c0, int C, int HW,
+                                        void *stream) {
+  size_t n = (size_t)B * C * HW;
+  concat_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(y, x, B, Ctot, c0, C, HW, 0);
+  LAUNCH_CHECK();
+}
+
+extern "C" void dml_cuda_concat_backward(float *dx, const float *dy, int B, int Ctot, int c0, int C, int HW,
+                                         void *stream) {
+  size_t n = (size_t)B * C * HW;
+  concat_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>((float *)dy, dx, B, Ctot, c0, C, HW, 1);
+  LAUNCH_CHECK();
+}
+
+extern "C" void dml_cuda_channel_bias_grad(float *db, const float *dy, int B, int C, int HW, void *stream) {
+  channel_bias_grad_kernel<<<C, 256, 0, (cudaStream_t)stream>>>(db, dy, B, C, HW);
   LAUNCH_CHECK();
 }
