@@ -2,6 +2,9 @@
  * order (basic, batch creation, batch mining, loss, W&B), plus a few of ours marked "(dml)". */
 #include "train/train.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #define FLAG(n, t, d, h) {#n, DML_FLAG_##t, &o->n, d, h}
 
 size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t cap) {
@@ -153,4 +156,22 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
   DML_ASSERT(k <= cap);
   for (size_t i = 0; i < k; i++) out[i] = table[i];
   return k;
+}
+
+void dml_train_cli_init(struct dml_train_cli *tc, struct dml_train_opts *o, const struct dml_flag *extra,
+                        size_t n_extra) {
+  memset(tc, 0, sizeof *tc);
+  tc->flags = xcalloc(DML_TRAIN_MAX_FLAGS + 1 + n_extra, sizeof *tc->flags);
+  size_t n = dml_train_flags(o, tc->flags, DML_TRAIN_MAX_FLAGS);
+  tc->flags[n++] = (struct dml_flag){"resume", DML_FLAG_STR, &o->resume, "",
+                                     "continue the interrupted run in this folder (its configuration; flags given here override)"};
+  for (size_t i = 0; i < n_extra; i++) tc->flags[n++] = extra[i];
+  tc->cli.flags = tc->flags;
+  tc->cli.n_flags = n;
+}
+
+void dml_train_cli_free(struct dml_train_cli *tc) {
+  dml_flags_free(&tc->cli);
+  free(tc->flags);
+  memset(tc, 0, sizeof *tc);
 }

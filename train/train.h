@@ -94,12 +94,25 @@ struct dml_train_opts {
   /* (dml) the course lab's global hard negatives */
   int data_hardneg_k, miner_global_hardneg_k;
   int data_ssl_set;                 /* NIR: the second half of every batch repeats the first half */
+  char *resume;                     /* --resume DIR: continue the interrupted run in DIR ("" = a new run) */
 };
 
 /* Write the flag table of dml-train (reference names and defaults; see train/options.c) bound to `o` into
  * out (cap entries, DML_TRAIN_MAX_FLAGS is enough); returns the number of flags. */
 #define DML_TRAIN_MAX_FLAGS 192
 size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t cap);
+
+/* The whole command line of dml-train (and of dml-criterion, which adds its own flags): every flag of
+ * dml_train_flags plus --resume, then `extra` (n_extra, bound by the caller). The caller sets cli.prog, .summary,
+ * .usage and the positional limits, parses with dml_flags_parse(&tc->cli, …), and frees with dml_train_cli_free
+ * (which also frees the parsed values). The config JSON of a run is dml_flags_to_json(&tc->cli). */
+struct dml_train_cli {
+  struct dml_cli cli;
+  struct dml_flag *flags;           /* (cli.n_flags) owned */
+};
+void dml_train_cli_init(struct dml_train_cli *tc, struct dml_train_opts *o, const struct dml_flag *extra,
+                        size_t n_extra);
+void dml_train_cli_free(struct dml_train_cli *tc);
 
 // ---------------------------------------------------------------------------------------------- datasets
 
