@@ -7,6 +7,7 @@
 #include <cudnn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/error.h"
 #include "kernels/cuda/cuda.h"
@@ -138,8 +139,12 @@ struct dml_backend *dml_backend_cuda_new(void) {
   CUDA_CHECK(cudaStreamCreate(&st));
   if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS) DML_ABORT("cublasCreate failed");
   if (cublasSetStream(blas, st) != CUBLAS_STATUS_SUCCESS) DML_ABORT("cublasSetStream failed");
-  /* plain fp32 products (no TF32): the CPU backend is the oracle */
-  if (cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) DML_ABORT("cublasSetMathMode failed");
+  /* plain fp32 products (no TF32): the CPU backend is the oracle. DML_CUDA_TF32=1 (bench/gpu only) allows TF32. */
+  const char *tf = getenv("DML_CUDA_TF32");
+  c->tf32 = tf && !strcmp(tf, "1");
+  if (c->tf32) fprintf(stderr, "cuda: TF32 tensor-core math (DML_CUDA_TF32=1)\n");
+  if (cublasSetMathMode(blas, c->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS)
+    DML_ABORT("cublasSetMathMode failed");
   cudnnStatus_t ds = cudnnCreate(&dnn);
   if (ds != CUDNN_STATUS_SUCCESS) DML_ABORT("cudnnCreate failed: %s", cudnnGetErrorString(ds));
   ds = cudnnSetStream(dnn, st);

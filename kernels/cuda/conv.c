@@ -4,7 +4,7 @@
  * Plans are cached per shape: tensor/filter/convolution descriptors and the three algorithms, chosen once from
  * cuDNN's heuristics (cudnnGet*Algorithm_v7) as the first one that cuDNN reports CUDNN_DETERMINISTIC and whose
  * workspace fits, so a run repeats bit for bit on the same GPU. Math is CUDNN_FMA_MATH: plain fp32, no TF32
- * (the CPU results are the oracle). One shared workspace (kernels/cuda/cuda.h) serves every call. The bias
+ * (the CPU results are the oracle); DML_CUDA_TF32=1 (for bench/gpu) allows TF32 tensor cores instead. One shared workspace (kernels/cuda/cuda.h) serves every call. The bias
  * forward is cudnnAddTensor; its gradient is an own fixed-order reduction (cuDNN's may use atomics). */
 #include <cudnn.h>
 #include <stdio.h>
@@ -59,7 +59,7 @@ static struct dml_cuda_conv_cache *plan_for(struct dml_cuda_ctx *c, const struct
   CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s->OC, s->C, s->KH, s->KW));
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv, s->PH, s->PW, s->SH, s->SW, 1, 1, CUDNN_CROSS_CORRELATION,
                                               CUDNN_DATA_FLOAT));
-  CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, CUDNN_FMA_MATH));
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, c->tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
   int n, ok;
 
   cudnnConvolutionFwdAlgoPerf_t pf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];

@@ -24,6 +24,7 @@ struct dml_cuda_ctx {
   struct dml_cuda_conv_cache *conv;
   void *workspace;                 /* one shared scratch buffer for cuDNN, grown to the largest need */
   size_t workspace_bytes;
+  int tf32;                        /* DML_CUDA_TF32=1: TF32 tensor-core math in cuDNN and cuBLAS (bench only) */
 };
 /* grow the shared workspace to at least `bytes` (synchronises the stream before freeing the old one) */
 void *dml_cuda_workspace(struct dml_cuda_ctx *c, size_t bytes);

@@ -35,7 +35,7 @@ static float *randn(size_t n, uint64_t seed, float scale) {
 }
 
 /* ---- every op on one backend; outputs into out[k] (host), sizes fixed by the shapes below ---- */
-enum { NOUT = 24 };
+enum { NOUT = 40 };
 static const struct dml_conv_shape CONV = {.B = 3, .C = 5, .H = 11, .W = 9, .OC = 7, .KH = 3, .KW = 3, .SH = 2,
                                            .SW = 1, .PH = 1, .PW = 1, .OH = 6, .OW = 9};
 /* max pool 3×3 stride 2 pad 1 in ceil mode (overlapping windows, a clipped last window) */
@@ -45,6 +45,10 @@ enum { BN_B = 4, BN_C = 6, BN_HW = 35, GP_B = 3, GP_C = 4, GP_HW = 17, CAT_B = 2
 
 struct outs { float *v[NOUT]; size_t n[NOUT]; const char *name[NOUT]; int k; };
 static void keep(struct outs *o, const char *name, struct dml_backend *be, float *d, size_t n) {
+  if (o->k == NOUT) {
+    fprintf(stderr, "cuda_layers: more than %d outputs: raise NOUT\n", NOUT);
+    exit(2);
+  }
   o->v[o->k] = malloc(n * sizeof(float));
   o->n[o->k] = n;
   o->name[o->k] = name;
