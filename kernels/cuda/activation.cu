@@ -6,17 +6,7 @@
 #include <stdlib.h>
 
 #include "kernels/cuda/cuda.h"
-
-#define LAUNCH_CHECK()                                                                      \
-  do {                                                                                      \
-    cudaError_t e_ = cudaGetLastError();                                                    \
-    if (e_ != cudaSuccess) {                                                                \
-      fprintf(stderr, "%s:%d: CUDA launch failed: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-      abort();                                                                              \
-    }                                                                                       \
-  } while (0)
-
-static unsigned blocks_for(size_t n, unsigned t) { return (unsigned)((n + t - 1) / t); }
+#include "kernels/cuda/launch.cuh"
 
 __global__ void bias_fill_kernel(float *y, const float *b, int B, int OC) {
   size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;

@@ -8,15 +8,7 @@
 #include <stdlib.h>
 
 #include "kernels/cuda/cuda.h"
-
-#define LAUNCH_CHECK()                                                                                  \
-  do {                                                                                                  \
-    cudaError_t e_ = cudaGetLastError();                                                                \
-    if (e_ != cudaSuccess) {                                                                            \
-      fprintf(stderr, "%s:%d: CUDA launch failed: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));   \
-      abort();                                                                                          \
-    }                                                                                                   \
-  } while (0)
+#include "kernels/cuda/launch.cuh"
 
 enum { BN_THREADS = 256 };
 

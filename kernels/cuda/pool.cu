@@ -12,17 +12,7 @@ extern "C" {
 #include "kernels/ops.h"
 }
 #include "kernels/cuda/cuda.h"
-
-#define LAUNCH_CHECK()                                                                                  \
-  do {                                                                                                  \
-    cudaError_t e_ = cudaGetLastError();                                                                \
-    if (e_ != cudaSuccess) {                                                                            \
-      fprintf(stderr, "%s:%d: CUDA launch failed: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));   \
-      abort();                                                                                          \
-    }                                                                                                   \
-  } while (0)
-
-static unsigned blocks_for(size_t n, unsigned t) { return (unsigned)((n + t - 1) / t); }
+#include "kernels/cuda/launch.cuh"
 
 __global__ void pool_fwd_kernel(float *y, int32_t *idx, const float *x, struct dml_conv_shape s, int kind) {
   const size_t n = (size_t)s.B * s.C * s.OH * s.OW;
