@@ -153,7 +153,7 @@ long dml_sweep_slurm(const struct dml_sweep *s, const struct dml_sweep_policy *p
   dml_status st = write_script(task, body);
   free(body);
   body = dml_strfmt("#!/bin/sh\n# the study's report, written by dml-sweep (runs after the array, whatever its outcome)\n"
-                    "exec %s finish %s\n", qs, qd);
+                    "exec %s finish %s%s\n", qs, qd, o->pdf ? "" : " --no-pdf");
   if (!st) st = write_script(rep, body);
   free(body);
   free(qs);

@@ -113,6 +113,7 @@ struct dml_slurm_opts {
   const char *partition, *time, *gres;
   int cpus_per_task;
   int wait;
+  int pdf;                    /* the report job builds the PDF */
   double wait_timeout;        /* seconds, hard limit on --wait */
 };
 /* Submit the array and its afterany report job; with o->wait, poll squeue until both are gone. Returns the

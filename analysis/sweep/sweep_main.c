@@ -78,7 +78,7 @@ static int cmd_run(int argc, char **argv, int list_only) {
   long left;
   if (slurm) {
     struct dml_slurm_opts sl = {.partition = *o.partition ? o.partition : NULL, .time = *o.time ? o.time : NULL,
-                                .gres = *o.gres ? o.gres : NULL, .cpus_per_task = o.cpus, .wait = o.wait,
+                                .gres = *o.gres ? o.gres : NULL, .cpus_per_task = o.cpus, .wait = o.wait, .pdf = !o.no_pdf,
                                 .wait_timeout = o.wait_timeout};
     left = dml_sweep_slurm(&s, &p, &sl);
   } else {
