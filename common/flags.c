@@ -146,18 +146,31 @@ static const char *type_hint(enum dml_flag_type t) {
   return "";
 }
 
+static void print_flag(const struct dml_flag *fl, FILE *f) {
+  char left[96];
+  snprintf(left, sizeof left, "--%s %s", fl->name, type_hint(fl->type));
+  const char *def = fl->def ? fl->def : "";
+  if (fl->type == DML_FLAG_BOOL) def = (fl->def && strcmp(fl->def, "0")) ? "on" : "off";
+  fprintf(f, "  %-38s %s [%s]\n", left, fl->help ? fl->help : "", def);
+}
+
+static int in_a_group(const struct dml_cli *cli, const char *name) {
+  for (size_t g = 0; g < cli->n_groups; g++)
+    for (size_t i = 0; i < cli->groups[g].n; i++)
+      if (!strcmp(cli->groups[g].flags[i].name, name)) return 1;
+  return 0;
+}
+
 void dml_flags_print_help(const struct dml_cli *cli, FILE *f) {
   fprintf(f, "%s — %s\n\nusage: %s %s\n\nflags (default in brackets):\n", cli->prog, cli->summary ? cli->summary : "",
           cli->prog, cli->usage ? cli->usage : "[flags]");
-  for (size_t i = 0; i < cli->n_flags; i++) {
-    const struct dml_flag *fl = &cli->flags[i];
-    char left[96];
-    snprintf(left, sizeof left, "--%s %s", fl->name, type_hint(fl->type));
-    const char *def = fl->def ? fl->def : "";
-    if (fl->type == DML_FLAG_BOOL) def = (fl->def && strcmp(fl->def, "0")) ? "on" : "off";
-    fprintf(f, "  %-38s %s [%s]\n", left, fl->help ? fl->help : "", def);
-  }
+  for (size_t i = 0; i < cli->n_flags; i++)
+    if (!in_a_group(cli, cli->flags[i].name)) print_flag(&cli->flags[i], f);
   fprintf(f, "  %-38s %s\n", "--help, -h", "print this help and exit");
+  for (size_t g = 0; g < cli->n_groups; g++) {
+    fprintf(f, "\n%s%s\n", cli->groups[g].title, cli->groups[g].n ? ":" : "");
+    for (size_t i = 0; i < cli->groups[g].n; i++) print_flag(&cli->groups[g].flags[i], f);
+  }
 }
 
 /* Find a flag by exact name or unique prefix; returns index, -1 unknown, -2 ambiguous. */
@@ -352,4 +365,56 @@ void dml_flags_free(struct dml_cli *cli) {
   free(cli->positional);
   cli->seen = NULL;
   cli->positional = NULL;
+}
+
+void *dml_flag_slot(union dml_flag_value *v, enum dml_flag_type t) {
+  switch (t) {
+    case DML_FLAG_INT:
+    case DML_FLAG_BOOL: return &v->i;
+    case DML_FLAG_FLOAT: return &v->f;
+    case DML_FLAG_STR: return &v->s;
+    case DML_FLAG_STRLIST: return &v->sl;
+    case DML_FLAG_INTLIST: return &v->il;
+    case DML_FLAG_FLOATLIST: return &v->fl;
+  }
+  DML_ABORT("flag type %d", (int)t);
+}
+
+const struct dml_flag *dml_opts_find(const struct dml_opts *o, const char *name) {
+  for (size_t i = 0; i < o->n; i++)
+    if (!strcmp(o->flags[i].name, name)) return &o->flags[i];
+  return NULL;
+}
+
+static const struct dml_flag *opts_get(const struct dml_opts *o, const char *name, enum dml_flag_type t) {
+  const struct dml_flag *f = dml_opts_find(o, name);
+  if (!f) DML_ABORT("flag --%s is not in the table (a method reads a flag it did not declare)", name);
+  int ok = f->type == t || (t == DML_FLAG_INT && f->type == DML_FLAG_BOOL);
+  if (!ok) DML_ABORT("flag --%s is read as type %d but declared as type %d", name, (int)t, (int)f->type);
+  return f;
+}
+
+int dml_opts_int(const struct dml_opts *o, const char *name) {
+  return *(const int *)opts_get(o, name, DML_FLAG_INT)->dst;
+}
+
+double dml_opts_float(const struct dml_opts *o, const char *name) {
+  return *(const double *)opts_get(o, name, DML_FLAG_FLOAT)->dst;
+}
+
+const char *dml_opts_str(const struct dml_opts *o, const char *name) {
+  const char *s = *(char *const *)opts_get(o, name, DML_FLAG_STR)->dst;
+  return s ? s : "";
+}
+
+const struct dml_strlist *dml_opts_strlist(const struct dml_opts *o, const char *name) {
+  return opts_get(o, name, DML_FLAG_STRLIST)->dst;
+}
+
+const struct dml_intlist *dml_opts_intlist(const struct dml_opts *o, const char *name) {
+  return opts_get(o, name, DML_FLAG_INTLIST)->dst;
+}
+
+const struct dml_floatlist *dml_opts_floatlist(const struct dml_opts *o, const char *name) {
+  return opts_get(o, name, DML_FLAG_FLOATLIST)->dst;
 }

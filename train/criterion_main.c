@@ -159,28 +159,29 @@ static dml_status write_out(const char *path, double loss, const float *grad, co
 int main(int argc, char **argv) {
   const char *prog = "dml-criterion";
   struct dml_train_opts o = {0};
-  struct dml_flag flags[DML_TRAIN_MAX_FLAGS + 8];
-  size_t n = dml_train_flags(&o, flags, DML_TRAIN_MAX_FLAGS);
   char *batch_path = NULL, *out_path = NULL;
   int list_params = 0, n_classes = 0;
-  flags[n++] = (struct dml_flag){"batch", DML_FLAG_STR, &batch_path, "", "HDF5 file with embeddings, labels [, tuples, param/<name>]"};
-  flags[n++] = (struct dml_flag){"out", DML_FLAG_STR, &out_path, "", "write loss, grad/embeddings, grad/param/<name> here"};
-  flags[n++] = (struct dml_flag){"list-params", DML_FLAG_BOOL, &list_params, "0", "print the criterion's parameters (name and shape) and exit"};
-  flags[n++] = (struct dml_flag){"n_classes", DML_FLAG_INT, &n_classes, "0", "number of training classes (0 = max label + 1)"};
-  struct dml_cli cli = {
-    .prog = prog,
-    .summary = "evaluate one criterion (loss and gradients) on a saved batch",
-    .usage = "--loss NAME [--batch_mining NAME] [--loss_* / --miner_* flags] --batch FILE.h5 [--seed S] [--out FILE.h5]",
-    .flags = flags, .n_flags = n, .max_positional = 0,
+  const struct dml_flag own[] = {
+    {"batch", DML_FLAG_STR, &batch_path, "", "HDF5 file with embeddings, labels [, tuples, param/<name>]"},
+    {"out", DML_FLAG_STR, &out_path, "", "write loss, grad/embeddings, grad/param/<name> here"},
+    {"list-params", DML_FLAG_BOOL, &list_params, "0", "print the criterion's parameters (name and shape) and exit"},
+    {"n_classes", DML_FLAG_INT, &n_classes, "0", "number of training classes (0 = max label + 1)"},
   };
-  dml_exit_on_error(prog, dml_flags_parse(&cli, argc, argv));
+  struct dml_train_cli tc;
+  dml_train_cli_init(&tc, &o, own, sizeof own / sizeof *own);
+  struct dml_cli *cli = &tc.cli;
+  cli->prog = prog;
+  cli->summary = "evaluate one criterion (loss and gradients) on a saved batch";
+  cli->usage = "--loss NAME [--batch_mining NAME] [--loss_* / --miner_* flags] --batch FILE.h5 [--seed S] [--out FILE.h5]";
+  cli->max_positional = 0;
+  dml_exit_on_error(prog, dml_flags_parse(cli, argc, argv));
+  struct dml_opts opt = dml_train_cli_opts(&tc);
   struct batch b = {0};
   hid_t f = -1;
   dml_status st = DML_OK;
   if (!*batch_path && !list_params) st = dml_error(DML_ERR_ARG, "--batch FILE.h5 is required");
   if (!st && *batch_path) st = read_batch(batch_path, &b, &f);
   dml_exit_on_error(prog, st);
-  if (b.B) o.embed_dim = b.D;
   int C = n_classes;
   for (int i = 0; !st && i < b.B; i++) {
     if (b.labels[i] < 0) st = dml_error(DML_ERR_FORMAT, "--batch %s: label %d is negative", batch_path, b.labels[i]);
@@ -192,7 +193,8 @@ int main(int argc, char **argv) {
   int32_t *classes = xmalloc((size_t)C * sizeof *classes);
   for (int k = 0; k < C; k++) classes[k] = k;
   struct dml_criterion crit = {0};
-  if (!st) st = dml_criterion_create(&o, C, classes, &crit);
+  struct dml_criterion_shape shape = {b.B ? b.D : o.embed_dim, C, classes};
+  if (!st) st = dml_criterion_create(o.loss, &opt, &shape, &crit);
   if (!st && list_params) {
     for (int i = 0; i < crit.params.n; i++) {
       printf("%s", crit.params.p[i].name);
@@ -208,18 +210,19 @@ int main(int argc, char **argv) {
     for (int i = 0; i < b.M; i++) dml_tuples_push(&tu, b.tuples[3 * i], b.tuples[3 * i + 1], b.tuples[3 * i + 2]);
   } else if (!st && crit.requires_miner) {
     struct dml_miner m;
-    st = dml_miner_create(&o, &m);
+    st = dml_miner_create(o.batch_mining, &opt, &m);
     if (!st && strcmp(crit.allowed_miners, "*") && !strstr(crit.allowed_miners, m.internal_name))
       st = dml_error(DML_ERR_ARG, "--loss %s does not work with --batch_mining %s (allowed: %s)", o.loss,
                      o.batch_mining, crit.allowed_miners);
     struct dml_rng r = dml_rng_init((uint64_t)o.seed, DML_RNG_MINER, 0, 0);
     if (!st) st = m.mine(&m, b.emb, b.labels, b.B, b.D, &r, &tu);
+    dml_miner_free(&m);
   }
   float *grad = xmalloc((size_t)b.B * b.D * sizeof *grad);
   double loss = 0;
   if (!st) {
     if (crit.params.n) dml_params_zero_grad(&crit.params);
-    st = crit.loss(&crit, b.emb, b.labels, b.B, b.D, &tu, &loss, grad);
+    st = dml_criterion_loss(&crit, b.emb, b.labels, b.B, b.D, &tu, &loss, grad);
   }
   if (!st) {
     printf("loss %.17g\n", loss);
@@ -234,7 +237,7 @@ done:
   free(b.emb);
   free(b.labels);
   free(b.tuples);
-  dml_flags_free(&cli);
+  dml_train_cli_free(&tc);
   dml_exit_on_error(prog, st);
   return 0;
 }

@@ -28,7 +28,8 @@ int main(int argc, char **argv) {
   }
   char *config = dml_flags_to_json(cli);
   char *path = NULL;
-  dml_status st = dml_train_run(&o, config, *o.resume ? o.resume : NULL, &path);
+  struct dml_opts opt = dml_train_cli_opts(&tc);
+  dml_status st = dml_train_run(&o, &opt, config, *o.resume ? o.resume : NULL, &path);
   free(config);
   free(path);
   dml_train_cli_free(&tc);

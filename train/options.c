@@ -29,8 +29,8 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(gamma, FLOAT, "0.3", "lr multiplier at each milestone"),
     FLAG(tau, INTLIST, "1000", "lr milestones in epochs"),
     FLAG(optim, STR, "adam", "optimizer: adam"),
-    FLAG(loss, STR, "margin", "criterion: margin"),
-    FLAG(batch_mining, STR, "distance", "batch miner: distance"),
+    FLAG(loss, STR, "margin", "criterion (the --loss groups below)"),
+    FLAG(batch_mining, STR, "distance", "batch miner (the --batch_mining groups below)"),
     /* network */
     FLAG(embed_dim, INT, "128", "embedding dimension"),
     FLAG(not_pretrained, BOOL, "0", "do not load pretrained weights"),
@@ -64,88 +64,8 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(data_mb_lr, FLOAT, "1", "deprecated in the reference; accepted"),
     FLAG(data_ssl_set, BOOL, "0", "NIR: the second half of every batch repeats the first half"),
     FLAG(data_hardneg_k, INT, "30", "(dml) global_hardneg sampler: each anchor's negative group comes from its k nearest other-class neighbours in the storage"),
-    /* batch mining */
-    FLAG(miner_distance_lower_cutoff, FLOAT, "0.5", "distance miner: lower distance cutoff"),
-    FLAG(miner_distance_upper_cutoff, FLOAT, "1.4", "distance miner: upper cutoff (never applied, as in the reference)"),
-    FLAG(miner_rho_distance_lower_cutoff, FLOAT, "0.5", "rho_distance miner: lower distance cutoff"),
-    FLAG(miner_rho_distance_upper_cutoff, FLOAT, "1.4", "rho_distance miner: upper cutoff (never applied, as in the reference)"),
-    FLAG(miner_rho_distance_cp, FLOAT, "0.2", "rho_distance miner: probability of a flipped (push-apart) triplet"),
-    FLAG(miner_semihard_margin, FLOAT, "-1", "semihard miner margin (NIR flag); < 0 = --loss_<loss>_margin as in Revisit"),
-    FLAG(miner_global_hardneg_k, INT, "30", "(dml) global_hardneg miner: negative drawn from the anchor's k nearest negatives in the batch"),
-    FLAG(miner_parametric_mode, STR, "uniform", "(dml) parametric miner: uniform, hards, semihards, veryhards (flags missing in the reference, BUG M1)"),
-    FLAG(miner_parametric_n_support, INT, "100", "(dml) parametric miner: distance bins"),
-    FLAG(miner_parametric_support_lim_lo, FLOAT, "0.1", "(dml) parametric miner: lowest binned distance"),
-    FLAG(miner_parametric_support_lim_hi, FLOAT, "1.9", "(dml) parametric miner: highest binned distance"),
-    /* loss */
-    FLAG(loss_margin_margin, FLOAT, "0.2", "margin loss: alpha"),
-    FLAG(loss_margin_beta_lr, FLOAT, "5e-4", "margin loss: learning rate of beta"),
-    FLAG(loss_margin_beta, FLOAT, "1.2", "margin loss: initial beta"),
-    FLAG(loss_margin_nu, FLOAT, "0", "margin loss: beta regulariser weight (reference crashes when != 0; fixed)"),
-    FLAG(loss_margin_beta_constant, BOOL, "0", "margin loss: beta is a constant"),
-    FLAG(loss_contrastive_pos_margin, FLOAT, "0", "contrastive: positive margin"),
-    FLAG(loss_contrastive_neg_margin, FLOAT, "1", "contrastive: negative margin"),
-    FLAG(loss_triplet_margin, FLOAT, "0.2", "triplet (and semihard miner): margin on squared distances"),
-    FLAG(loss_proxynca_lrmulti, FLOAT, "50", "proxynca: proxy lr = lr * lrmulti"),
-    FLAG(loss_npair_l2, FLOAT, "0.005", "npair: weight of the mean embedding norm"),
-    FLAG(loss_angular_alpha, FLOAT, "45", "angular: angle in degrees"),
-    FLAG(loss_angular_npair_ang_weight, FLOAT, "2", "angular: weight of the angular term"),
-    FLAG(loss_angular_npair_l2, FLOAT, "0.005", "angular: weight of the mean embedding norm"),
-    FLAG(loss_multisimilarity_pos_weight, FLOAT, "2", "multisimilarity: alpha"),
-    FLAG(loss_multisimilarity_neg_weight, FLOAT, "40", "multisimilarity: beta"),
-    FLAG(loss_multisimilarity_margin, FLOAT, "0.1", "multisimilarity: mining epsilon"),
-    FLAG(loss_multisimilarity_thresh, FLOAT, "0.5", "multisimilarity: lambda"),
-    FLAG(loss_multisimilarity_variant, STR, "revisit", "(dml) multisimilarity: revisit (per-anchor) or nir (the NIR repository's vectorised form)"),
-    FLAG(loss_multisimilarity_pos_thresh, FLOAT, "0.5", "multisimilarity, variant nir: lambda+"),
-    FLAG(loss_multisimilarity_neg_thresh, FLOAT, "0.5", "multisimilarity, variant nir: lambda-"),
-    FLAG(loss_lifted_neg_margin, FLOAT, "1", "lifted: negative margin"),
-    FLAG(loss_lifted_l2, FLOAT, "0.005", "lifted: weight of the mean embedding norm"),
-    FLAG(loss_quadruplet_margin_alpha_1, FLOAT, "0.2", "quadruplet: triplet margin"),
-    FLAG(loss_quadruplet_margin_alpha_2, FLOAT, "0.2", "quadruplet: fourth-sample margin"),
-    FLAG(loss_quadruplet_per_triplet, BOOL, "0", "(dml) quadruplet: paper form (one fourth sample per triplet) instead of the reference's all-pairs mean"),
-    FLAG(loss_softtriplet_n_centroids, INT, "2", "softtriplet: centroids per class (K)"),
-    FLAG(loss_softtriplet_margin_delta, FLOAT, "0.01", "softtriplet: delta"),
-    FLAG(loss_softtriplet_gamma, FLOAT, "0.1", "softtriplet: gamma"),
-    FLAG(loss_softtriplet_lambda, FLOAT, "8", "softtriplet: lambda"),
-    FLAG(loss_softtriplet_reg_weight, FLOAT, "0.2", "softtriplet: tau (centroid regulariser weight)"),
-    FLAG(loss_softtriplet_lrmulti, FLOAT, "1", "softtriplet: centroid lr = lr * lrmulti (BUG C3 fixed)"),
-    FLAG(loss_softtriplet_paper, BOOL, "0", "(dml) softtriplet: paper form (normalised centroids, softmax over K with 1/gamma)"),
-    FLAG(loss_softmax_lr, FLOAT, "1e-5", "softmax: lr of the class weights"),
-    FLAG(loss_softmax_temperature, FLOAT, "0.05", "softmax: temperature"),
-    FLAG(loss_histogram_nbins, INT, "65", "histogram: bins"),
-    FLAG(loss_snr_margin, FLOAT, "0.2", "snr (and semihard miner): margin"),
-    FLAG(loss_snr_reg_lambda, FLOAT, "0.005", "snr: regulariser weight (0 with the distance miners, as the reference)"),
-    FLAG(loss_arcface_lr, FLOAT, "5e-4", "arcface: lr of the class weights"),
-    FLAG(loss_arcface_angular_margin, FLOAT, "0.5", "arcface: additive angular margin (rad)"),
-    FLAG(loss_arcface_feature_scale, FLOAT, "16", "arcface: scale s"),
-    FLAG(loss_arcface_all_logits, BOOL, "0", "(dml) arcface: ICML-era version (margin correction added to every logit of the row)"),
-    FLAG(loss_oproxy_mode, STR, "anchor", "oproxy: anchor (ProxyAnchor) or nca"),
-    FLAG(loss_oproxy_lrmulti, FLOAT, "2000", "oproxy: proxy lr = lr * lrmulti"),
-    FLAG(loss_oproxy_pos_alpha, FLOAT, "32", "oproxy: positive scale"),
-    FLAG(loss_oproxy_neg_alpha, FLOAT, "32", "oproxy: negative scale"),
-    FLAG(loss_oproxy_pos_delta, FLOAT, "0.1", "oproxy: positive margin"),
-    FLAG(loss_oproxy_neg_delta, FLOAT, "-0.1", "oproxy: negative margin"),
-    FLAG(loss_nir_w_align, FLOAT, "0.01", "nir: weight of the ProxyAnchor term"),
-    FLAG(loss_nir_proxy_lrmulti, FLOAT, "4000", "nir: proxy lr = lr * proxy_lrmulti"),
-    FLAG(loss_nir_lrmulti, FLOAT, "50", "nir: flow lr = lr * lrmulti"),
-    FLAG(loss_nir_logmatch, FLOAT, "1.0", "nir: unused (as the reference)"),
-    FLAG(loss_nir_pos_alpha, FLOAT, "1.0", "nir: unused (as the reference)"),
-    FLAG(loss_nir_neg_alpha, FLOAT, "1.0", "nir: unused (as the reference)"),
-    FLAG(loss_nir_margin, FLOAT, "0.1", "nir: unused (as the reference)"),
-    FLAG(loss_nir_delta, FLOAT, "0.2", "nir: unused (as the reference)"),
-    FLAG(loss_nir_pair_perc, FLOAT, "1.0", "nir: unused (as the reference)"),
-    FLAG(loss_nir_noise, FLOAT, "0", "nir: if > 0, x <- normalize(x + noise * U[0,1)) before the flow"),
-    FLAG(loss_nir_nf_cond_mode, STR, "dense", "nir: conditioned coupling blocks: dense, start, mid, end"),
-    FLAG(loss_nir_nf_fc_depth, INT, "8", "nir: Linear layers per coupling subnet"),
-    FLAG(loss_nir_nf_fc_width, INT, "128", "nir: hidden width of the subnets"),
-    FLAG(loss_nir_nf_cblocks, INT, "5", "nir: (permute + coupling) blocks"),
-    FLAG(loss_nir_nf_fc_dropout, FLOAT, "0", "nir: unused (no dropout layer is built, as the reference)"),
-    FLAG(loss_nir_nf_clamp_alpha, FLOAT, "2.0", "nir: coupling soft clamp"),
-    FLAG(loss_nir_nf_fc_init, STR, "none", "nir: none (PyTorch default) or xavier"),
+    /* the loop, for nir */
     FLAG(warmup, INT, "0", "nir: epochs with the backbone frozen (needs trainer support)"),
-    FLAG(diva_decorrnet_dim, INT, "512", "adversarial_separation: hidden width of each regressor MLP (flag missing in the reference, BUG C5)"),
-    FLAG(diva_decorrnet_lr, FLOAT, "1e-5", "adversarial_separation: lr of the regressors"),
-    FLAG(diva_decorrelations, STRLIST, "0-1", "adversarial_separation: source-target pairs of embedding chunks (the embedding is cut into max index + 1 equal chunks)"),
-    FLAG(diva_rho_decorrelation, FLOATLIST, "1500", "adversarial_separation: weight per pair (one value = every pair)"),
     /* W&B */
     FLAG(log_online, BOOL, "0", "stream to Weights & Biases (key from WANDB_API_KEY or ~/.netrc)"),
     FLAG(project, STR, "Sample_Project", "W&B project"),
@@ -158,20 +78,88 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
   return k;
 }
 
+/* Append a method's flags (a flag already in the table — the loop's or another method's — must have the same
+ * type and default: it is one flag) and its --help group. */
+static void add_method(struct dml_train_cli *tc, size_t *n, const char *title, const struct dml_flag *fl, size_t nf) {
+  for (size_t i = 0; i < nf; i++) {
+    const struct dml_flag *same = NULL;
+    for (size_t k = 0; k < *n && !same; k++)
+      if (!strcmp(tc->flags[k].name, fl[i].name)) same = &tc->flags[k];
+    if (same) {
+      if (same->type != fl[i].type || strcmp(same->def ? same->def : "", fl[i].def ? fl[i].def : ""))
+        DML_ABORT("flag --%s is declared twice with different types or defaults (%s)", fl[i].name, title);
+      continue;
+    }
+    tc->flags[*n] = fl[i];
+    tc->flags[*n].dst = dml_flag_slot(&tc->values[*n], fl[i].type);
+    (*n)++;
+  }
+  size_t g = tc->cli.n_groups++;
+  tc->titles[g] = xstrdup(title);
+  tc->groups[g] = (struct dml_flag_group){tc->titles[g], fl, nf};
+}
+
 void dml_train_cli_init(struct dml_train_cli *tc, struct dml_train_opts *o, const struct dml_flag *extra,
                         size_t n_extra) {
   memset(tc, 0, sizeof *tc);
-  tc->flags = xcalloc(DML_TRAIN_MAX_FLAGS + 1 + n_extra, sizeof *tc->flags);
+  size_t n_methods = 0, n_method_flags = 0;
+  for (int i = 0; dml_miner_defs[i]; i++) n_methods++, n_method_flags += dml_miner_defs[i]->n_flags;
+  for (int i = 0; dml_criterion_defs[i]; i++) n_methods++, n_method_flags += dml_criterion_defs[i]->n_flags;
+  size_t cap = DML_TRAIN_MAX_FLAGS + 1 + n_method_flags + n_extra;
+  tc->flags = xcalloc(cap, sizeof *tc->flags);
+  tc->values = xcalloc(cap, sizeof *tc->values);
+  tc->groups = xcalloc(n_methods + 1, sizeof *tc->groups);
+  tc->titles = xcalloc(n_methods + 1, sizeof *tc->titles);
   size_t n = dml_train_flags(o, tc->flags, DML_TRAIN_MAX_FLAGS);
   tc->flags[n++] = (struct dml_flag){"resume", DML_FLAG_STR, &o->resume, "",
                                      "continue the interrupted run in this folder (its configuration; flags given here override)"};
+  tc->cli.groups = tc->groups;
+  for (int i = 0; dml_miner_defs[i]; i++) {
+    const struct dml_miner_def *d = dml_miner_defs[i];
+    char *title = dml_strfmt("--batch_mining %s: %s", d->name, d->summary ? d->summary : "");
+    add_method(tc, &n, title, d->flags, d->n_flags);
+    free(title);
+  }
+  for (int i = 0; dml_criterion_defs[i]; i++) {
+    const struct dml_criterion_def *d = dml_criterion_defs[i];
+    const char *miners = !d->requires_miner ? "" : strcmp(d->allowed_miners, "*") ? d->allowed_miners : "any";
+    char *title = dml_strfmt("--loss %s: %s%s%s%s", d->name, d->summary ? d->summary : "",
+                             d->requires_miner ? " (miner: " : "", miners, d->requires_miner ? ")" : "");
+    add_method(tc, &n, title, d->flags, d->n_flags);
+    free(title);
+  }
   for (size_t i = 0; i < n_extra; i++) tc->flags[n++] = extra[i];
   tc->cli.flags = tc->flags;
   tc->cli.n_flags = n;
 }
 
+dml_status dml_train_cli_parse_string(struct dml_train_cli *tc, struct dml_train_opts *o, const char *args) {
+  memset(o, 0, sizeof *o);
+  dml_train_cli_init(tc, o, NULL, 0);
+  tc->cli.prog = "dml-train";
+  tc->cli.max_positional = 0;
+  char *copy = xstrdup(args ? args : "");
+  size_t cap = strlen(copy) / 2 + 2;
+  char **argv = xcalloc(cap + 1, sizeof *argv);
+  int argc = 0;
+  argv[argc++] = "dml-train";
+  for (char *t = strtok(copy, " \t\n"); t; t = strtok(NULL, " \t\n")) argv[argc++] = t;
+  dml_status st = dml_flags_parse(&tc->cli, argc, argv);
+  free(argv);
+  free(copy);
+  return st;
+}
+
+struct dml_opts dml_train_cli_opts(const struct dml_train_cli *tc) {
+  return (struct dml_opts){tc->cli.flags, tc->cli.n_flags};
+}
+
 void dml_train_cli_free(struct dml_train_cli *tc) {
   dml_flags_free(&tc->cli);
+  for (size_t g = 0; g < tc->cli.n_groups; g++) free(tc->titles[g]);
+  free(tc->titles);
+  free(tc->groups);
+  free(tc->values);
   free(tc->flags);
   memset(tc, 0, sizeof *tc);
 }

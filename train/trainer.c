@@ -233,7 +233,7 @@ static dml_status train_step(struct trainer *T, long epoch, long step, const int
   struct dml_tuples tu = {0};
   struct dml_rng r = dml_rng_init((uint64_t)T->o->seed, DML_RNG_MINER, (uint64_t)epoch, (uint64_t)step);
   dml_status st = T->miner.mine(&T->miner, emb_host, labels, B, D, &r, &tu);
-  if (!st) st = T->crit.loss(&T->crit, emb_host, labels, B, D, &tu, loss, grad_host);
+  if (!st) st = dml_criterion_loss(&T->crit, emb_host, labels, B, D, &tu, loss, grad_host);
   dml_tuples_free(&tu);
   if (st) return st;
   if (!isfinite(*loss))
@@ -404,7 +404,7 @@ static dml_status load_checkpoint(struct trainer *T, const char *dir, long *epoc
 
 // ---------------------------------------------------------------------------------------------- the run
 
-static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
+static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const struct dml_opts *opt) {
   dml_status st;
   T->o = o;
   T->best_storage = -INFINITY;
@@ -447,8 +447,9 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
     printf("weights: %s\n", o->pretrained);
   }
   if ((st = dml_sampler_create(o, &T->train, &T->sampler))) return st;
-  if ((st = dml_miner_create(o, &T->miner))) return st;
-  if ((st = dml_criterion_create(o, T->train.n_classes, T->train.classes, &T->crit))) return st;
+  if ((st = dml_miner_create(o->batch_mining, opt, &T->miner))) return st;
+  struct dml_criterion_shape shape = {o->embed_dim, T->train.n_classes, T->train.classes};
+  if ((st = dml_criterion_create(o->loss, opt, &shape, &T->crit))) return st;
   if (strcmp(T->crit.allowed_miners, "*") && !strstr(T->crit.allowed_miners, T->miner.internal_name))
     return dml_error(DML_ERR_ARG, "--loss %s cannot use --batch_mining %s (allowed: %s)", o->loss, o->batch_mining,
                      T->crit.allowed_miners);
@@ -476,6 +477,7 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o) {
 static void teardown(struct trainer *T) {
   dml_tape_free(&T->tape);
   dml_criterion_free(&T->crit);
+  dml_miner_free(&T->miner);
   dml_sampler_free(&T->sampler);
   dml_network_free(&T->net);
   dml_params_free(&T->ps);
@@ -569,13 +571,13 @@ static dml_status open_run(struct trainer *T, const struct dml_train_opts *o, co
   return st;
 }
 
-dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json, const char *resume_dir,
-                         char **run_path) {
+dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *opt, const char *config_json,
+                         const char *resume_dir, char **run_path) {
   struct trainer T;
   memset(&T, 0, sizeof T);
   char *dir = NULL, *path = NULL;
   long start_epoch = 0;
-  dml_status st = setup(&T, o);
+  dml_status st = setup(&T, o, opt);
   if (!st) st = open_run(&T, o, config_json, resume_dir, &dir, &path, &start_epoch);
   if (st) {
     st = finish(&T, st);

@@ -3,10 +3,11 @@
 #define DML_TRAINER_H
 #include "train/train.h"
 
-/* Run one training as configured; config_json is the full flag set for the record. With resume_dir (a run
+/* Run one training as configured: o holds the loop's flags, opt views every flag (the methods read theirs from
+ * it, dml_train_cli_opts); config_json is the full flag set for the record. With resume_dir (a run
  * folder of an earlier, interrupted run) the record and the checkpoint there are continued from the epoch after
  * the checkpoint; the result is the same as an unbroken run's. On success, when run_path is non-NULL it
  * receives the path of the run.h5 (heap). */
-dml_status dml_train_run(const struct dml_train_opts *o, const char *config_json, const char *resume_dir,
-                         char **run_path);
+dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *opt, const char *config_json,
+                         const char *resume_dir, char **run_path);
 #endif

@@ -18,21 +18,6 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-static dml_status opts_for(const char *args, struct dml_train_opts *o, struct dml_cli *cli, struct dml_flag *fl) {
-  static char buf[512];
-  char *argv[32];
-  int argc = 0;
-  snprintf(buf, sizeof buf, "%s", args);
-  argv[argc++] = "bench";
-  for (char *t = strtok(buf, " "); t && argc < 31; t = strtok(NULL, " ")) argv[argc++] = t;
-  memset(o, 0, sizeof *o);
-  memset(cli, 0, sizeof *cli);
-  cli->prog = "bench";
-  cli->flags = fl;
-  cli->n_flags = dml_train_flags(o, fl, DML_TRAIN_MAX_FLAGS);
-  return dml_flags_parse(cli, argc, argv);
-}
-
 int main(int argc, char **argv) {
   double min_ms = argc > 1 ? atof(argv[1]) : 300;
   const char *csv = argc > 2 ? argv[2] : "bench_criteria.csv";
@@ -64,24 +49,25 @@ int main(int argc, char **argv) {
   for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
     for (int si = 0; si < 2; si++) {
       struct dml_train_opts o;
-      struct dml_flag fl[DML_TRAIN_MAX_FLAGS];
-      struct dml_cli cli;
+      struct dml_train_cli tc;
       char args[256];
       snprintf(args, sizeof args, "%s --embed_dim %d --lr 1e-5", cases[k], D);
-      dml_exit_on_error("bench_criteria", opts_for(args, &o, &cli, fl));
+      dml_exit_on_error("bench_criteria", dml_train_cli_parse_string(&tc, &o, args));
+      struct dml_opts opt = dml_train_cli_opts(&tc);
       int C = sizes[si];
       int32_t *classes = malloc(C * sizeof *classes);
       for (int c = 0; c < C; c++) classes[c] = c;
       struct dml_criterion cr;
       struct dml_miner m;
-      dml_exit_on_error("bench_criteria", dml_criterion_create(&o, C, classes, &cr));
+      struct dml_criterion_shape shape = {D, C, classes};
+      dml_exit_on_error("bench_criteria", dml_criterion_create(o.loss, &opt, &shape, &cr));
       if (si == 1 && !cr.params.n) { /* the SOP size only matters for class-based criteria */
         dml_criterion_free(&cr);
-        dml_flags_free(&cli);
+        dml_train_cli_free(&tc);
         free(classes);
         continue;
       }
-      dml_exit_on_error("bench_criteria", dml_miner_create(&o, &m));
+      dml_exit_on_error("bench_criteria", dml_miner_create(o.batch_mining, &opt, &m));
       struct dml_tuples tu = {0};
       int reps = 0;
       double t0 = now_ms(), tm = 0;
@@ -110,7 +96,8 @@ int main(int argc, char **argv) {
       if (out) fprintf(out, "\"%s\",%d,%d,%d,%.4f,%.4f,%.9g\n", cases[k], C, B, D, miner_ms, tl / reps, L);
       dml_tuples_free(&tu);
       dml_criterion_free(&cr);
-      dml_flags_free(&cli);
+      dml_miner_free(&m);
+      dml_train_cli_free(&tc);
       free(classes);
     }
   if (out) fclose(out);

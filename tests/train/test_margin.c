@@ -10,12 +10,15 @@
 #include "tests/testutil.h"
 #include "train/train.h"
 
-static struct dml_train_opts opts(void) {
-  struct dml_train_opts o = {0};
-  o.loss_margin_margin = 0.2;
-  o.loss_margin_beta = 1.2;
-  o.loss_margin_beta_lr = 5e-4;
-  return o;
+/* The margin criterion from dml-train flags (defaults: α = 0.2, β = 1.2, β lr 5e-4) for D and C classes. */
+static void make_margin(const char *args, int D, int C, const int32_t *classes, struct dml_criterion *c) {
+  struct dml_train_opts o;
+  struct dml_train_cli tc;
+  DML_ASSERT(dml_train_cli_parse_string(&tc, &o, args) == DML_OK);
+  struct dml_opts opt = dml_train_cli_opts(&tc);
+  struct dml_criterion_shape shape = {D, C, classes};
+  DML_ASSERT(dml_criterion_create("margin", &opt, &shape, c) == DML_OK);
+  dml_train_cli_free(&tc);
 }
 
 static int hand_case(void) {
@@ -23,10 +26,9 @@ static int hand_case(void) {
    * β = 1.2 (stored as float32: b = 1.2f). d_ap = sqrt(1.21 + 1e-8), d_an = sqrt(0.25 + 1e-8):
    * pos = d_ap − b + 0.2 ≈ 0.1 > 0, neg = b − d_an + 0.2 ≈ 0.9 > 0, so n = 2 and L = (pos + neg)/2 ≈ 0.5.
    * dL/dβ = (−1 + 1)/2 = 0. dL/dd_an = −1/2 and ∂d_an/∂x_n = (x_n − x_a)/d_an ≈ (0, 1), so dL/dx_n ≈ (0, −0.5). */
-  struct dml_train_opts o = opts();
   int32_t classes[2] = {0, 1}, labels[3] = {0, 0, 1};
   struct dml_criterion c;
-  dml_criterion_margin(&o, 2, classes, &c);
+  make_margin("", 2, 2, classes, &c);
   float emb[6] = {0, 0, 1.1f, 0, 0, 0.5f}, g[6];
   struct dml_tuples tu = {0};
   dml_tuples_push(&tu, 0, 1, 2);
@@ -45,11 +47,9 @@ static int hand_case(void) {
 
 static int finite_differences(void) {
   enum { B = 8, D = 5 };
-  struct dml_train_opts o = opts();
-  o.loss_margin_nu = 0.01;
   int32_t classes[4] = {0, 1, 2, 3}, labels[B] = {0, 0, 1, 1, 2, 2, 3, 3};
   struct dml_criterion c;
-  dml_criterion_margin(&o, 4, classes, &c);
+  make_margin("--loss_margin_nu 0.01", D, 4, classes, &c);
   struct dml_rng r = dml_rng_init(3, DML_RNG_TEST, 0, 0);
   float emb[B * D], g[B * D];
   for (int i = 0; i < B * D; i++) emb[i] = (float)(dml_rng_normal(&r) * 0.4);
@@ -100,10 +100,9 @@ static int torch_fixture(void) {
     f |= fscanf(fp, "%d %d %d", &a, &p, &n) != 3;
     dml_tuples_push(&tu, a, p, n);
   }
-  struct dml_train_opts o = opts();
   for (int k = 0; k < C; k++) classes[k] = k;
   struct dml_criterion c;
-  dml_criterion_margin(&o, C, classes, &c);
+  make_margin("", D, C, classes, &c);
   for (int k = 0; k < C; k++) {
     double v;
     f |= fscanf(fp, "%lf", &v) != 1;

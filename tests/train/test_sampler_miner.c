@@ -50,12 +50,13 @@ static int sampler_tests(void) {
 static int miner_tests(void) {
   int f = 0;
   enum { B = 8, D = 4 };
-  struct dml_train_opts o = {0};
-  o.batch_mining = "distance";
-  o.miner_distance_lower_cutoff = 0.5;
-  o.miner_distance_upper_cutoff = 1.4;
+  struct dml_train_opts o;
+  struct dml_train_cli tc;
+  dml_train_cli_parse_string(&tc, &o, "--batch_mining distance --miner_distance_lower_cutoff 0.5");
+  struct dml_opts opt = dml_train_cli_opts(&tc);
   struct dml_miner m;
-  f += expect_true("miner create", dml_miner_create(&o, &m) == DML_OK);
+  f += expect_true("miner create", dml_miner_create("distance", &opt, &m) == DML_OK);
+  dml_train_cli_free(&tc);
   int32_t labels[B] = {0, 0, 1, 1, 2, 2, 3, 3};
   float emb[B * D];
   struct dml_rng r0 = dml_rng_init(9, DML_RNG_TEST, 0, 0);
@@ -100,6 +101,7 @@ static int miner_tests(void) {
   }
   /* 5 dof: 99.9% quantile 20.52 */
   f += expect_true("negative frequencies match the distance weights (chi2, 5 dof, < 20.52)", dof == 5 && chi < 20.52);
+  dml_miner_free(&m);
   return f;
 }
 

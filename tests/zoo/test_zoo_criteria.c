@@ -88,7 +88,8 @@ static void free_case(struct fcase *c) {
   for (int q = 0; q < c->nparams; q++) free(c->param[q]), free(c->grad_param[q]);
 }
 
-static dml_status parse_opts(const char *args, struct dml_train_opts *o, struct dml_cli *cli, struct dml_flag *fl) {
+/* dml-train's flag table parsed from args; *opt views it. */
+static dml_status parse_opts(const char *args, struct dml_train_opts *o, struct dml_train_cli *tc, struct dml_opts *opt) {
   static char buf[600];
   char *argv[64];
   int argc = 0;
@@ -96,12 +97,10 @@ static dml_status parse_opts(const char *args, struct dml_train_opts *o, struct 
   argv[argc++] = "test";
   for (char *t = strtok(buf, " "); t && argc < 63; t = strtok(NULL, " ")) argv[argc++] = t;
   memset(o, 0, sizeof *o);
-  size_t n = dml_train_flags(o, fl, DML_TRAIN_MAX_FLAGS);
-  memset(cli, 0, sizeof *cli);
-  cli->prog = "test";
-  cli->flags = fl;
-  cli->n_flags = n;
-  return dml_flags_parse(cli, argc, argv);
+  dml_train_cli_init(tc, o, NULL, 0);
+  tc->cli.prog = "test";
+  *opt = dml_train_cli_opts(tc);
+  return dml_flags_parse(&tc->cli, argc, argv);
 }
 
 static double eval_loss(struct dml_criterion *cr, const float *emb, const int32_t *labels, int B, int D,
@@ -130,9 +129,9 @@ static int run_case(struct fcase *c) {
   int f = 0;
   char tag[256];
   struct dml_train_opts o;
-  struct dml_flag fl[DML_TRAIN_MAX_FLAGS];
-  struct dml_cli cli;
-  if (parse_opts(c->args, &o, &cli, fl)) {
+  struct dml_train_cli tc;
+  struct dml_opts opt;
+  if (parse_opts(c->args, &o, &tc, &opt)) {
     fprintf(stderr, "%s: bad args '%s': %s\n", c->name, c->args, dml_error_message());
     return 1;
   }
@@ -140,9 +139,10 @@ static int run_case(struct fcase *c) {
   for (int k = 0; k < c->C; k++) classes[k] = k;
   struct dml_criterion cr;
   snprintf(tag, sizeof tag, "%s: create", c->name);
-  if (expect_true(tag, dml_criterion_create(&o, c->C, classes, &cr) == DML_OK)) {
+  struct dml_criterion_shape shape = {c->D, c->C, classes};
+  if (expect_true(tag, dml_criterion_create(o.loss, &opt, &shape, &cr) == DML_OK)) {
     fprintf(stderr, "  %s\n", dml_error_message());
-    dml_flags_free(&cli);
+    dml_train_cli_free(&tc);
     return 1;
   }
   int B = c->B, D = c->D;
@@ -204,7 +204,7 @@ out_fd:
 out:
   dml_tuples_free(&tu);
   dml_criterion_free(&cr);
-  dml_flags_free(&cli);
+  dml_train_cli_free(&tc);
   free(emb);
   free(grad);
   free(scratch);
@@ -224,21 +224,22 @@ static int registry_tests(void) {
     f += expect_true(tag, found);
   }
   struct dml_train_opts o;
-  struct dml_flag fl[DML_TRAIN_MAX_FLAGS];
-  struct dml_cli cli;
-  f += expect_true("parse", parse_opts("--loss nosuchloss", &o, &cli, fl) == DML_OK);
+  struct dml_train_cli tc;
+  struct dml_opts opt;
+  f += expect_true("parse", parse_opts("--loss nosuchloss", &o, &tc, &opt) == DML_OK);
   struct dml_criterion cr;
   int32_t classes[3] = {0, 1, 2};
-  f += expect_true("unknown loss is an error", dml_criterion_create(&o, 3, classes, &cr) == DML_ERR_ARG);
+  struct dml_criterion_shape shape = {4, 3, classes};
+  f += expect_true("unknown loss is an error", dml_criterion_create(o.loss, &opt, &shape, &cr) == DML_ERR_ARG);
   f += expect_true("the error lists known names", strstr(dml_error_message(), "multisimilarity") != NULL);
-  dml_flags_free(&cli);
+  dml_train_cli_free(&tc);
   /* a label outside the training classes is an error for the class-based criteria */
   const char *cls[] = {"--loss proxynca", "--loss softmax", "--loss arcface", "--loss softtriplet", "--loss oproxy"};
   for (size_t k = 0; k < 5; k++) {
     char a[96];
     snprintf(a, sizeof a, "%s --embed_dim 4", cls[k]);
-    parse_opts(a, &o, &cli, fl);
-    f += expect_true("create", dml_criterion_create(&o, 3, classes, &cr) == DML_OK);
+    parse_opts(a, &o, &tc, &opt);
+    f += expect_true("create", dml_criterion_create(o.loss, &opt, &shape, &cr) == DML_OK);
     float emb[8] = {1, 0, 0, 0, 0, 1, 0, 0}, grad[8];
     int32_t labels[2] = {0, 7};
     struct dml_tuples tu = {0};
@@ -246,11 +247,11 @@ static int registry_tests(void) {
     snprintf(a, sizeof a, "%s: unknown label is DML_ERR_ARG", cls[k]);
     f += expect_true(a, cr.loss(&cr, emb, labels, 2, 4, &tu, &L, grad) == DML_ERR_ARG);
     dml_criterion_free(&cr);
-    dml_flags_free(&cli);
+    dml_train_cli_free(&tc);
   }
   /* triplet criteria reject the implicit tuples of npair / lifted miners */
-  parse_opts("--loss triplet", &o, &cli, fl);
-  dml_criterion_create(&o, 3, classes, &cr);
+  parse_opts("--loss triplet", &o, &tc, &opt);
+  dml_criterion_create(o.loss, &opt, &shape, &cr);
   {
     float emb[8] = {1, 0, 0, 0, 0, 1, 0, 0}, grad[8];
     int32_t labels[2] = {0, 0};
@@ -261,7 +262,7 @@ static int registry_tests(void) {
     dml_tuples_free(&tu);
   }
   dml_criterion_free(&cr);
-  dml_flags_free(&cli);
+  dml_train_cli_free(&tc);
   return f;
 }
 

@@ -6,6 +6,7 @@
  * negatives lie in the support bins ≤ 0.5 whenever such a negative exists; a miner is a pure function of its RNG
  * stream. Reference values are computed independently here. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,23 +15,17 @@
 
 enum { B = 24, D = 8 };
 
-static struct dml_train_opts opts(const char *miner, const char *loss) {
+/* Miner `name` built from dml-train's flags: --loss loss, then args (more flags, may be NULL), defaults else. */
+static dml_status make(const char *name, const char *loss, const char *args, struct dml_miner *m) {
   struct dml_train_opts o;
-  memset(&o, 0, sizeof o);
-  o.batch_mining = (char *)miner;
-  o.loss = (char *)loss;
-  o.miner_distance_lower_cutoff = 0.5;
-  o.miner_distance_upper_cutoff = 1.4;
-  o.miner_rho_distance_lower_cutoff = 0.5;
-  o.miner_rho_distance_upper_cutoff = 1.4;
-  o.miner_rho_distance_cp = 0.2;
-  o.miner_semihard_margin = -1;
-  o.loss_triplet_margin = 0.2;
-  o.miner_parametric_mode = "uniform";
-  o.miner_parametric_n_support = 100;
-  o.miner_parametric_support_lim_lo = 0.1;
-  o.miner_parametric_support_lim_hi = 1.9;
-  return o;
+  struct dml_train_cli tc;
+  char buf[256];
+  snprintf(buf, sizeof buf, "--loss %s %s", loss, args ? args : "");
+  dml_status st = dml_train_cli_parse_string(&tc, &o, buf);
+  struct dml_opts opt = dml_train_cli_opts(&tc);
+  if (!st) st = dml_miner_create(name, &opt, m);
+  dml_train_cli_free(&tc);
+  return st;
 }
 
 static double dist(const float *e, int i, int j) {
@@ -39,14 +34,15 @@ static double dist(const float *e, int i, int j) {
   return sqrt(s);
 }
 
-static int mine(const char *name, const char *loss, struct dml_train_opts *o, const float *e, const int32_t *y,
+static int mine(const char *name, const char *loss, const char *args, const float *e, const int32_t *y,
                 uint64_t key, struct dml_tuples *tu) {
   struct dml_miner m;
-  struct dml_train_opts oo = o ? *o : opts(name, loss);
-  if (dml_miner_create(&oo, &m)) return 1;
+  if (make(name, loss, args, &m)) return 1;
   struct dml_rng r = dml_rng_init(7, DML_RNG_TEST, key, 1);
   memset(tu, 0, sizeof *tu);
-  return m.mine(&m, e, y, B, D, &r, tu) != DML_OK;
+  dml_status st = m.mine(&m, e, y, B, D, &r, tu);
+  dml_miner_free(&m);
+  return st != DML_OK;
 }
 
 static int count_label(const int32_t *y, int32_t v) {
@@ -131,11 +127,12 @@ int main(void) {
       dml_tuples_free(&tu);
     }
     f += expect_true("semihard: negatives satisfy d_ap < d_an < d_ap + margin when possible", ok && any);
-    struct dml_train_opts o = opts("semihard", "multisimilarity");
     struct dml_miner m;
-    f += expect_true("semihard with a margin-less loss is an error", dml_miner_create(&o, &m) == DML_ERR_ARG);
-    o.miner_semihard_margin = 0.3;
-    f += expect_true("... unless --miner_semihard_margin is given", dml_miner_create(&o, &m) == DML_OK && m.margin == 0.3);
+    f += expect_true("semihard with a margin-less loss is an error",
+                     make("semihard", "multisimilarity", NULL, &m) == DML_ERR_ARG);
+    f += expect_true("... unless --miner_semihard_margin is given",
+                     make("semihard", "multisimilarity", "--miner_semihard_margin 0.3", &m) == DML_OK);
+    dml_miner_free(&m);
   }
   /* softhard: from the hard sets when non-empty */
   {
@@ -218,11 +215,9 @@ int main(void) {
   }
   /* parametric hards */
   {
-    struct dml_train_opts o = opts("parametric", "triplet");
-    o.miner_parametric_mode = "hards";
     int ok = 1, any = 0;
     for (int it = 0; it < 100; it++) {
-      mine("parametric", "triplet", &o, e, y, 6000 + it, &tu);
+      mine("parametric", "triplet", "--miner_parametric_mode hards", e, y, 6000 + it, &tu);
       for (int t = 0; t < tu.n; t++) {
         int a = tu.t[t][0], n = tu.t[t][2], exists = 0;
         double step = (1.9 - 0.1) / 99;
@@ -243,15 +238,13 @@ int main(void) {
     }
     f += expect_true("parametric hards: negatives in bins <= 0.5 when one exists", ok);
     (void)any;
-    o.miner_parametric_mode = "nonsense";
     struct dml_miner m;
-    f += expect_true("parametric: unknown mode is an error", dml_miner_create(&o, &m) == DML_ERR_ARG);
+    f += expect_true("parametric: unknown mode is an error",
+                     make("parametric", "triplet", "--miner_parametric_mode nonsense", &m) == DML_ERR_ARG);
   }
   /* global_hardneg with k = 1: the nearest other-label sample */
   {
-    struct dml_train_opts o = opts("global_hardneg", "triplet");
-    o.miner_global_hardneg_k = 1;
-    mine("global_hardneg", "triplet", &o, e, y, 77, &tu);
+    mine("global_hardneg", "triplet", "--miner_global_hardneg_k 1", e, y, 77, &tu);
     int ok = tu.n == 20;
     for (int t = 0; t < tu.n; t++) {
       int a = tu.t[t][0], best = -1;
@@ -261,10 +254,9 @@ int main(void) {
     }
     f += expect_true("global_hardneg k=1: the nearest negative of each anchor", ok);
     dml_tuples_free(&tu);
-    o.miner_global_hardneg_k = 3;
     int ok3 = 1;
     for (int it = 0; it < 50; it++) {
-      mine("global_hardneg", "triplet", &o, e, y, 100 + it, &tu);
+      mine("global_hardneg", "triplet", "--miner_global_hardneg_k 3", e, y, 100 + it, &tu);
       for (int t = 0; t < tu.n; t++) {
         int a = tu.t[t][0], n = tu.t[t][2], closer = 0;
         for (int j = 0; j < B; j++) closer += y[j] != y[a] && dist(e, a, j) < dist(e, a, n);
@@ -282,14 +274,13 @@ int main(void) {
                               "lifted", "distance", "random"};
     int ok = 1;
     for (int k = 0; k < 10; k++) {
-      struct dml_train_opts o = opts(names[k], "triplet");
       struct dml_miner m;
-      ok &= dml_miner_create(&o, &m) == DML_OK && !strcmp(m.internal_name, internal[k]);
+      ok &= make(names[k], "triplet", NULL, &m) == DML_OK && !strcmp(m.internal_name, internal[k]);
+      dml_miner_free(&m);
     }
     f += expect_true("every reference miner name is registered with its internal name", ok);
-    struct dml_train_opts o = opts("nosuch", "triplet");
     struct dml_miner m;
-    f += expect_true("unknown miner is an error", dml_miner_create(&o, &m) == DML_ERR_ARG);
+    f += expect_true("unknown miner is an error", make("nosuch", "triplet", NULL, &m) == DML_ERR_ARG);
   }
   return test_report("test_zoo_miners", f);
 }

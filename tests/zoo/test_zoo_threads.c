@@ -12,21 +12,19 @@
 enum { B = 112, D = 128, C = 11318 };
 
 static int check(const char *loss, const float *emb, const int32_t *labels, const int32_t *classes) {
-  struct dml_train_opts o = {0};
-  o.loss = (char *)loss;
-  o.embed_dim = D;
-  o.lr = 1e-5;
-  o.loss_proxynca_lrmulti = 50;
-  o.loss_softmax_lr = 1e-5;
-  o.loss_softmax_temperature = 0.05;
-  o.seed = 3;
+  struct dml_train_opts o;
+  struct dml_train_cli tc;
+  dml_train_cli_parse_string(&tc, &o, "--lr 1e-5 --loss_proxynca_lrmulti 50 --loss_softmax_lr 1e-5 "
+                                      "--loss_softmax_temperature 0.05 --seed 3");
+  struct dml_opts opt = dml_train_cli_opts(&tc);
+  struct dml_criterion_shape shape = {D, C, classes};
   float *g[2], *pg[2];
   double L[2];
   struct dml_tuples tu = {0};
   for (int r = 0; r < 2; r++) {
     omp_set_num_threads(r + 1);
     struct dml_criterion c;
-    if (dml_criterion_create(&o, C, classes, &c)) return 1;
+    if (dml_criterion_create(loss, &opt, &shape, &c)) return 1;
     dml_params_zero_grad(&c.params);
     g[r] = malloc(B * D * sizeof(float));
     pg[r] = malloc(c.params.total * sizeof(float));
@@ -34,6 +32,7 @@ static int check(const char *loss, const float *emb, const int32_t *labels, cons
     memcpy(pg[r], c.params.p[0].t.grad, c.params.total * sizeof(float));
     dml_criterion_free(&c);
   }
+  dml_train_cli_free(&tc);
   char tag[128];
   int f = 0;
   snprintf(tag, sizeof tag, "%s: loss, dL/demb and dL/dparam bitwise equal for 1 and 2 threads", loss);

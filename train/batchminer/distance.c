@@ -8,7 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
 int dml_miner_distance_negative(const double *dist, const int32_t *labels, int i, int B, int D, double lower_cutoff,
                                 struct dml_rng *r) {
@@ -68,8 +68,13 @@ int dml_miner_random_positive(const int32_t *labels, int i, int B, struct dml_rn
   return i;
 }
 
-static dml_status mine_distance(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
+struct distance {
+  double lower_cutoff;
+};
+
+static dml_status mine_distance(const struct dml_miner *miner, const float *emb, const int32_t *labels, int B, int D,
                                 struct dml_rng *r, struct dml_tuples *out) {
+  const struct distance *m = miner->state;
   double *dist = xmalloc((size_t)B * B * sizeof *dist);
   dml_pairwise_distances(emb, B, D, dist);
   for (int i = 0; i < B; i++) {
@@ -81,10 +86,23 @@ static dml_status mine_distance(const struct dml_miner *m, const float *emb, con
   return DML_OK;
 }
 
-dml_status dml_miner_distance(const struct dml_train_opts *o, struct dml_miner *m) {
-  m->internal_name = "distance";
-  m->lower_cutoff = o->miner_distance_lower_cutoff;
-  m->upper_cutoff = o->miner_distance_upper_cutoff;
-  m->mine = mine_distance;
+static const struct dml_flag distance_flags[] = {
+  DML_METHOD_FLAG(miner_distance_lower_cutoff, FLOAT, "0.5", "distance miner: lower distance cutoff"),
+  DML_METHOD_FLAG(miner_distance_upper_cutoff, FLOAT, "1.4", "distance miner: upper cutoff (never applied, as in the reference)"),
+};
+
+static dml_status distance_create(const struct dml_opts *opt, struct dml_miner *m) {
+  struct distance *s = xmalloc(sizeof *s);
+  s->lower_cutoff = dml_opts_float(opt, "miner_distance_lower_cutoff");
+  m->state = s;
   return DML_OK;
 }
+
+const struct dml_miner_def dml_miner_def_distance = {
+  .name = "distance",
+  .internal_name = "distance",
+  .summary = "distance-weighted negatives (Wu et al. 2017)",
+  DML_METHOD_FLAGS(distance_flags),
+  .create = distance_create,
+  .mine = mine_distance,
+};

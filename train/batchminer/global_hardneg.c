@@ -5,10 +5,15 @@
  * set (refreshed as the storage is) are in the batch, which makes the negatives global hard negatives. */
 #include <stdlib.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
-static dml_status mine_global_hardneg(const struct dml_miner *m, const float *emb, const int32_t *labels, int B,
+struct global_hardneg {
+  int k;
+};
+
+static dml_status mine_global_hardneg(const struct dml_miner *miner, const float *emb, const int32_t *labels, int B,
                                       int D, struct dml_rng *r, struct dml_tuples *out) {
+  const struct global_hardneg *m = miner->state;
   double *dist = xmalloc((size_t)B * B * sizeof *dist), *bd = xmalloc((size_t)B * sizeof *bd);
   int32_t *bi = xmalloc((size_t)B * sizeof *bi);
   dml_pairwise_distances(emb, B, D, dist);
@@ -35,10 +40,24 @@ static dml_status mine_global_hardneg(const struct dml_miner *m, const float *em
   return DML_OK;
 }
 
-dml_status dml_miner_global_hardneg(const struct dml_train_opts *o, struct dml_miner *m) {
-  if (o->miner_global_hardneg_k < 1) return dml_error(DML_ERR_ARG, "--miner_global_hardneg_k must be >= 1");
-  m->k = o->miner_global_hardneg_k;
-  m->internal_name = "global_hardneg";
-  m->mine = mine_global_hardneg;
+static const struct dml_flag global_hardneg_flags[] = {
+  DML_METHOD_FLAG(miner_global_hardneg_k, INT, "30", "(dml) global_hardneg miner: negative drawn from the anchor's k nearest negatives in the batch"),
+};
+
+static dml_status global_hardneg_create(const struct dml_opts *opt, struct dml_miner *m) {
+  int k = dml_opts_int(opt, "miner_global_hardneg_k");
+  if (k < 1) return dml_error(DML_ERR_ARG, "--miner_global_hardneg_k must be >= 1");
+  struct global_hardneg *s = xmalloc(sizeof *s);
+  s->k = k;
+  m->state = s;
   return DML_OK;
 }
+
+const struct dml_miner_def dml_miner_def_global_hardneg = {
+  .name = "global_hardneg",
+  .internal_name = "global_hardneg",
+  .summary = "(dml) a negative among each anchor's k nearest in the batch",
+  DML_METHOD_FLAGS(global_hardneg_flags),
+  .create = global_hardneg_create,
+  .mine = mine_global_hardneg,
+};

@@ -3,7 +3,7 @@
  * contrastive-style loss this pulls a class together). Reports the internal name "random", as the reference. */
 #include <stdlib.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
 static dml_status mine_intra_random(const struct dml_miner *m, const float *emb, const int32_t *labels, int B,
                                     int D, struct dml_rng *r, struct dml_tuples *out) {
@@ -28,9 +28,9 @@ static dml_status mine_intra_random(const struct dml_miner *m, const float *emb,
   return DML_OK;
 }
 
-dml_status dml_miner_intra_random(const struct dml_train_opts *o, struct dml_miner *m) {
-  (void)o;
-  m->internal_name = "random";
-  m->mine = mine_intra_random;
-  return DML_OK;
-}
+const struct dml_miner_def dml_miner_def_intra_random = {
+  .name = "intra_random",
+  .internal_name = "random",
+  .summary = "B tuples drawn within one label each",
+  .mine = mine_intra_random,
+};

@@ -1,7 +1,7 @@
 /* lifted — the reference's lifted-structure miner (spec A8): anchors = positions whose label has ≥ 2 members.
  * Tuples are (a, −1, −1): the positive set (every other same-label position) and the negative set (every
  * position not in {a} ∪ positives) are implicit, which is how the lifted criterion reads them. No randomness. */
-#include "train/train.h"
+#include "train/methods.h"
 
 static dml_status mine_lifted(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
                               struct dml_rng *r, struct dml_tuples *out) {
@@ -14,9 +14,9 @@ static dml_status mine_lifted(const struct dml_miner *m, const float *emb, const
   return DML_OK;
 }
 
-dml_status dml_miner_lifted(const struct dml_train_opts *o, struct dml_miner *m) {
-  (void)o;
-  m->internal_name = "lifted";
-  m->mine = mine_lifted;
-  return DML_OK;
-}
+const struct dml_miner_def dml_miner_def_lifted = {
+  .name = "lifted",
+  .internal_name = "lifted",
+  .summary = "(a, -1, -1): every same / other label position",
+  .mine = mine_lifted,
+};

@@ -1,7 +1,7 @@
 /* npair — the reference's N-pair miner (spec A8): anchors = positions whose label has ≥ 2 members, each with
  * one uniformly drawn other same-label positive. Tuples are (a, p, −1): the negative set is implicit (every
  * position of another label), which is how the npair and angular criteria read them. */
-#include "train/train.h"
+#include "train/methods.h"
 
 static dml_status mine_npair(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
                              struct dml_rng *r, struct dml_tuples *out) {
@@ -13,9 +13,9 @@ static dml_status mine_npair(const struct dml_miner *m, const float *emb, const 
   return DML_OK;
 }
 
-dml_status dml_miner_npair(const struct dml_train_opts *o, struct dml_miner *m) {
-  (void)o;
-  m->internal_name = "npair";
-  m->mine = mine_npair;
-  return DML_OK;
-}
+const struct dml_miner_def dml_miner_def_npair = {
+  .name = "npair",
+  .internal_name = "npair",
+  .summary = "(a, p, -1): one positive per anchor, every other label negative",
+  .mine = mine_npair,
+};

@@ -11,13 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
-static double bin_centre(const struct dml_miner *m, int b) {
+struct parametric {
+  int mode, n_support;           /* mode: 0 uniform, 1 hards, 2 semihards, 3 veryhards; bins */
+  double support_lo, support_hi;
+};
+
+static double bin_centre(const struct parametric *m, int b) {
   return m->n_support > 1 ? m->support_lo + (m->support_hi - m->support_lo) * b / (m->n_support - 1) : m->support_lo;
 }
 
-static double bin_mass(const struct dml_miner *m, int b) {
+static double bin_mass(const struct parametric *m, int b) {
   double c = bin_centre(m, b);
   switch (m->mode) {
   case 1: return c <= 0.5;
@@ -27,8 +32,9 @@ static double bin_mass(const struct dml_miner *m, int b) {
   }
 }
 
-static dml_status mine_parametric(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
-                                  struct dml_rng *r, struct dml_tuples *out) {
+static dml_status mine_parametric(const struct dml_miner *miner, const float *emb, const int32_t *labels, int B,
+                                  int D, struct dml_rng *r, struct dml_tuples *out) {
+  const struct parametric *m = miner->state;
   double *dist = xmalloc((size_t)B * B * sizeof *dist), *w = xmalloc((size_t)B * sizeof *w);
   int *bin = xmalloc((size_t)B * sizeof *bin), *cnt = xcalloc((size_t)m->n_support, sizeof *cnt);
   dml_pairwise_distances(emb, B, D, dist);
@@ -75,21 +81,38 @@ static dml_status mine_parametric(const struct dml_miner *m, const float *emb, c
   return DML_OK;
 }
 
-dml_status dml_miner_parametric(const struct dml_train_opts *o, struct dml_miner *m) {
+static const struct dml_flag parametric_flags[] = {
+  DML_METHOD_FLAG(miner_parametric_mode, STR, "uniform", "(dml) parametric miner: uniform, hards, semihards, veryhards (flags missing in the reference, BUG M1)"),
+  DML_METHOD_FLAG(miner_parametric_n_support, INT, "100", "(dml) parametric miner: distance bins"),
+  DML_METHOD_FLAG(miner_parametric_support_lim_lo, FLOAT, "0.1", "(dml) parametric miner: lowest binned distance"),
+  DML_METHOD_FLAG(miner_parametric_support_lim_hi, FLOAT, "1.9", "(dml) parametric miner: highest binned distance"),
+};
+
+static dml_status parametric_create(const struct dml_opts *opt, struct dml_miner *miner) {
   static const char *modes[] = {"uniform", "hards", "semihards", "veryhards"};
-  const char *mode = o->miner_parametric_mode ? o->miner_parametric_mode : "uniform";
-  m->mode = -1;
+  const char *mode = dml_opts_str(opt, "miner_parametric_mode");
+  struct parametric p = {.mode = -1};
   for (int k = 0; k < 4; k++)
-    if (!strcmp(mode, modes[k])) m->mode = k;
-  if (m->mode < 0)
+    if (!strcmp(mode, modes[k])) p.mode = k;
+  if (p.mode < 0)
     return dml_error(DML_ERR_ARG, "--miner_parametric_mode '%s': expected uniform, hards, semihards or veryhards", mode);
-  if (o->miner_parametric_n_support < 1) return dml_error(DML_ERR_ARG, "--miner_parametric_n_support must be >= 1");
-  if (!(o->miner_parametric_support_lim_hi > o->miner_parametric_support_lim_lo))
+  p.n_support = dml_opts_int(opt, "miner_parametric_n_support");
+  p.support_lo = dml_opts_float(opt, "miner_parametric_support_lim_lo");
+  p.support_hi = dml_opts_float(opt, "miner_parametric_support_lim_hi");
+  if (p.n_support < 1) return dml_error(DML_ERR_ARG, "--miner_parametric_n_support must be >= 1");
+  if (!(p.support_hi > p.support_lo))
     return dml_error(DML_ERR_ARG, "--miner_parametric_support_lim_hi must exceed --miner_parametric_support_lim_lo");
-  m->n_support = o->miner_parametric_n_support;
-  m->support_lo = o->miner_parametric_support_lim_lo;
-  m->support_hi = o->miner_parametric_support_lim_hi;
-  m->internal_name = "parametric";
-  m->mine = mine_parametric;
+  struct parametric *s = xmalloc(sizeof *s);
+  *s = p;
+  miner->state = s;
   return DML_OK;
 }
+
+const struct dml_miner_def dml_miner_def_parametric = {
+  .name = "parametric",
+  .internal_name = "parametric",
+  .summary = "(dml) PADS-style negatives from a fixed distance distribution",
+  DML_METHOD_FLAGS(parametric_flags),
+  .create = parametric_create,
+  .mine = mine_parametric,
+};

@@ -3,7 +3,7 @@
  * there are fewer than B; the reference's random.sample raises there). Order of the result = draw order. */
 #include <stdlib.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
 static dml_status mine_random(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
                               struct dml_rng *r, struct dml_tuples *out) {
@@ -39,9 +39,9 @@ static dml_status mine_random(const struct dml_miner *m, const float *emb, const
   return DML_OK;
 }
 
-dml_status dml_miner_random(const struct dml_train_opts *o, struct dml_miner *m) {
-  (void)o;
-  m->internal_name = "random";
-  m->mine = mine_random;
-  return DML_OK;
-}
+const struct dml_miner_def dml_miner_def_random = {
+  .name = "random",
+  .internal_name = "random",
+  .summary = "B valid triplets drawn uniformly",
+  .mine = mine_random,
+};

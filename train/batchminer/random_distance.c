@@ -5,10 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
-static dml_status mine_random_distance(const struct dml_miner *m, const float *emb, const int32_t *labels, int B,
+struct random_distance {
+  double lower_cutoff;
+};
+
+static dml_status mine_random_distance(const struct dml_miner *miner, const float *emb, const int32_t *labels, int B,
                                        int D, struct dml_rng *r, struct dml_tuples *out) {
+  const struct random_distance *m = miner->state;
   int32_t *pl = xmalloc((size_t)B * sizeof *pl);
   memcpy(pl, labels, (size_t)B * sizeof *pl);
   dml_rng_shuffle_i32(r, pl, (uint32_t)B);
@@ -27,10 +32,24 @@ static dml_status mine_random_distance(const struct dml_miner *m, const float *e
   return DML_OK;
 }
 
-dml_status dml_miner_random_distance(const struct dml_train_opts *o, struct dml_miner *m) {
-  m->internal_name = "distance";
-  m->lower_cutoff = o->miner_distance_lower_cutoff;
-  m->upper_cutoff = o->miner_distance_upper_cutoff;
-  m->mine = mine_random_distance;
+/* the distance miner's flags (one flag each in the table) */
+static const struct dml_flag random_distance_flags[] = {
+  DML_METHOD_FLAG(miner_distance_lower_cutoff, FLOAT, "0.5", "distance miner: lower distance cutoff"),
+  DML_METHOD_FLAG(miner_distance_upper_cutoff, FLOAT, "1.4", "distance miner: upper cutoff (never applied, as in the reference)"),
+};
+
+static dml_status random_distance_create(const struct dml_opts *opt, struct dml_miner *m) {
+  struct random_distance *s = xmalloc(sizeof *s);
+  s->lower_cutoff = dml_opts_float(opt, "miner_distance_lower_cutoff");
+  m->state = s;
   return DML_OK;
 }
+
+const struct dml_miner_def dml_miner_def_random_distance = {
+  .name = "random_distance",
+  .internal_name = "distance",
+  .summary = "distance-weighted negatives on randomly permuted labels",
+  DML_METHOD_FLAGS(random_distance_flags),
+  .create = random_distance_create,
+  .mine = mine_random_distance,
+};

@@ -1,44 +1,46 @@
-/* registry (batchminer) — miner name → constructor, tuple lists and the detached distance matrix. */
+/* registry (batchminer) — a miner by name from the list (train/batchminer/list.h, tabled in train/registry.c),
+ * tuple lists and the detached distance matrix. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "train/train.h"
 
-static const struct {
-  const char *name;
-  dml_status (*create)(const struct dml_train_opts *, struct dml_miner *);
-} miners[] = {
-  {"random", dml_miner_random},
-  {"semihard", dml_miner_semihard},
-  {"softhard", dml_miner_softhard},
-  {"distance", dml_miner_distance},
-  {"rho_distance", dml_miner_rho_distance},
-  {"npair", dml_miner_npair},
-  {"parametric", dml_miner_parametric},
-  {"lifted", dml_miner_lifted},
-  {"random_distance", dml_miner_random_distance},
-  {"intra_random", dml_miner_intra_random},
-  {"global_hardneg", dml_miner_global_hardneg}, /* (dml) the course lab's hard-negative miner */
-};
-
-const char *dml_miner_name(int i) {
-  return i >= 0 && (size_t)i < sizeof miners / sizeof *miners ? miners[i].name : NULL;
+const struct dml_miner_def *dml_miner_def(int i) {
+  for (int k = 0; dml_miner_defs[k]; k++)
+    if (k == i) return dml_miner_defs[k];
+  return NULL;
 }
 
-dml_status dml_miner_create(const struct dml_train_opts *o, struct dml_miner *m) {
+const char *dml_miner_name(int i) {
+  const struct dml_miner_def *d = dml_miner_def(i);
+  return d ? d->name : NULL;
+}
+
+dml_status dml_miner_create(const char *name, const struct dml_opts *opt, struct dml_miner *m) {
   memset(m, 0, sizeof *m);
-  for (size_t i = 0; i < sizeof miners / sizeof *miners; i++)
-    if (!strcmp(o->batch_mining, miners[i].name)) {
-      m->name = miners[i].name;
-      return miners[i].create(o, m);
-    }
-  char known[256] = "";
-  for (size_t i = 0; i < sizeof miners / sizeof *miners; i++) {
-    strncat(known, i ? " " : "", sizeof known - strlen(known) - 1);
-    strncat(known, miners[i].name, sizeof known - strlen(known) - 1);
+  for (int i = 0; dml_miner_defs[i]; i++) {
+    const struct dml_miner_def *d = dml_miner_defs[i];
+    if (strcmp(name, d->name)) continue;
+    m->name = d->name;
+    m->internal_name = d->internal_name;
+    m->def = d;
+    m->mine = d->mine;
+    dml_status st = d->create ? d->create(opt, m) : DML_OK;
+    if (st) memset(m, 0, sizeof *m);
+    return st;
   }
-  return dml_error(DML_ERR_ARG, "unknown --batch_mining '%s' (known: %s)", o->batch_mining, known);
+  char known[256] = "";
+  for (int i = 0; dml_miner_defs[i]; i++) {
+    strncat(known, i ? " " : "", sizeof known - strlen(known) - 1);
+    strncat(known, dml_miner_defs[i]->name, sizeof known - strlen(known) - 1);
+  }
+  return dml_error(DML_ERR_ARG, "unknown --batch_mining '%s' (known: %s)", name, known);
+}
+
+void dml_miner_free(struct dml_miner *m) {
+  free(m->state);
+  memset(m, 0, sizeof *m);
 }
 
 void dml_tuples_push(struct dml_tuples *tu, int32_t a, int32_t p, int32_t n) {

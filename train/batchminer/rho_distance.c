@@ -8,10 +8,15 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
-static dml_status mine_rho_distance(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
-                                    struct dml_rng *r, struct dml_tuples *out) {
+struct rho_distance {
+  double lower_cutoff, cp;
+};
+
+static dml_status mine_rho_distance(const struct dml_miner *miner, const float *emb, const int32_t *labels, int B,
+                                    int D, struct dml_rng *r, struct dml_tuples *out) {
+  const struct rho_distance *m = miner->state;
   double *dist = xmalloc((size_t)B * B * sizeof *dist);
   dml_pairwise_distances(emb, B, D, dist);
   for (size_t k = 0; k < (size_t)B * B; k++) dist[k] = fmax(dist[k], 0.01);
@@ -32,11 +37,25 @@ static dml_status mine_rho_distance(const struct dml_miner *m, const float *emb,
   return DML_OK;
 }
 
-dml_status dml_miner_rho_distance(const struct dml_train_opts *o, struct dml_miner *m) {
-  m->internal_name = "rho_distance";
-  m->lower_cutoff = o->miner_rho_distance_lower_cutoff;
-  m->upper_cutoff = o->miner_rho_distance_upper_cutoff;
-  m->cp = o->miner_rho_distance_cp;
-  m->mine = mine_rho_distance;
+static const struct dml_flag rho_distance_flags[] = {
+  DML_METHOD_FLAG(miner_rho_distance_lower_cutoff, FLOAT, "0.5", "rho_distance miner: lower distance cutoff"),
+  DML_METHOD_FLAG(miner_rho_distance_upper_cutoff, FLOAT, "1.4", "rho_distance miner: upper cutoff (never applied, as in the reference)"),
+  DML_METHOD_FLAG(miner_rho_distance_cp, FLOAT, "0.2", "rho_distance miner: probability of a flipped (push-apart) triplet"),
+};
+
+static dml_status rho_distance_create(const struct dml_opts *opt, struct dml_miner *m) {
+  struct rho_distance *s = xmalloc(sizeof *s);
+  s->lower_cutoff = dml_opts_float(opt, "miner_rho_distance_lower_cutoff");
+  s->cp = dml_opts_float(opt, "miner_rho_distance_cp");
+  m->state = s;
   return DML_OK;
 }
+
+const struct dml_miner_def dml_miner_def_rho_distance = {
+  .name = "rho_distance",
+  .internal_name = "rho_distance",
+  .summary = "distance miner with push-apart triplets at rate cp (Revisit's rho regularisation)",
+  DML_METHOD_FLAGS(rho_distance_flags),
+  .create = rho_distance_create,
+  .mine = mine_rho_distance,
+};

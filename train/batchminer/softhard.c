@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
 static dml_status mine_softhard(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
                                 struct dml_rng *r, struct dml_tuples *out) {
@@ -42,9 +42,9 @@ static dml_status mine_softhard(const struct dml_miner *m, const float *emb, con
   return DML_OK;
 }
 
-dml_status dml_miner_softhard(const struct dml_train_opts *o, struct dml_miner *m) {
-  (void)o;
-  m->internal_name = "softhard";
-  m->mine = mine_softhard;
-  return DML_OK;
-}
+const struct dml_miner_def dml_miner_def_softhard = {
+  .name = "softhard",
+  .internal_name = "softhard",
+  .summary = "a positive and a negative drawn from the hard sets when non-empty",
+  .mine = mine_softhard,
+};

@@ -1,5 +1,5 @@
 /* ad — a small float64 reverse-mode autodiff tape used by every criterion in train/criteria/ (module-private
- * header, not part of the public train.h API).
+ * header; method files include it instead of train/methods.h).
  *
  * Contract: nodes are scalars (value, gradient) numbered in creation order; a scalar op records its parents and
  * the local partial derivatives; "block" ops (row normalisation, A·Bᵀ) produce a contiguous range of output
@@ -18,7 +18,7 @@
 #define DML_CRITERIA_AD_H
 #include <stdint.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
 struct ad_tape;
 struct ad_block {

@@ -93,42 +93,49 @@ static void advsep_destroy(struct dml_criterion *c) {
   free(s);
 }
 
-dml_status dml_criterion_adversarial_separation(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag adversarial_separation_flags[] = {
+  DML_METHOD_FLAG(diva_decorrnet_dim, INT, "512", "adversarial_separation: hidden width of each regressor MLP (flag missing in the reference, BUG C5)"),
+  DML_METHOD_FLAG(diva_decorrnet_lr, FLOAT, "1e-5", "adversarial_separation: lr of the regressors"),
+  DML_METHOD_FLAG(diva_decorrelations, STRLIST, "0-1", "adversarial_separation: source-target pairs of embedding chunks (the embedding is cut into max index + 1 equal chunks)"),
+  DML_METHOD_FLAG(diva_rho_decorrelation, FLOATLIST, "1500", "adversarial_separation: weight per pair (one value = every pair)"),
+};
+
+static dml_status adversarial_separation_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                                 struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  (void)n_classes, (void)classes;
-  int n = o->diva_decorrelations.n;
+  const struct dml_strlist *pairs = dml_opts_strlist(opt, "diva_decorrelations");
+  const struct dml_floatlist *rho = dml_opts_floatlist(opt, "diva_rho_decorrelation");
+  int n = pairs->n, proj = dml_opts_int(opt, "diva_decorrnet_dim");
   if (n < 1) return dml_error(DML_ERR_ARG, "adversarial_separation needs --diva_decorrelations (e.g. 0-1)");
-  if (o->diva_rho_decorrelation.n != 1 && o->diva_rho_decorrelation.n != n)
+  if (rho->n != 1 && rho->n != n)
     return dml_error(DML_ERR_ARG, "--diva_rho_decorrelation: give one weight or one per pair (%d)", n);
-  if (o->diva_decorrnet_dim < 1) return dml_error(DML_ERR_ARG, "--diva_decorrnet_dim must be >= 1");
+  if (proj < 1) return dml_error(DML_ERR_ARG, "--diva_decorrnet_dim must be >= 1");
   struct advsep_state *s = xcalloc(1, sizeof *s);
   s->n_pairs = n;
-  s->proj = o->diva_decorrnet_dim;
+  s->proj = proj;
   s->src = xmalloc((size_t)n * sizeof *s->src);
   s->dst = xmalloc((size_t)n * sizeof *s->dst);
   s->w = xmalloc((size_t)n * sizeof *s->w);
   for (int q = 0; q < n; q++) {
     int a, b, used = 0;
-    if (sscanf(o->diva_decorrelations.v[q], "%d-%d%n", &a, &b, &used) != 2 || o->diva_decorrelations.v[q][used] ||
+    if (sscanf(pairs->v[q], "%d-%d%n", &a, &b, &used) != 2 || pairs->v[q][used] ||
         a < 0 || b < 0 || a == b || a > 63 || b > 63) {
       dml_status st = dml_error(DML_ERR_ARG, "--diva_decorrelations '%s': expected SOURCE-TARGET chunk indices like 0-1",
-                                o->diva_decorrelations.v[q]);
+                                pairs->v[q]);
       free(s->src), free(s->dst), free(s->w), free(s);
       return st;
     }
     s->src[q] = a, s->dst[q] = b;
-    s->w[q] = o->diva_rho_decorrelation.n == 1 ? o->diva_rho_decorrelation.v[0] : o->diva_rho_decorrelation.v[q];
+    s->w[q] = rho->n == 1 ? rho->v[0] : rho->v[q];
     if (a + 1 > s->n_chunks) s->n_chunks = a + 1;
     if (b + 1 > s->n_chunks) s->n_chunks = b + 1;
   }
-  if (o->embed_dim % s->n_chunks) {
+  if (shape->embed_dim % s->n_chunks) {
     dml_status st = dml_error(DML_ERR_ARG, "adversarial_separation: --embed_dim %d is not divisible into %d chunks",
-                              o->embed_dim, s->n_chunks);
+                              shape->embed_dim, s->n_chunks);
     free(s->src), free(s->dst), free(s->w), free(s);
     return st;
   }
-  int d = o->embed_dim / s->n_chunks, P = s->proj;
+  int d = shape->embed_dim / s->n_chunks, P = s->proj;
   s->host = dml_backend_cpu_new();
   dml_params_init(&c->params, s->host);
   for (int q = 0; q < n; q++) {
@@ -143,17 +150,24 @@ dml_status dml_criterion_adversarial_separation(const struct dml_train_opts *o, 
     dml_params_declare(&c->params, name, 1, (int[]){d}, 0, 1);
   }
   dml_params_alloc(&c->params);
-  struct dml_rng r = dml_rng_init((uint64_t)o->seed, DML_RNG_INIT, 0xc417, 6);
+  struct dml_rng r = dml_rng_init((uint64_t)dml_opts_int(opt, "seed"), DML_RNG_INIT, 0xc417, 6);
   for (int q = 0; q < c->params.n; q++) {
     double bound = 1 / sqrt((double)(q % 4 < 2 ? d : P)); /* nn.Linear: U(±1/√fan_in) for weight and bias */
     for (size_t k = 0; k < c->params.p[q].n; k++)
       c->params.p[q].t.data[k] = (float)((2 * dml_rng_uniform(&r) - 1) * bound);
   }
   c->state = s;
-  c->requires_miner = 0;
-  c->allowed_miners = "*";
-  c->params_lr = o->diva_decorrnet_lr;
+  c->params_lr = dml_opts_float(opt, "diva_decorrnet_lr");
   c->loss = advsep_loss;
   c->destroy = advsep_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_adversarial_separation = {
+  .name = "adversarial_separation",
+  .summary = "DiVA adversarial separation of embedding chunks",
+  DML_METHOD_FLAGS(adversarial_separation_flags),
+  .requires_miner = 0,
+  .allowed_miners = "*",
+  .create = adversarial_separation_create,
+};

@@ -61,19 +61,31 @@ static void angular_destroy(struct dml_criterion *c) {
   free(c->state);
 }
 
-dml_status dml_criterion_angular(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag angular_flags[] = {
+  DML_METHOD_FLAG(loss_angular_alpha, FLOAT, "45", "angular: angle in degrees"),
+  DML_METHOD_FLAG(loss_angular_npair_ang_weight, FLOAT, "2", "angular: weight of the angular term"),
+  DML_METHOD_FLAG(loss_angular_npair_l2, FLOAT, "0.005", "angular: weight of the mean embedding norm"),
+};
+
+static dml_status angular_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                  struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  (void)n_classes, (void)classes;
+  (void)shape;
   struct angular_state *s = xmalloc(sizeof *s);
-  double tn = tan(o->loss_angular_alpha / 180.0 * M_PI);
+  double tn = tan(dml_opts_float(opt, "loss_angular_alpha") / 180.0 * M_PI);
   s->tan2 = tn * tn;
-  s->ang_weight = o->loss_angular_npair_ang_weight;
-  s->l2 = o->loss_angular_npair_l2;
+  s->ang_weight = dml_opts_float(opt, "loss_angular_npair_ang_weight");
+  s->l2 = dml_opts_float(opt, "loss_angular_npair_l2");
   c->state = s;
-  c->requires_miner = 1;
-  c->allowed_miners = "npair";
   c->loss = angular_loss;
   c->destroy = angular_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_angular = {
+  .name = "angular",
+  .summary = "angular loss with the N-pair term",
+  DML_METHOD_FLAGS(angular_flags),
+  .requires_miner = 1,
+  .allowed_miners = "npair",
+  .create = angular_create,
+};

@@ -64,26 +64,39 @@ static void arcface_destroy(struct dml_criterion *c) {
   crit_release(c, s->host, s->classes, s);
 }
 
-dml_status dml_criterion_arcface(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag arcface_flags[] = {
+  DML_METHOD_FLAG(loss_arcface_lr, FLOAT, "5e-4", "arcface: lr of the class weights"),
+  DML_METHOD_FLAG(loss_arcface_angular_margin, FLOAT, "0.5", "arcface: additive angular margin (rad)"),
+  DML_METHOD_FLAG(loss_arcface_feature_scale, FLOAT, "16", "arcface: scale s"),
+  DML_METHOD_FLAG(loss_arcface_all_logits, BOOL, "0", "(dml) arcface: ICML-era version (margin correction added to every logit of the row)"),
+};
+
+static dml_status arcface_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                  struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   struct arcface_state *s = xcalloc(1, sizeof *s);
-  s->margin = o->loss_arcface_angular_margin;
-  s->scale = o->loss_arcface_feature_scale;
-  s->all_logits = o->loss_arcface_all_logits;
-  s->n_classes = n_classes;
-  s->classes = xmalloc((size_t)n_classes * sizeof *s->classes);
-  memcpy(s->classes, classes, (size_t)n_classes * sizeof *classes);
-  s->host = crit_params_one(c, "class_map", n_classes, o->embed_dim);
-  struct dml_rng r = dml_rng_init((uint64_t)o->seed, DML_RNG_INIT, 0xc417, 3);
-  double bound = 1 / sqrt((double)o->embed_dim);
+  s->margin = dml_opts_float(opt, "loss_arcface_angular_margin");
+  s->scale = dml_opts_float(opt, "loss_arcface_feature_scale");
+  s->all_logits = dml_opts_int(opt, "loss_arcface_all_logits");
+  s->n_classes = shape->n_classes;
+  s->classes = xmalloc((size_t)shape->n_classes * sizeof *s->classes);
+  memcpy(s->classes, shape->classes, (size_t)shape->n_classes * sizeof *shape->classes);
+  s->host = crit_params_one(c, "class_map", shape->n_classes, shape->embed_dim);
+  struct dml_rng r = dml_rng_init((uint64_t)dml_opts_int(opt, "seed"), DML_RNG_INIT, 0xc417, 3);
+  double bound = 1 / sqrt((double)shape->embed_dim);
   for (size_t i = 0; i < c->params.total; i++)
     c->params.p[0].t.data[i] = (float)((2 * dml_rng_uniform(&r) - 1) * bound);
   c->state = s;
-  c->requires_miner = 0;
-  c->allowed_miners = "*";
-  c->params_lr = o->loss_arcface_lr;
+  c->params_lr = dml_opts_float(opt, "loss_arcface_lr");
   c->loss = arcface_loss;
   c->destroy = arcface_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_arcface = {
+  .name = "arcface",
+  .summary = "ArcFace additive angular margin loss",
+  DML_METHOD_FLAGS(arcface_flags),
+  .requires_miner = 0,
+  .allowed_miners = "*",
+  .create = arcface_create,
+};

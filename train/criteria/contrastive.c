@@ -40,17 +40,28 @@ static void contrastive_destroy(struct dml_criterion *c) {
   free(c->state);
 }
 
-dml_status dml_criterion_contrastive(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag contrastive_flags[] = {
+  DML_METHOD_FLAG(loss_contrastive_pos_margin, FLOAT, "0", "contrastive: positive margin"),
+  DML_METHOD_FLAG(loss_contrastive_neg_margin, FLOAT, "1", "contrastive: negative margin"),
+};
+
+static dml_status contrastive_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                      struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  (void)n_classes, (void)classes;
+  (void)shape;
   struct contrastive_state *s = xmalloc(sizeof *s);
-  s->pos_margin = o->loss_contrastive_pos_margin;
-  s->neg_margin = o->loss_contrastive_neg_margin;
+  s->pos_margin = dml_opts_float(opt, "loss_contrastive_pos_margin");
+  s->neg_margin = dml_opts_float(opt, "loss_contrastive_neg_margin");
   c->state = s;
-  c->requires_miner = 1;
-  c->allowed_miners = "*";
   c->loss = contrastive_loss;
   c->destroy = contrastive_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_contrastive = {
+  .name = "contrastive",
+  .summary = "contrastive loss on the pairs of mined triplets",
+  DML_METHOD_FLAGS(contrastive_flags),
+  .requires_miner = 1,
+  .allowed_miners = "*",
+  .create = contrastive_create,
+};

@@ -84,17 +84,27 @@ static void histogram_destroy(struct dml_criterion *c) {
   free(c->state);
 }
 
-dml_status dml_criterion_histogram(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag histogram_flags[] = {
+  DML_METHOD_FLAG(loss_histogram_nbins, INT, "65", "histogram: bins"),
+};
+
+static dml_status histogram_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                    struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  (void)n_classes, (void)classes;
-  if (o->loss_histogram_nbins < 2) return dml_error(DML_ERR_ARG, "--loss_histogram_nbins must be >= 2");
+  (void)shape;
+  if (dml_opts_int(opt, "loss_histogram_nbins") < 2) return dml_error(DML_ERR_ARG, "--loss_histogram_nbins must be >= 2");
   int *R = xmalloc(sizeof *R);
-  *R = o->loss_histogram_nbins;
+  *R = dml_opts_int(opt, "loss_histogram_nbins");
   c->state = R;
-  c->requires_miner = 0;
-  c->allowed_miners = "*";
   c->loss = histogram_loss;
   c->destroy = histogram_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_histogram = {
+  .name = "histogram",
+  .summary = "histogram loss",
+  DML_METHOD_FLAGS(histogram_flags),
+  .requires_miner = 0,
+  .allowed_miners = "*",
+  .create = histogram_create,
+};

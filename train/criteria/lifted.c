@@ -51,17 +51,28 @@ static void lifted_destroy(struct dml_criterion *c) {
   free(c->state);
 }
 
-dml_status dml_criterion_lifted(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag lifted_flags[] = {
+  DML_METHOD_FLAG(loss_lifted_neg_margin, FLOAT, "1", "lifted: negative margin"),
+  DML_METHOD_FLAG(loss_lifted_l2, FLOAT, "0.005", "lifted: weight of the mean embedding norm"),
+};
+
+static dml_status lifted_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                 struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  (void)n_classes, (void)classes;
+  (void)shape;
   struct lifted_state *s = xmalloc(sizeof *s);
-  s->margin = o->loss_lifted_neg_margin;
-  s->l2 = o->loss_lifted_l2;
+  s->margin = dml_opts_float(opt, "loss_lifted_neg_margin");
+  s->l2 = dml_opts_float(opt, "loss_lifted_l2");
   c->state = s;
-  c->requires_miner = 1;
-  c->allowed_miners = "lifted";
   c->loss = lifted_loss;
   c->destroy = lifted_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_lifted = {
+  .name = "lifted",
+  .summary = "generalised lifted structure loss",
+  DML_METHOD_FLAGS(lifted_flags),
+  .requires_miner = 1,
+  .allowed_miners = "lifted",
+  .create = lifted_create,
+};

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
 struct margin_state {
   double alpha, beta0, nu;
@@ -96,31 +96,45 @@ static void margin_destroy(struct dml_criterion *c) {
   free(s);
 }
 
-dml_status dml_criterion_margin(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag margin_flags[] = {
+  DML_METHOD_FLAG(loss_margin_margin, FLOAT, "0.2", "margin loss: alpha"),
+  DML_METHOD_FLAG(loss_margin_beta_lr, FLOAT, "5e-4", "margin loss: learning rate of beta"),
+  DML_METHOD_FLAG(loss_margin_beta, FLOAT, "1.2", "margin loss: initial beta"),
+  DML_METHOD_FLAG(loss_margin_nu, FLOAT, "0", "margin loss: beta regulariser weight (reference crashes when != 0; fixed)"),
+  DML_METHOD_FLAG(loss_margin_beta_constant, BOOL, "0", "margin loss: beta is a constant"),
+};
+
+static dml_status margin_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                 struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   struct margin_state *s = xcalloc(1, sizeof *s);
-  s->alpha = o->loss_margin_margin;
-  s->beta0 = o->loss_margin_beta;
-  s->nu = o->loss_margin_nu;
-  s->beta_constant = o->loss_margin_beta_constant;
-  s->n_classes = n_classes;
-  s->classes = xmalloc((size_t)n_classes * sizeof *s->classes);
-  memcpy(s->classes, classes, (size_t)n_classes * sizeof *classes);
+  s->alpha = dml_opts_float(opt, "loss_margin_margin");
+  s->beta0 = dml_opts_float(opt, "loss_margin_beta");
+  s->nu = dml_opts_float(opt, "loss_margin_nu");
+  s->beta_constant = dml_opts_int(opt, "loss_margin_beta_constant");
+  s->n_classes = shape->n_classes;
+  s->classes = xmalloc((size_t)shape->n_classes * sizeof *s->classes);
+  memcpy(s->classes, shape->classes, (size_t)shape->n_classes * sizeof *shape->classes);
   s->host = dml_backend_cpu_new();
   c->state = s;
-  c->requires_miner = 1;
-  c->allowed_miners = "*";
-  c->params_lr = o->loss_margin_beta_lr;
+  c->params_lr = dml_opts_float(opt, "loss_margin_beta_lr");
   c->loss = margin_loss;
   c->destroy = margin_destroy;
   dml_params_init(&c->params, s->host);
   if (!s->beta_constant) {
-    dml_params_declare(&c->params, "beta", 1, (int[]){n_classes}, 0, 1);
+    dml_params_declare(&c->params, "beta", 1, (int[]){shape->n_classes}, 0, 1);
     dml_params_alloc(&c->params);
-    for (int i = 0; i < n_classes; i++) c->params.p[0].t.data[i] = (float)s->beta0;
+    for (int i = 0; i < shape->n_classes; i++) c->params.p[0].t.data[i] = (float)s->beta0;
   } else {
     dml_params_alloc(&c->params);
   }
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_margin = {
+  .name = "margin",
+  .summary = "margin loss (Wu et al. 2017) with a learnable beta per class",
+  DML_METHOD_FLAGS(margin_flags),
+  .requires_miner = 1,
+  .allowed_miners = "*",
+  .create = margin_create,
+};

@@ -91,27 +91,43 @@ static void ms_destroy(struct dml_criterion *c) {
   free(c->state);
 }
 
-dml_status dml_criterion_multisimilarity(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag multisimilarity_flags[] = {
+  DML_METHOD_FLAG(loss_multisimilarity_pos_weight, FLOAT, "2", "multisimilarity: alpha"),
+  DML_METHOD_FLAG(loss_multisimilarity_neg_weight, FLOAT, "40", "multisimilarity: beta"),
+  DML_METHOD_FLAG(loss_multisimilarity_margin, FLOAT, "0.1", "multisimilarity: mining epsilon"),
+  DML_METHOD_FLAG(loss_multisimilarity_thresh, FLOAT, "0.5", "multisimilarity: lambda"),
+  DML_METHOD_FLAG(loss_multisimilarity_variant, STR, "revisit", "(dml) multisimilarity: revisit (per-anchor) or nir (the NIR repository's vectorised form)"),
+  DML_METHOD_FLAG(loss_multisimilarity_pos_thresh, FLOAT, "0.5", "multisimilarity, variant nir: lambda+"),
+  DML_METHOD_FLAG(loss_multisimilarity_neg_thresh, FLOAT, "0.5", "multisimilarity, variant nir: lambda-"),
+};
+
+static dml_status multisimilarity_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                          struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  (void)n_classes, (void)classes;
+  (void)shape;
   struct ms_state *s = xmalloc(sizeof *s);
-  s->alpha = o->loss_multisimilarity_pos_weight;
-  s->beta = o->loss_multisimilarity_neg_weight;
-  s->eps = o->loss_multisimilarity_margin;
-  s->lambda = o->loss_multisimilarity_thresh;
-  s->lpos = o->loss_multisimilarity_pos_thresh;
-  s->lneg = o->loss_multisimilarity_neg_thresh;
-  const char *v = o->loss_multisimilarity_variant ? o->loss_multisimilarity_variant : "revisit";
+  s->alpha = dml_opts_float(opt, "loss_multisimilarity_pos_weight");
+  s->beta = dml_opts_float(opt, "loss_multisimilarity_neg_weight");
+  s->eps = dml_opts_float(opt, "loss_multisimilarity_margin");
+  s->lambda = dml_opts_float(opt, "loss_multisimilarity_thresh");
+  s->lpos = dml_opts_float(opt, "loss_multisimilarity_pos_thresh");
+  s->lneg = dml_opts_float(opt, "loss_multisimilarity_neg_thresh");
+  const char *v = dml_opts_str(opt, "loss_multisimilarity_variant");
   if (strcmp(v, "revisit") && strcmp(v, "nir")) {
     free(s);
     return dml_error(DML_ERR_ARG, "--loss_multisimilarity_variant '%s': expected revisit or nir", v);
   }
   s->nir = !strcmp(v, "nir");
   c->state = s;
-  c->requires_miner = 0;
-  c->allowed_miners = "*";
   c->loss = ms_loss;
   c->destroy = ms_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_multisimilarity = {
+  .name = "multisimilarity",
+  .summary = "multi-similarity loss",
+  DML_METHOD_FLAGS(multisimilarity_flags),
+  .requires_miner = 0,
+  .allowed_miners = "*",
+  .create = multisimilarity_create,
+};

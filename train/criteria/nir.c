@@ -208,12 +208,36 @@ static void nir_destroy(struct dml_criterion *c) {
   free(s);
 }
 
-dml_status dml_criterion_nir(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag nir_flags[] = {
+  DML_METHOD_FLAG(loss_nir_w_align, FLOAT, "0.01", "nir: weight of the ProxyAnchor term"),
+  DML_METHOD_FLAG(loss_nir_proxy_lrmulti, FLOAT, "4000", "nir: proxy lr = lr * proxy_lrmulti"),
+  DML_METHOD_FLAG(loss_nir_lrmulti, FLOAT, "50", "nir: flow lr = lr * lrmulti"),
+  DML_METHOD_FLAG(loss_nir_logmatch, FLOAT, "1.0", "nir: unused (as the reference)"),
+  DML_METHOD_FLAG(loss_nir_pos_alpha, FLOAT, "1.0", "nir: unused (as the reference)"),
+  DML_METHOD_FLAG(loss_nir_neg_alpha, FLOAT, "1.0", "nir: unused (as the reference)"),
+  DML_METHOD_FLAG(loss_nir_margin, FLOAT, "0.1", "nir: unused (as the reference)"),
+  DML_METHOD_FLAG(loss_nir_delta, FLOAT, "0.2", "nir: unused (as the reference)"),
+  DML_METHOD_FLAG(loss_nir_pair_perc, FLOAT, "1.0", "nir: unused (as the reference)"),
+  DML_METHOD_FLAG(loss_nir_noise, FLOAT, "0", "nir: if > 0, x <- normalize(x + noise * U[0,1)) before the flow"),
+  DML_METHOD_FLAG(loss_nir_nf_cond_mode, STR, "dense", "nir: conditioned coupling blocks: dense, start, mid, end"),
+  DML_METHOD_FLAG(loss_nir_nf_fc_depth, INT, "8", "nir: Linear layers per coupling subnet"),
+  DML_METHOD_FLAG(loss_nir_nf_fc_width, INT, "128", "nir: hidden width of the subnets"),
+  DML_METHOD_FLAG(loss_nir_nf_cblocks, INT, "5", "nir: (permute + coupling) blocks"),
+  DML_METHOD_FLAG(loss_nir_nf_fc_dropout, FLOAT, "0", "nir: unused (no dropout layer is built, as the reference)"),
+  DML_METHOD_FLAG(loss_nir_nf_clamp_alpha, FLOAT, "2.0", "nir: coupling soft clamp"),
+  DML_METHOD_FLAG(loss_nir_nf_fc_init, STR, "none", "nir: none (PyTorch default) or xavier"),
+  DML_METHOD_FLAG(loss_oproxy_pos_alpha, FLOAT, "32", "oproxy: positive scale"),
+  DML_METHOD_FLAG(loss_oproxy_neg_alpha, FLOAT, "32", "oproxy: negative scale"),
+  DML_METHOD_FLAG(loss_oproxy_pos_delta, FLOAT, "0.1", "oproxy: positive margin"),
+  DML_METHOD_FLAG(loss_oproxy_neg_delta, FLOAT, "-0.1", "oproxy: negative margin"),
+};
+
+static dml_status nir_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                              struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  const char *mode = o->loss_nir_nf_cond_mode ? o->loss_nir_nf_cond_mode : "dense";
-  const char *init = o->loss_nir_nf_fc_init ? o->loss_nir_nf_fc_init : "none";
-  int D = o->embed_dim, K = o->loss_nir_nf_cblocks, depth = o->loss_nir_nf_fc_depth, W = o->loss_nir_nf_fc_width;
+  const char *mode = dml_opts_str(opt, "loss_nir_nf_cond_mode");
+  const char *init = dml_opts_str(opt, "loss_nir_nf_fc_init");
+  int D = shape->embed_dim, K = dml_opts_int(opt, "loss_nir_nf_cblocks");
+  int depth = dml_opts_int(opt, "loss_nir_nf_fc_depth"), W = dml_opts_int(opt, "loss_nir_nf_fc_width");
   if (strcmp(mode, "dense") && strcmp(mode, "start") && strcmp(mode, "mid") && strcmp(mode, "end"))
     return dml_error(DML_ERR_ARG, "--loss_nir_nf_cond_mode '%s': this build has dense, start, mid, end "
                      "(dense_embed, dense_embed_multi, dense_embed_multi_stacked are not implemented)", mode);
@@ -223,14 +247,16 @@ dml_status dml_criterion_nir(const struct dml_train_opts *o, int n_classes, cons
     return dml_error(DML_ERR_ARG, "nir: needs --embed_dim >= 2, --loss_nir_nf_cblocks >= 1, "
                      "--loss_nir_nf_fc_depth >= 2, --loss_nir_nf_fc_width >= 1");
   struct nir_state *s = xcalloc(1, sizeof *s);
-  s->n_classes = n_classes, s->D = D, s->K = K, s->width = W, s->depth = depth;
+  s->n_classes = shape->n_classes, s->D = D, s->K = K, s->width = W, s->depth = depth;
   s->l1 = D / 2, s->l2 = D - D / 2;
-  s->classes = xmalloc((size_t)n_classes * sizeof *s->classes);
-  memcpy(s->classes, classes, (size_t)n_classes * sizeof *classes);
-  s->clamp = o->loss_nir_nf_clamp_alpha, s->w_align = o->loss_nir_w_align, s->noise = o->loss_nir_noise;
-  s->pa = o->loss_oproxy_pos_alpha, s->na = o->loss_oproxy_neg_alpha;
-  s->pd = o->loss_oproxy_pos_delta, s->nd = o->loss_oproxy_neg_delta;
-  s->seed = (uint64_t)o->seed;
+  s->classes = xmalloc((size_t)shape->n_classes * sizeof *s->classes);
+  memcpy(s->classes, shape->classes, (size_t)shape->n_classes * sizeof *shape->classes);
+  s->clamp = dml_opts_float(opt, "loss_nir_nf_clamp_alpha");
+  s->w_align = dml_opts_float(opt, "loss_nir_w_align");
+  s->noise = dml_opts_float(opt, "loss_nir_noise");
+  s->pa = dml_opts_float(opt, "loss_oproxy_pos_alpha"), s->na = dml_opts_float(opt, "loss_oproxy_neg_alpha");
+  s->pd = dml_opts_float(opt, "loss_oproxy_pos_delta"), s->nd = dml_opts_float(opt, "loss_oproxy_neg_delta");
+  s->seed = (uint64_t)dml_opts_int(opt, "seed");
   s->perm = xmalloc((size_t)K * D * sizeof *s->perm);
   s->cond = xmalloc((size_t)K * sizeof *s->cond);
   for (int k = 0; k < K; k++) {
@@ -257,10 +283,10 @@ dml_status dml_criterion_nir(const struct dml_train_opts *o, int n_classes, cons
     }
   s->host = dml_backend_cpu_new();
   dml_params_init(&c->params, s->host);
-  dml_params_declare(&c->params, "proxies", 2, (int[]){n_classes, D}, 0, 1);
+  dml_params_declare(&c->params, "proxies", 2, (int[]){shape->n_classes, D}, 0, 1);
   dml_params_declare(&c->params, "flow", 1, (int[]){(int)total}, 0, 1);
   dml_params_alloc(&c->params);
-  struct dml_rng r = dml_rng_init((uint64_t)o->seed, DML_RNG_INIT, 0xc417, 7);
+  struct dml_rng r = dml_rng_init((uint64_t)dml_opts_int(opt, "seed"), DML_RNG_INIT, 0xc417, 7);
   for (size_t i = 0; i < c->params.p[0].n; i++) c->params.p[0].t.data[i] = (float)(dml_rng_normal(&r) / 8);
   float *fl = c->params.p[1].t.data;
   int xavier = !strcmp(init, "xavier");
@@ -272,14 +298,21 @@ dml_status dml_criterion_nir(const struct dml_train_opts *o, int n_classes, cons
     int first_linear = li % depth == 0;
     for (int k = 0; k < nout; k++) bp[k] = xavier && !first_linear ? 0.0f : (float)((2 * dml_rng_uniform(&r) - 1) * bb);
   }
-  s->lr[0] = o->lr * o->loss_nir_proxy_lrmulti;
-  s->lr[1] = o->lr * o->loss_nir_lrmulti;
+  s->lr[0] = dml_opts_float(opt, "lr") * dml_opts_float(opt, "loss_nir_proxy_lrmulti");
+  s->lr[1] = dml_opts_float(opt, "lr") * dml_opts_float(opt, "loss_nir_lrmulti");
   c->state = s;
-  c->requires_miner = 0;
-  c->allowed_miners = "*";
   c->params_lr = s->lr[1];
   c->param_lr = s->lr;
   c->loss = nir_loss;
   c->destroy = nir_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_nir = {
+  .name = "nir",
+  .summary = "non-isotropic regularisation (normalizing flow + ProxyAnchor)",
+  DML_METHOD_FLAGS(nir_flags),
+  .requires_miner = 0,
+  .allowed_miners = "*",
+  .create = nir_create,
+};

@@ -48,17 +48,27 @@ static void npair_destroy(struct dml_criterion *c) {
   free(c->state);
 }
 
-dml_status dml_criterion_npair(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag npair_flags[] = {
+  DML_METHOD_FLAG(loss_npair_l2, FLOAT, "0.005", "npair: weight of the mean embedding norm"),
+};
+
+static dml_status npair_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  (void)n_classes, (void)classes;
+  (void)shape;
   struct npair_state *s = xmalloc(sizeof *s);
-  s->l2 = o->loss_npair_l2;
-  s->scale = o->arch && strstr(o->arch, "bninception") ? 0.25 : 1;
+  s->l2 = dml_opts_float(opt, "loss_npair_l2");
+  s->scale = strstr(dml_opts_str(opt, "arch"), "bninception") ? 0.25 : 1;
   c->state = s;
-  c->requires_miner = 1;
-  c->allowed_miners = "npair";
   c->loss = npair_loss;
   c->destroy = npair_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_npair = {
+  .name = "npair",
+  .summary = "N-pair loss",
+  DML_METHOD_FLAGS(npair_flags),
+  .requires_miner = 1,
+  .allowed_miners = "npair",
+  .create = npair_create,
+};

@@ -76,32 +76,47 @@ static void oproxy_destroy(struct dml_criterion *c) {
   crit_release(c, s->host, s->classes, s);
 }
 
-dml_status dml_criterion_oproxy(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag oproxy_flags[] = {
+  DML_METHOD_FLAG(loss_oproxy_mode, STR, "anchor", "oproxy: anchor (ProxyAnchor) or nca"),
+  DML_METHOD_FLAG(loss_oproxy_lrmulti, FLOAT, "2000", "oproxy: proxy lr = lr * lrmulti"),
+  DML_METHOD_FLAG(loss_oproxy_pos_alpha, FLOAT, "32", "oproxy: positive scale"),
+  DML_METHOD_FLAG(loss_oproxy_neg_alpha, FLOAT, "32", "oproxy: negative scale"),
+  DML_METHOD_FLAG(loss_oproxy_pos_delta, FLOAT, "0.1", "oproxy: positive margin"),
+  DML_METHOD_FLAG(loss_oproxy_neg_delta, FLOAT, "-0.1", "oproxy: negative margin"),
+};
+
+static dml_status oproxy_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                 struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  const char *mode = o->loss_oproxy_mode ? o->loss_oproxy_mode : "anchor";
+  const char *mode = dml_opts_str(opt, "loss_oproxy_mode");
   if (strcmp(mode, "anchor") && strcmp(mode, "nca"))
     return dml_error(DML_ERR_ARG, "--loss_oproxy_mode '%s': expected anchor or nca", mode);
   struct oproxy_state *s = xcalloc(1, sizeof *s);
   s->nca = !strcmp(mode, "nca");
-  s->pa = o->loss_oproxy_pos_alpha;
-  s->na = o->loss_oproxy_neg_alpha;
-  s->pd = o->loss_oproxy_pos_delta;
-  s->nd = o->loss_oproxy_neg_delta;
-  s->n_classes = n_classes;
-  s->classes = xmalloc((size_t)n_classes * sizeof *s->classes);
-  memcpy(s->classes, classes, (size_t)n_classes * sizeof *classes);
-  s->host = crit_params_one(c, "proxies", n_classes, o->embed_dim);
-  struct dml_rng r = dml_rng_init((uint64_t)o->seed, DML_RNG_INIT, 0xc417, 5);
+  s->pa = dml_opts_float(opt, "loss_oproxy_pos_alpha");
+  s->na = dml_opts_float(opt, "loss_oproxy_neg_alpha");
+  s->pd = dml_opts_float(opt, "loss_oproxy_pos_delta");
+  s->nd = dml_opts_float(opt, "loss_oproxy_neg_delta");
+  s->n_classes = shape->n_classes;
+  s->classes = xmalloc((size_t)shape->n_classes * sizeof *s->classes);
+  memcpy(s->classes, shape->classes, (size_t)shape->n_classes * sizeof *shape->classes);
+  s->host = crit_params_one(c, "proxies", shape->n_classes, shape->embed_dim);
+  struct dml_rng r = dml_rng_init((uint64_t)dml_opts_int(opt, "seed"), DML_RNG_INIT, 0xc417, 5);
   for (size_t i = 0; i < c->params.total; i++) c->params.p[0].t.data[i] = (float)(dml_rng_normal(&r) / 8);
   c->state = s;
-  c->requires_miner = 0;
-  c->allowed_miners = "*";
-  c->params_lr = o->lr * o->loss_oproxy_lrmulti;
+  c->params_lr = dml_opts_float(opt, "lr") * dml_opts_float(opt, "loss_oproxy_lrmulti");
   c->loss = oproxy_loss;
   c->destroy = oproxy_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_oproxy = {
+  .name = "oproxy",
+  .summary = "ProxyAnchor / ProxyNCA variant of the NIR repository",
+  DML_METHOD_FLAGS(oproxy_flags),
+  .requires_miner = 0,
+  .allowed_miners = "*",
+  .create = oproxy_create,
+};
 
 int crit_proxyanchor(struct ad_tape *t, int x, int p, const int *y, int B, int C, int D, double pa, double na,
                      double pd, double nd) {

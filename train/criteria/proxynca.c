@@ -50,21 +50,31 @@ static void proxynca_destroy(struct dml_criterion *c) {
   crit_release(c, s->host, s->classes, s);
 }
 
-dml_status dml_criterion_proxynca(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag proxynca_flags[] = {
+  DML_METHOD_FLAG(loss_proxynca_lrmulti, FLOAT, "50", "proxynca: proxy lr = lr * lrmulti"),
+};
+
+static dml_status proxynca_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                   struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   struct proxynca_state *s = xcalloc(1, sizeof *s);
-  s->n_classes = n_classes;
-  s->classes = xmalloc((size_t)n_classes * sizeof *s->classes);
-  memcpy(s->classes, classes, (size_t)n_classes * sizeof *classes);
-  s->host = crit_params_one(c, "proxies", n_classes, o->embed_dim);
-  struct dml_rng r = dml_rng_init((uint64_t)o->seed, DML_RNG_INIT, 0xc417, 1);
+  s->n_classes = shape->n_classes;
+  s->classes = xmalloc((size_t)shape->n_classes * sizeof *s->classes);
+  memcpy(s->classes, shape->classes, (size_t)shape->n_classes * sizeof *shape->classes);
+  s->host = crit_params_one(c, "proxies", shape->n_classes, shape->embed_dim);
+  struct dml_rng r = dml_rng_init((uint64_t)dml_opts_int(opt, "seed"), DML_RNG_INIT, 0xc417, 1);
   for (size_t i = 0; i < c->params.total; i++) c->params.p[0].t.data[i] = (float)(dml_rng_normal(&r) / 8);
   c->state = s;
-  c->requires_miner = 0;
-  c->allowed_miners = "*";
-  c->params_lr = o->lr * o->loss_proxynca_lrmulti;
+  c->params_lr = dml_opts_float(opt, "lr") * dml_opts_float(opt, "loss_proxynca_lrmulti");
   c->loss = proxynca_loss;
   c->destroy = proxynca_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_proxynca = {
+  .name = "proxynca",
+  .summary = "ProxyNCA with one proxy per class",
+  DML_METHOD_FLAGS(proxynca_flags),
+  .requires_miner = 0,
+  .allowed_miners = "*",
+  .create = proxynca_create,
+};

@@ -78,19 +78,31 @@ static void quadruplet_destroy(struct dml_criterion *c) {
   free(c->state);
 }
 
-dml_status dml_criterion_quadruplet(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag quadruplet_flags[] = {
+  DML_METHOD_FLAG(loss_quadruplet_margin_alpha_1, FLOAT, "0.2", "quadruplet: triplet margin"),
+  DML_METHOD_FLAG(loss_quadruplet_margin_alpha_2, FLOAT, "0.2", "quadruplet: fourth-sample margin"),
+  DML_METHOD_FLAG(loss_quadruplet_per_triplet, BOOL, "0", "(dml) quadruplet: paper form (one fourth sample per triplet) instead of the reference's all-pairs mean"),
+};
+
+static dml_status quadruplet_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                     struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  (void)n_classes, (void)classes;
+  (void)shape;
   struct quadruplet_state *s = xcalloc(1, sizeof *s);
-  s->alpha1 = o->loss_quadruplet_margin_alpha_1;
-  s->alpha2 = o->loss_quadruplet_margin_alpha_2;
-  s->per_triplet = o->loss_quadruplet_per_triplet;
-  s->seed = (uint64_t)o->seed;
+  s->alpha1 = dml_opts_float(opt, "loss_quadruplet_margin_alpha_1");
+  s->alpha2 = dml_opts_float(opt, "loss_quadruplet_margin_alpha_2");
+  s->per_triplet = dml_opts_int(opt, "loss_quadruplet_per_triplet");
+  s->seed = (uint64_t)dml_opts_int(opt, "seed");
   c->state = s;
-  c->requires_miner = 1;
-  c->allowed_miners = "*";
   c->loss = quadruplet_loss;
   c->destroy = quadruplet_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_quadruplet = {
+  .name = "quadruplet",
+  .summary = "quadruplet loss",
+  DML_METHOD_FLAGS(quadruplet_flags),
+  .requires_miner = 1,
+  .allowed_miners = "*",
+  .create = quadruplet_create,
+};

@@ -1,49 +1,56 @@
-/* registry (criteria) — criterion name → constructor; checks the miner against the criterion's allowed list. */
+/* registry (criteria) — a criterion by name from the list (train/criteria/list.h, tabled in train/registry.c),
+ * built for a shape; the batch check every loss call goes through. */
 #include <string.h>
 
 #include "train/criteria/ad.h"
+#include "train/train.h"
 
-static const struct {
-  const char *name;
-  dml_status (*create)(const struct dml_train_opts *, int, const int32_t *, struct dml_criterion *);
-} criteria[] = {
-  {"triplet", dml_criterion_triplet},
-  {"margin", dml_criterion_margin},
-  {"contrastive", dml_criterion_contrastive},
-  {"lifted", dml_criterion_lifted},
-  {"npair", dml_criterion_npair},
-  {"angular", dml_criterion_angular},
-  {"snr", dml_criterion_snr},
-  {"quadruplet", dml_criterion_quadruplet},
-  {"proxynca", dml_criterion_proxynca},
-  {"softmax", dml_criterion_softmax},
-  {"arcface", dml_criterion_arcface},
-  {"softtriplet", dml_criterion_softtriplet},
-  {"histogram", dml_criterion_histogram},
-  {"multisimilarity", dml_criterion_multisimilarity},
-  {"adversarial_separation", dml_criterion_adversarial_separation},
-  {"oproxy", dml_criterion_oproxy},
-  {"nir", dml_criterion_nir},
-};
-
-const char *dml_criterion_name(int i) {
-  return i >= 0 && (size_t)i < sizeof criteria / sizeof *criteria ? criteria[i].name : NULL;
+const struct dml_criterion_def *dml_criterion_def(int i) {
+  for (int k = 0; dml_criterion_defs[k]; k++)
+    if (k == i) return dml_criterion_defs[k];
+  return NULL;
 }
 
-dml_status dml_criterion_create(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+const char *dml_criterion_name(int i) {
+  const struct dml_criterion_def *d = dml_criterion_def(i);
+  return d ? d->name : NULL;
+}
+
+dml_status dml_criterion_create(const char *name, const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                 struct dml_criterion *c) {
   memset(c, 0, sizeof *c);
-  for (size_t i = 0; i < sizeof criteria / sizeof *criteria; i++)
-    if (!strcmp(o->loss, criteria[i].name)) {
-      c->name = criteria[i].name;
-      return criteria[i].create(o, n_classes, classes, c);
+  const struct dml_criterion_def *d = NULL;
+  for (int i = 0; dml_criterion_defs[i] && !d; i++)
+    if (!strcmp(name, dml_criterion_defs[i]->name)) d = dml_criterion_defs[i];
+  if (!d) {
+    char known[512] = "";
+    for (int i = 0; dml_criterion_defs[i]; i++) {
+      strncat(known, i ? " " : "", sizeof known - strlen(known) - 1);
+      strncat(known, dml_criterion_defs[i]->name, sizeof known - strlen(known) - 1);
     }
-  char known[512] = "";
-  for (size_t i = 0; i < sizeof criteria / sizeof *criteria; i++) {
-    strncat(known, i ? " " : "", sizeof known - strlen(known) - 1);
-    strncat(known, criteria[i].name, sizeof known - strlen(known) - 1);
+    return dml_error(DML_ERR_ARG, "unknown --loss '%s' (known: %s)", name, known);
   }
-  return dml_error(DML_ERR_ARG, "unknown --loss '%s' (known: %s)", o->loss, known);
+  if (shape->embed_dim < 1) return dml_error(DML_ERR_ARG, "--loss %s: embedding dimension %d", name, shape->embed_dim);
+  if (shape->n_classes < 1 || !shape->classes)
+    return dml_error(DML_ERR_ARG, "--loss %s: needs at least one training class", name);
+  c->name = d->name;
+  c->def = d;
+  c->embed_dim = shape->embed_dim;
+  c->n_classes = shape->n_classes;
+  c->requires_miner = d->requires_miner;
+  c->allowed_miners = d->allowed_miners;
+  dml_status st = d->create(opt, shape, c);
+  if (st) memset(c, 0, sizeof *c); /* constructors free what they made before failing */
+  return st;
+}
+
+dml_status dml_criterion_loss(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
+                              const struct dml_tuples *tuples, double *loss, float *grad_emb) {
+  if (D != c->embed_dim)
+    return dml_error(DML_ERR_ARG, "%s: the batch has embedding dimension %d, the criterion was built for %d", c->name, D,
+                     c->embed_dim);
+  if (B < 1) return dml_error(DML_ERR_ARG, "%s: empty batch", c->name);
+  return c->loss(c, emb, labels, B, D, tuples, loss, grad_emb);
 }
 
 void dml_criterion_free(struct dml_criterion *c) {

@@ -63,18 +63,30 @@ static void snr_destroy(struct dml_criterion *c) {
   free(c->state);
 }
 
-dml_status dml_criterion_snr(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag snr_flags[] = {
+  DML_METHOD_FLAG(loss_snr_margin, FLOAT, "0.2", "snr (and semihard miner): margin"),
+  DML_METHOD_FLAG(loss_snr_reg_lambda, FLOAT, "0.005", "snr: regulariser weight (0 with the distance miners, as the reference)"),
+};
+
+static dml_status snr_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                              struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  (void)n_classes, (void)classes;
+  (void)shape;
   struct snr_state *s = xmalloc(sizeof *s);
-  s->margin = o->loss_snr_margin;
-  int distance = o->batch_mining && (!strcmp(o->batch_mining, "distance") || !strcmp(o->batch_mining, "random_distance"));
-  s->lambda = distance ? 0 : o->loss_snr_reg_lambda;
+  s->margin = dml_opts_float(opt, "loss_snr_margin");
+  const char *miner = dml_opts_str(opt, "batch_mining");
+  int distance = !strcmp(miner, "distance") || !strcmp(miner, "random_distance");
+  s->lambda = distance ? 0 : dml_opts_float(opt, "loss_snr_reg_lambda");
   c->state = s;
-  c->requires_miner = 1;
-  c->allowed_miners = "*";
   c->loss = snr_loss;
   c->destroy = snr_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_snr = {
+  .name = "snr",
+  .summary = "signal-to-noise ratio loss",
+  DML_METHOD_FLAGS(snr_flags),
+  .requires_miner = 1,
+  .allowed_miners = "*",
+  .create = snr_create,
+};

@@ -47,24 +47,35 @@ static void softmax_destroy(struct dml_criterion *c) {
   crit_release(c, s->host, s->classes, s);
 }
 
-dml_status dml_criterion_softmax(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag softmax_flags[] = {
+  DML_METHOD_FLAG(loss_softmax_lr, FLOAT, "1e-5", "softmax: lr of the class weights"),
+  DML_METHOD_FLAG(loss_softmax_temperature, FLOAT, "0.05", "softmax: temperature"),
+};
+
+static dml_status softmax_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                  struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
   struct softmax_state *s = xcalloc(1, sizeof *s);
-  s->temperature = o->loss_softmax_temperature;
-  s->n_classes = n_classes;
-  s->classes = xmalloc((size_t)n_classes * sizeof *s->classes);
-  memcpy(s->classes, classes, (size_t)n_classes * sizeof *classes);
-  s->host = crit_params_one(c, "class_map", n_classes, o->embed_dim);
-  struct dml_rng r = dml_rng_init((uint64_t)o->seed, DML_RNG_INIT, 0xc417, 2);
-  double bound = 1 / sqrt((double)o->embed_dim);
+  s->temperature = dml_opts_float(opt, "loss_softmax_temperature");
+  s->n_classes = shape->n_classes;
+  s->classes = xmalloc((size_t)shape->n_classes * sizeof *s->classes);
+  memcpy(s->classes, shape->classes, (size_t)shape->n_classes * sizeof *shape->classes);
+  s->host = crit_params_one(c, "class_map", shape->n_classes, shape->embed_dim);
+  struct dml_rng r = dml_rng_init((uint64_t)dml_opts_int(opt, "seed"), DML_RNG_INIT, 0xc417, 2);
+  double bound = 1 / sqrt((double)shape->embed_dim);
   for (size_t i = 0; i < c->params.total; i++)
     c->params.p[0].t.data[i] = (float)((2 * dml_rng_uniform(&r) - 1) * bound);
   c->state = s;
-  c->requires_miner = 0;
-  c->allowed_miners = "*";
-  c->params_lr = o->loss_softmax_lr;
+  c->params_lr = dml_opts_float(opt, "loss_softmax_lr");
   c->loss = softmax_loss;
   c->destroy = softmax_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_softmax = {
+  .name = "softmax",
+  .summary = "normalised softmax classification loss",
+  DML_METHOD_FLAGS(softmax_flags),
+  .requires_miner = 0,
+  .allowed_miners = "*",
+  .create = softmax_create,
+};

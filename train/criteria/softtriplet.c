@@ -99,31 +99,47 @@ static void softtriplet_destroy(struct dml_criterion *c) {
   crit_release(c, s->host, s->classes, s);
 }
 
-dml_status dml_criterion_softtriplet(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag softtriplet_flags[] = {
+  DML_METHOD_FLAG(loss_softtriplet_n_centroids, INT, "2", "softtriplet: centroids per class (K)"),
+  DML_METHOD_FLAG(loss_softtriplet_margin_delta, FLOAT, "0.01", "softtriplet: delta"),
+  DML_METHOD_FLAG(loss_softtriplet_gamma, FLOAT, "0.1", "softtriplet: gamma"),
+  DML_METHOD_FLAG(loss_softtriplet_lambda, FLOAT, "8", "softtriplet: lambda"),
+  DML_METHOD_FLAG(loss_softtriplet_reg_weight, FLOAT, "0.2", "softtriplet: tau (centroid regulariser weight)"),
+  DML_METHOD_FLAG(loss_softtriplet_lrmulti, FLOAT, "1", "softtriplet: centroid lr = lr * lrmulti (BUG C3 fixed)"),
+  DML_METHOD_FLAG(loss_softtriplet_paper, BOOL, "0", "(dml) softtriplet: paper form (normalised centroids, softmax over K with 1/gamma)"),
+};
+
+static dml_status softtriplet_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                      struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  if (o->loss_softtriplet_n_centroids < 1)
+  if (dml_opts_int(opt, "loss_softtriplet_n_centroids") < 1)
     return dml_error(DML_ERR_ARG, "--loss_softtriplet_n_centroids must be >= 1");
   struct softtriplet_state *s = xcalloc(1, sizeof *s);
-  s->K = o->loss_softtriplet_n_centroids;
-  s->paper = o->loss_softtriplet_paper;
-  s->delta = o->loss_softtriplet_margin_delta;
-  s->gamma = o->loss_softtriplet_gamma;
-  s->lambda = o->loss_softtriplet_lambda;
-  s->tau = o->loss_softtriplet_reg_weight;
-  s->n_classes = n_classes;
-  s->classes = xmalloc((size_t)n_classes * sizeof *s->classes);
-  memcpy(s->classes, classes, (size_t)n_classes * sizeof *classes);
-  s->host = crit_params_one(c, "intra_class_weights", o->embed_dim, n_classes * s->K);
-  struct dml_rng r = dml_rng_init((uint64_t)o->seed, DML_RNG_INIT, 0xc417, 4);
-  double bound = 1 / sqrt((double)n_classes * s->K);
+  s->K = dml_opts_int(opt, "loss_softtriplet_n_centroids");
+  s->paper = dml_opts_int(opt, "loss_softtriplet_paper");
+  s->delta = dml_opts_float(opt, "loss_softtriplet_margin_delta");
+  s->gamma = dml_opts_float(opt, "loss_softtriplet_gamma");
+  s->lambda = dml_opts_float(opt, "loss_softtriplet_lambda");
+  s->tau = dml_opts_float(opt, "loss_softtriplet_reg_weight");
+  s->n_classes = shape->n_classes;
+  s->classes = xmalloc((size_t)shape->n_classes * sizeof *s->classes);
+  memcpy(s->classes, shape->classes, (size_t)shape->n_classes * sizeof *shape->classes);
+  s->host = crit_params_one(c, "intra_class_weights", shape->embed_dim, shape->n_classes * s->K);
+  struct dml_rng r = dml_rng_init((uint64_t)dml_opts_int(opt, "seed"), DML_RNG_INIT, 0xc417, 4);
+  double bound = 1 / sqrt((double)shape->n_classes * s->K);
   for (size_t i = 0; i < c->params.total; i++)
     c->params.p[0].t.data[i] = (float)((2 * dml_rng_uniform(&r) - 1) * bound);
   c->state = s;
-  c->requires_miner = 0;
-  c->allowed_miners = "*";
-  c->params_lr = o->lr * o->loss_softtriplet_lrmulti;
+  c->params_lr = dml_opts_float(opt, "lr") * dml_opts_float(opt, "loss_softtriplet_lrmulti");
   c->loss = softtriplet_loss;
   c->destroy = softtriplet_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_softtriplet = {
+  .name = "softtriplet",
+  .summary = "SoftTriple loss with K centroids per class",
+  DML_METHOD_FLAGS(softtriplet_flags),
+  .requires_miner = 0,
+  .allowed_miners = "*",
+  .create = softtriplet_create,
+};

@@ -33,16 +33,26 @@ static void triplet_destroy(struct dml_criterion *c) {
   free(c->state);
 }
 
-dml_status dml_criterion_triplet(const struct dml_train_opts *o, int n_classes, const int32_t *classes,
+static const struct dml_flag triplet_flags[] = {
+  DML_METHOD_FLAG(loss_triplet_margin, FLOAT, "0.2", "triplet (and semihard miner): margin on squared distances"),
+};
+
+static dml_status triplet_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
                                  struct dml_criterion *c) {
-  c->scratch = NULL; /* the tape is made on first use (constructors may get an uninitialised c) */
-  (void)n_classes, (void)classes;
+  (void)shape;
   double *m = xmalloc(sizeof *m);
-  *m = o->loss_triplet_margin;
+  *m = dml_opts_float(opt, "loss_triplet_margin");
   c->state = m;
-  c->requires_miner = 1;
-  c->allowed_miners = "*";
   c->loss = triplet_loss;
   c->destroy = triplet_destroy;
   return DML_OK;
 }
+
+const struct dml_criterion_def dml_criterion_def_triplet = {
+  .name = "triplet",
+  .summary = "triplet loss on squared distances of mined triplets",
+  DML_METHOD_FLAGS(triplet_flags),
+  .requires_miner = 1,
+  .allowed_miners = "*",
+  .create = triplet_create,
+};

@@ -1,0 +1,20 @@
+/* list (criteria) — every criterion of dml-train, one line each: DML_CRITERION(name) registers the definition
+ * `dml_criterion_def_<name>` that train/criteria/<name>.c exports (see train/methods.h). The order is the order
+ * of listings and of the method groups in `dml-train --help`. No include guard: train/registry.c expands it. */
+DML_CRITERION(triplet)
+DML_CRITERION(margin)
+DML_CRITERION(contrastive)
+DML_CRITERION(lifted)
+DML_CRITERION(npair)
+DML_CRITERION(angular)
+DML_CRITERION(snr)
+DML_CRITERION(quadruplet)
+DML_CRITERION(proxynca)
+DML_CRITERION(softmax)
+DML_CRITERION(arcface)
+DML_CRITERION(softtriplet)
+DML_CRITERION(histogram)
+DML_CRITERION(multisimilarity)
+DML_CRITERION(adversarial_separation)
+DML_CRITERION(oproxy)
+DML_CRITERION(nir)

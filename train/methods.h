@@ -1,0 +1,149 @@
+/* methods — what a method of dml-train (a criterion in train/criteria/, a miner in train/batchminer/, a sampler in
+ * train/datasampler/) sees and exports. Methods include this header, never train/train.h: they see batches,
+ * shapes and a read-only view of the flag table, never the trainer's option struct.
+ *
+ * Adding a criterion (or a miner: struct dml_miner_def, train/batchminer/list.h) is one file and one line
+ * (docs/methods.md):
+ *
+ *   // train/criteria/mine.c
+ *   #include "train/criteria/ad.h"           // the float64 tape and the criteria's helpers (or train/methods.h)
+ *   static const struct dml_flag flags[] = {
+ *     DML_METHOD_FLAG(loss_mine_margin, FLOAT, "0.2", "mine: the margin"),
+ *   };
+ *   static dml_status mine_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
+ *                                 struct dml_criterion *c) {
+ *     double *m = xmalloc(sizeof *m);
+ *     *m = dml_opts_float(opt, "loss_mine_margin");
+ *     c->state = m, c->loss = mine_loss, c->destroy = mine_destroy;
+ *     return DML_OK;
+ *   }
+ *   const struct dml_criterion_def dml_criterion_def_mine = {
+ *     .name = "mine", .summary = "my loss", DML_METHOD_FLAGS(flags),
+ *     .requires_miner = 1, .allowed_miners = "*", .create = mine_create,
+ *   };
+ *
+ *   // train/criteria/list.h
+ *   DML_CRITERION(mine)
+ *
+ * Flags: each method declares the flags it owns (reference names, flat namespace: the name carries the method,
+ * e.g. loss_margin_beta); dml-train's table is its own flags plus every registered method's, so a method flag
+ * is given as `--loss_margin_beta 0.6` whatever --loss is, prefixes abbreviate, and the run's config JSON holds
+ * them all. Two methods may declare the same flag (same type and default; oproxy and nir share loss_oproxy_*):
+ * it is one flag of the table. At construction a method reads its flags, and the loop's `lr`, `seed`, `arch`,
+ * `loss` and `batch_mining` where the reference does, through the view (dml_opts_float(opt, "name"), …).
+ */
+#ifndef DML_TRAIN_METHODS_H
+#define DML_TRAIN_METHODS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+#include "train/nn/nn.h"
+
+/* A flag a method declares (no variable: the trainer keeps its value; read it with dml_opts_*). */
+#define DML_METHOD_FLAG(n, t, d, h) {#n, DML_FLAG_##t, NULL, d, h}
+/* .flags and .n_flags of a definition from a static array. */
+#define DML_METHOD_FLAGS(arr) .flags = (arr), .n_flags = sizeof(arr) / sizeof *(arr)
+
+// ---------------------------------------------------------------------------------------------- tuples
+
+struct dml_tuples {
+  int n, cap;
+  int32_t (*t)[3];        /* (n, 3): anchor, positive, negative batch positions */
+};
+void dml_tuples_push(struct dml_tuples *tu, int32_t a, int32_t p, int32_t n);
+void dml_tuples_free(struct dml_tuples *tu);
+
+// ---------------------------------------------------------------------------------------------- miners
+
+/* Tuple conventions: triplet miners emit (a, p, n); npair emits (a, p, −1) (negatives = every other label);
+ * lifted emits (a, −1, −1) (positives / negatives = every other same / different label position). */
+struct dml_miner_def;
+struct dml_miner {
+  const char *name;            /* registry key, e.g. "distance" */
+  const char *internal_name;   /* what a criterion's allowed list is checked against */
+  const struct dml_miner_def *def;
+  void *state;                 /* the miner's own (opaque), freed by dml_miner_free */
+  /* Mine tuples from a batch: emb (B, D) host, labels (B). `r` is the step's miner stream. */
+  dml_status (*mine)(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
+                     struct dml_rng *r, struct dml_tuples *out);
+};
+
+struct dml_miner_def {
+  const char *name;            /* --batch_mining NAME */
+  const char *internal_name;   /* the name criteria's allowed lists use (random_distance mines as "distance") */
+  const char *summary;         /* one line for --help */
+  const struct dml_flag *flags;/* (n_flags) the flags it owns */
+  size_t n_flags;
+  /* NULL for a miner without state; else set m->state (free()d by dml_miner_free) */
+  dml_status (*create)(const struct dml_opts *opt, struct dml_miner *m);
+  dml_status (*mine)(const struct dml_miner *m, const float *emb, const int32_t *labels, int B, int D,
+                     struct dml_rng *r, struct dml_tuples *out);
+};
+
+/* Build miner `name` (a registered one, see train/batchminer/list.h). */
+dml_status dml_miner_create(const char *name, const struct dml_opts *opt, struct dml_miner *out);
+void dml_miner_free(struct dml_miner *m);
+/* The i-th registered miner (NULL past the end). */
+const struct dml_miner_def *dml_miner_def(int i);
+const char *dml_miner_name(int i);
+/* Shared by the miners. Distance-weighted negative for anchor i (Wu et al., spec A8) from its distance row dist
+ * (B); −1 if none. */
+int dml_miner_distance_negative(const double *dist, const int32_t *labels, int i, int B, int D, double lower_cutoff,
+                                struct dml_rng *r);
+/* A uniformly drawn other position with labels[j] == labels[i]; i itself when there is none (no draw then). */
+int dml_miner_random_positive(const int32_t *labels, int i, int B, struct dml_rng *r);
+/* Detached pairwise Euclidean distances the reference way: sqrt(max(‖a‖²+‖b‖²−2a·b, 0)); out (B, B) double. */
+void dml_pairwise_distances(const float *emb, int B, int D, double *out);
+
+// ---------------------------------------------------------------------------------------------- criteria
+
+/* What a criterion is built for: every batch it is given must have D = embed_dim and labels in classes. */
+struct dml_criterion_shape {
+  int embed_dim;
+  int n_classes;
+  const int32_t *classes;      /* (n_classes) the training labels, ascending (any ints) */
+};
+
+struct dml_criterion_def;
+struct dml_criterion {
+  const char *name;
+  const struct dml_criterion_def *def;
+  int embed_dim, n_classes;    /* the shape it was built for (the registry sets them) */
+  int requires_miner;          /* copied from the definition */
+  const char *allowed_miners;  /* space-separated internal miner names, "*" = all, "" = none used */
+  struct dml_params params;    /* learnable criterion parameters (host), optimizer group 1 */
+  double params_lr;            /* their learning rate */
+  const double *param_lr;      /* NULL, or (params.n) a learning rate per parameter that overrides params_lr
+                                * (nir: proxies lr·4000, flow lr·50); the trainer must honour it */
+  void *state;
+  void *scratch;               /* float64 tape kept between calls (no page faults per step); freed by _free */
+  /* loss of a batch; grad_emb (B, D) is overwritten (=) with dL/demb; parameter grads are accumulated (+=).
+   * Call it through dml_criterion_loss, which checks the batch against the shape. */
+  dml_status (*loss)(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
+                     const struct dml_tuples *tuples, double *loss, float *grad_emb);
+  void (*destroy)(struct dml_criterion *c);
+};
+
+struct dml_criterion_def {
+  const char *name;            /* --loss NAME */
+  const char *summary;         /* one line for --help */
+  const struct dml_flag *flags;/* (n_flags) the flags it owns, DML_METHOD_FLAG */
+  size_t n_flags;
+  int requires_miner;          /* needs mined tuples */
+  const char *allowed_miners;  /* as in struct dml_criterion */
+  /* Fill c (zeroed; name, def and shape already set): state, loss, destroy, parameters. */
+  dml_status (*create)(const struct dml_opts *opt, const struct dml_criterion_shape *shape, struct dml_criterion *c);
+};
+
+/* Build criterion `name` (a registered one, see train/criteria/list.h) for shape. */
+dml_status dml_criterion_create(const char *name, const struct dml_opts *opt, const struct dml_criterion_shape *shape,
+                                struct dml_criterion *out);
+/* c->loss after checking the batch against c's shape (D = embed_dim, B ≥ 1): a mismatch is a DML_ERR_ARG. */
+dml_status dml_criterion_loss(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
+                              const struct dml_tuples *tuples, double *loss, float *grad_emb);
+void dml_criterion_free(struct dml_criterion *c);
+/* The i-th registered criterion (NULL past the end), for listings, --help and tests. */
+const struct dml_criterion_def *dml_criterion_def(int i);
+const char *dml_criterion_name(int i);
+#endif
