@@ -2,8 +2,8 @@
  * train/datasampler/) sees and exports. Methods include this header, never train/train.h: they see batches,
  * shapes and a read-only view of the flag table, never the trainer's option struct.
  *
- * Adding a criterion (or a miner: struct dml_miner_def, train/batchminer/list.h) is one file and one line
- * (docs/methods.md):
+ * Adding a criterion (or a miner: struct dml_miner_def, train/batchminer/list.h; a sampler: struct
+ * dml_sampler_def, train/datasampler/list.h) is one file and one line (docs/methods.md):
  *
  *   // train/criteria/mine.c
  *   #include "train/criteria/ad.h"           // the float64 tape and the criteria's helpers (or train/methods.h)
@@ -53,6 +53,78 @@ struct dml_tuples {
 };
 void dml_tuples_push(struct dml_tuples *tu, int32_t a, int32_t p, int32_t n);
 void dml_tuples_free(struct dml_tuples *tu);
+
+// ---------------------------------------------------------------------------------------------- samplers
+
+/* What a sampler draws from and for: the training set's labels and the batch's composition. */
+struct dml_sampler_shape {
+  int n;                       /* training images */
+  const int32_t *labels;       /* (n) */
+  int n_classes;
+  const int32_t *classes;      /* (n_classes) the distinct labels, ascending */
+  int bs, samples_per_class;   /* --bs, --samples_per_class (bs a multiple of it) */
+  uint64_t seed;               /* --seed */
+};
+
+struct dml_sampler_def;
+struct dml_sampler {
+  const char *name;
+  const struct dml_sampler_def *def;
+  struct dml_sampler_shape data; /* labels/classes point at the caller's arrays, which must outlive the sampler */
+  int bs, samples_per_class;   /* = data.bs, data.samples_per_class */
+  uint64_t seed;               /* = data.seed */
+  int32_t **by_class;          /* indices per class position */
+  int *class_count;
+  int n_batches;               /* per epoch: floor(N / bs) */
+  void *state;                 /* the sampler's own (opaque), free()d by dml_sampler_free */
+  /* Fill idx (bs) with the dataset indices of batch `step` of `epoch`; a pure function of (seed, epoch, step)
+   * and, for the storage samplers below, of the storage contents. */
+  void (*batch)(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
+  /* Storage samplers (greedy_coreset, d2_coreset, disthist_batchmatch, global_hardneg) select from embeddings of
+   * the training set: needs_storage = 1. The trainer feeds them through dml_sampler_update: once at the start of
+   * training with every training image (eval transforms, network in eval mode; idx = 0 … N−1), and, unless
+   * --data_storage_no_update, after every step with the batch's embeddings. Until the storage is complete
+   * (storage_filled < N) these samplers fall back to class_random batches. */
+  int needs_storage, storage_no_update;
+  int storage_dim;             /* D once fed */
+  long storage_filled;         /* rows written at least once */
+  float *storage;              /* (N, D) */
+  unsigned char *storage_seen; /* (N) */
+  double mb_mom;               /* --data_mb_mom: storage ← mom·old + (1−mom)·new when in (0, 1), else replaced */
+  /* --data_ssl_set: batch() calls inner_batch, then copies the first half of the batch over the second */
+  void (*inner_batch)(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
+};
+
+struct dml_sampler_def {
+  const char *name;            /* --data_sampler NAME */
+  const char *alias;           /* another accepted name, or NULL */
+  const char *summary;         /* one line for --help */
+  const struct dml_flag *flags;/* (n_flags) the flags it owns */
+  size_t n_flags;
+  int needs_storage;           /* selects from the embedding storage (see struct dml_sampler) */
+  /* NULL for a sampler without flags; else validate and set s->state (s is filled but for state) */
+  dml_status (*create)(const struct dml_opts *opt, struct dml_sampler *s);
+  void (*batch)(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
+};
+
+/* Build sampler `name` (a registered one or its alias, see train/datasampler/list.h) for shape; reads the loop's
+ * --data_ssl_set, --data_storage_no_update and --data_mb_mom from opt. */
+dml_status dml_sampler_create(const char *name, const struct dml_opts *opt, const struct dml_sampler_shape *shape,
+                              struct dml_sampler *out);
+void dml_sampler_free(struct dml_sampler *s);
+/* Write embeddings emb (count, D) of dataset indices idx into a storage sampler's storage (no-op for others). */
+void dml_sampler_update(struct dml_sampler *s, const int32_t *idx, const float *emb, int count, int D);
+/* The i-th registered sampler (NULL past the end). */
+const struct dml_sampler_def *dml_sampler_def(int i);
+const char *dml_sampler_name(int i);
+/* Shared by the samplers: the class_random batch (the storage samplers' fallback), and `count` distinct
+ * dataset indices drawn uniformly (partial Fisher–Yates) into out. */
+void dml_sampler_class_random_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
+void dml_sampler_subset(const struct dml_sampler *s, struct dml_rng *r, int count, int32_t *out);
+/* Class position (index into data.classes / by_class) of dataset index idx. */
+int dml_sampler_class_of(const struct dml_sampler *s, int32_t idx);
+/* Fill the spc − 1 slots after each chosen centre idx[g·spc] with uniform (with replacement) members of its class. */
+void dml_sampler_fill_classes(const struct dml_sampler *s, struct dml_rng *r, int32_t *idx);
 
 // ---------------------------------------------------------------------------------------------- miners
 

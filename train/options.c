@@ -49,21 +49,11 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(savename, STR, "group_plus_seed", "run folder name; group_plus_seed = <group>_s<seed>"),
     FLAG(save_path, STR, "runs", "output root: <save_path>/<dataset>/<savename>/run.h5"),
     /* batch creation */
-    FLAG(data_sampler, STR, "class_random", "batch sampler: class_random, random (full_random), greedy_coreset, d2_coreset, disthist_batchmatch"),
+    FLAG(data_sampler, STR, "class_random", "batch sampler (the --data_sampler groups below)"),
     FLAG(samples_per_class, INT, "2", "samples per class in a batch"),
-    FLAG(data_batchmatch_bigbs, INT, "512", "big-batch size for the coreset / batch-match samplers"),
-    FLAG(data_batchmatch_ncomps, INT, "10", "candidate batches compared (disthist_batchmatch)"),
     FLAG(data_storage_no_update, BOOL, "0", "do not refresh the embedding storage with training batches"),
-    FLAG(data_d2_coreset_lambda, FLOAT, "1", "exponent on the distance weights of d2_coreset"),
-    FLAG(data_gc_coreset_lim, FLOAT, "1e-9", "stored, unused (as the reference)"),
-    FLAG(data_sampler_lowproj_dim, INT, "-1", "if > 0: random linear projection of the storage before coreset selection"),
-    FLAG(data_sim_measure, STR, "euclidean", "stored, unused (as the reference)"),
-    FLAG(data_gc_softened, BOOL, "0", "greedy coreset: random point above the 97th percentile instead of the argmax"),
-    FLAG(data_idx_full_prec, BOOL, "0", "deprecated in the reference; accepted"),
     FLAG(data_mb_mom, FLOAT, "-1", "memory-bank momentum of the storage update (greedy coreset), < 0 = replace"),
-    FLAG(data_mb_lr, FLOAT, "1", "deprecated in the reference; accepted"),
     FLAG(data_ssl_set, BOOL, "0", "NIR: the second half of every batch repeats the first half"),
-    FLAG(data_hardneg_k, INT, "30", "(dml) global_hardneg sampler: each anchor's negative group comes from its k nearest other-class neighbours in the storage"),
     /* the loop, for nir */
     FLAG(warmup, INT, "0", "nir: epochs with the backbone frozen (needs trainer support)"),
     /* W&B */
@@ -103,6 +93,7 @@ void dml_train_cli_init(struct dml_train_cli *tc, struct dml_train_opts *o, cons
                         size_t n_extra) {
   memset(tc, 0, sizeof *tc);
   size_t n_methods = 0, n_method_flags = 0;
+  for (int i = 0; dml_sampler_defs[i]; i++) n_methods++, n_method_flags += dml_sampler_defs[i]->n_flags;
   for (int i = 0; dml_miner_defs[i]; i++) n_methods++, n_method_flags += dml_miner_defs[i]->n_flags;
   for (int i = 0; dml_criterion_defs[i]; i++) n_methods++, n_method_flags += dml_criterion_defs[i]->n_flags;
   size_t cap = DML_TRAIN_MAX_FLAGS + 1 + n_method_flags + n_extra;
@@ -114,6 +105,13 @@ void dml_train_cli_init(struct dml_train_cli *tc, struct dml_train_opts *o, cons
   tc->flags[n++] = (struct dml_flag){"resume", DML_FLAG_STR, &o->resume, "",
                                      "continue the interrupted run in this folder (its configuration; flags given here override)"};
   tc->cli.groups = tc->groups;
+  for (int i = 0; dml_sampler_defs[i]; i++) {
+    const struct dml_sampler_def *d = dml_sampler_defs[i];
+    char *title = dml_strfmt("--data_sampler %s%s%s: %s%s", d->name, d->alias ? " (or " : "", d->alias ? d->alias : "",
+                             d->alias ? ")" : "", d->summary ? d->summary : "");
+    add_method(tc, &n, title, d->flags, d->n_flags);
+    free(title);
+  }
   for (int i = 0; dml_miner_defs[i]; i++) {
     const struct dml_miner_def *d = dml_miner_defs[i];
     char *title = dml_strfmt("--batch_mining %s: %s", d->name, d->summary ? d->summary : "");

@@ -2,10 +2,10 @@
  * miners, criteria, optimizers and the training loop behind dml-train.
  *
  * One method, one file: train/datasets/<name>.c, train/datasampler/<name>.c, train/batchminer/<name>.c,
- * train/criteria/<name>.c, train/optim/<name>.c. Criteria and miners export a definition (train/methods.h: name,
+ * train/criteria/<name>.c, train/optim/<name>.c. Criteria, miners and samplers export a definition (train/methods.h: name,
  * own flags, requirements, constructor) registered by one line of their folder's list.h, and see batches, shapes
  * and a view of the flag table (dml_train_cli_opts), not `struct dml_train_opts`, which holds the loop's flags
- * (docs/methods.md). Datasets and samplers still read `struct dml_train_opts`, as every reference module reads `opt`.
+ * (docs/methods.md). Datasets still read `struct dml_train_opts`, as every reference module reads `opt`.
  */
 #ifndef DML_TRAIN_H
 #define DML_TRAIN_H
@@ -47,13 +47,9 @@ struct dml_train_opts {
   int samples_per_class;
   /* training loop */
   int warmup;                       /* NIR: epochs with a frozen backbone (the trainer's job) */
-  /* samplers: batch creation (spec A1.5) */
-  int data_batchmatch_bigbs, data_batchmatch_ncomps, data_storage_no_update, data_sampler_lowproj_dim;
-  double data_d2_coreset_lambda, data_gc_coreset_lim, data_mb_mom, data_mb_lr;
-  char *data_sim_measure;
-  int data_gc_softened, data_idx_full_prec;
-  /* (dml) the course lab's global hard negatives */
-  int data_hardneg_k;
+  /* the embedding storage the loop feeds the storage samplers (spec A1.5) */
+  int data_storage_no_update;
+  double data_mb_mom;
   int data_ssl_set;                 /* NIR: the second half of every batch repeats the first half */
   char *resume;                     /* --resume DIR: continue the interrupted run in DIR ("" = a new run) */
 };
@@ -116,54 +112,8 @@ dml_status dml_dataset_fashion_mnist(const struct dml_train_opts *o, struct dml_
 
 // ---------------------------------------------------------------------------------------------- samplers
 
-struct dml_sampler {
-  const char *name;
-  const struct dml_dataset *data;
-  int bs, samples_per_class;
-  uint64_t seed;
-  int32_t **by_class;     /* indices per class position */
-  int *class_count;
-  int n_batches;          /* per epoch: floor(N / bs) */
-  /* Fill idx (bs) with the dataset indices of batch `step` of `epoch`; a pure function of (seed, epoch, step)
-   * and, for the storage samplers below, of the storage contents. */
-  void (*batch)(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
-  /* Storage samplers (greedy_coreset, d2_coreset, disthist_batchmatch) select from embeddings of the training
-   * set: needs_storage = 1. The trainer feeds them through dml_sampler_update: once at the start of training
-   * with every training image (eval transforms, network in eval mode; idx = 0 … N−1), and, unless
-   * --data_storage_no_update, after every step with the batch's embeddings. Until the storage is complete
-   * (storage_filled < N) these samplers fall back to class_random batches. */
-  int needs_storage, storage_no_update;
-  int storage_dim;        /* D once fed */
-  long storage_filled;    /* rows written at least once */
-  float *storage;         /* (N, D) */
-  unsigned char *storage_seen; /* (N) */
-  double mb_mom;          /* --data_mb_mom: storage ← mom·old + (1−mom)·new when in (0, 1), else replaced */
-  int bigbs, ncomps, lowproj_dim, gc_softened, hardneg_k;
-  /* --data_ssl_set: batch() calls inner_batch, then copies the first half of the batch over the second */
-  void (*inner_batch)(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
-  double d2_lambda;
-};
-
-dml_status dml_sampler_create(const struct dml_train_opts *o, const struct dml_dataset *d, struct dml_sampler *out);
-void dml_sampler_free(struct dml_sampler *s);
-/* Write embeddings emb (count, D) of dataset indices idx into a storage sampler's storage (no-op for others). */
-void dml_sampler_update(struct dml_sampler *s, const int32_t *idx, const float *emb, int count, int D);
-/* The i-th registered sampler name (NULL past the end). */
-const char *dml_sampler_name(int i);
-dml_status dml_sampler_class_random(const struct dml_train_opts *o, struct dml_sampler *s);
-dml_status dml_sampler_full_random(const struct dml_train_opts *o, struct dml_sampler *s);
-dml_status dml_sampler_greedy_coreset(const struct dml_train_opts *o, struct dml_sampler *s);
-dml_status dml_sampler_d2_coreset(const struct dml_train_opts *o, struct dml_sampler *s);
-dml_status dml_sampler_disthist_batchmatch(const struct dml_train_opts *o, struct dml_sampler *s);
-dml_status dml_sampler_global_hardneg(const struct dml_train_opts *o, struct dml_sampler *s);
-/* Shared by the samplers: the class_random batch (the storage samplers' fallback), and `count` distinct
- * dataset indices drawn uniformly (partial Fisher–Yates) into out. */
-void dml_sampler_class_random_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
-void dml_sampler_subset(const struct dml_sampler *s, struct dml_rng *r, int count, int32_t *out);
-/* Class position (index into data->classes / by_class) of dataset index idx. */
-int dml_sampler_class_of(const struct dml_sampler *s, int32_t idx);
-/* Fill the spc − 1 slots after each chosen centre idx[g·spc] with uniform (with replacement) members of its class. */
-void dml_sampler_fill_classes(const struct dml_sampler *s, struct dml_rng *r, int32_t *idx);
+/* The samplers (train/methods.h), tabled from train/datasampler/list.h by train/registry.c; NULL-terminated. */
+extern const struct dml_sampler_def *const dml_sampler_defs[];
 
 // ---------------------------------------------------------------------------------------------- miners
 

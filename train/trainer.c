@@ -446,7 +446,9 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
     if ((st = dml_network_load(&T->net, o->pretrained))) return dml_error_prefix(st, "--pretrained");
     printf("weights: %s\n", o->pretrained);
   }
-  if ((st = dml_sampler_create(o, &T->train, &T->sampler))) return st;
+  struct dml_sampler_shape batches = {T->train.n, T->train.labels, T->train.n_classes, T->train.classes, o->bs,
+                                      o->samples_per_class, (uint64_t)o->seed};
+  if ((st = dml_sampler_create(o->data_sampler, opt, &batches, &T->sampler))) return st;
   if ((st = dml_miner_create(o->batch_mining, opt, &T->miner))) return st;
   struct dml_criterion_shape shape = {o->embed_dim, T->train.n_classes, T->train.classes};
   if ((st = dml_criterion_create(o->loss, opt, &shape, &T->crit))) return st;

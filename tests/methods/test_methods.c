@@ -1,9 +1,10 @@
 /* test_methods — adding a method is one file and one line (issue 11): this binary's registry is the real one plus
- * tests/methods/toy_criterion.c and toy_miner.c, each registered by one line (criteria_list.h, miners_list.h).
- * Checked: both are listed; their flags join dml-train's flat table (exact names and prefixes parse, the config
- * JSON holds them, their defaults apply); --help lists them under their method's heading; the criterion's loss
- * and gradient on the toy miner's tuples equal a hand computation; a batch of the wrong embedding dimension is an
- * error; and dml_train_run trains and evaluates a 1-epoch run with --loss toy --batch_mining toy. */
+ * tests/methods/toy_criterion.c, toy_miner.c and toy_sampler.c, each registered by one line (criteria_list.h,
+ * miners_list.h, samplers_list.h). Checked: all are listed; their flags join dml-train's flat table (exact names
+ * and prefixes parse, the config JSON holds them, their defaults apply); --help lists them under their method's
+ * heading; the sampler's batches, the miner's tuples and the criterion's loss and gradient equal hand
+ * computations; a batch of the wrong embedding dimension is an error; and dml_train_run trains and evaluates a
+ * 1-epoch run with --loss toy --batch_mining toy --data_sampler toy. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,15 @@
 #include "train/trainer.h"
 
 static int listed(void) {
-  int f = 0, crit = 0, miner = 0;
+  int f = 0, crit = 0, miner = 0, sampler = 0;
   for (int i = 0; dml_criterion_name(i); i++) crit += !strcmp(dml_criterion_name(i), "toy");
   for (int i = 0; dml_miner_name(i); i++) miner += !strcmp(dml_miner_name(i), "toy");
+  for (int i = 0; dml_sampler_name(i); i++) sampler += !strcmp(dml_sampler_name(i), "toy");
   f += expect_true("the toy criterion is registered once", crit == 1);
   f += expect_true("the toy miner is registered once", miner == 1);
-  f += expect_true("the real criteria are still there", dml_criterion_name(16) && dml_miner_name(10));
+  f += expect_true("the toy sampler is registered once", sampler == 1);
+  f += expect_true("the real methods are still there",
+                   dml_criterion_name(16) && dml_miner_name(10) && dml_sampler_name(5));
   return f;
 }
 
@@ -48,6 +52,8 @@ static int flags_and_help(void) {
   f += expect_true("... with --loss_toy_scale under it, default 1",
                    h && strstr(h, "  --loss_toy_scale X") && strstr(h, "toy: scale of the pull term [1]"));
   f += expect_true("--help has a --batch_mining toy heading with its flag", hm && strstr(hm, "--miner_toy_every INT"));
+  const char *hs = strstr(buf, "\n--data_sampler toy: ");
+  f += expect_true("--help has a --data_sampler toy heading with its flag", hs && strstr(hs, "--data_toy_offset INT"));
   f += expect_true("the flag is not also listed among the loop's flags",
                    h && strstr(buf, "--loss_toy_scale") == strstr(h, "--loss_toy_scale"));
   free(buf);
@@ -103,10 +109,32 @@ static int loss_by_hand(void) {
   return f;
 }
 
+static int sampler_by_hand(void) {
+  int f = 0;
+  enum { N = 12, C = 3 };
+  int32_t labels[N], classes[C] = {10, 20, 30}, a[4];
+  for (int i = 0; i < N; i++) labels[i] = classes[i % C]; /* class position c holds c, c + 3, c + 6, c + 9 */
+  struct dml_train_opts o;
+  struct dml_train_cli tc;
+  dml_train_cli_parse_string(&tc, &o, "--data_toy_off 1");
+  struct dml_opts opt = dml_train_cli_opts(&tc);
+  struct dml_sampler_shape shape = {N, labels, C, classes, 4, 2, 7};
+  struct dml_sampler s;
+  f += expect_true("create the toy sampler", dml_sampler_create("toy", &opt, &shape, &s) == DML_OK);
+  dml_train_cli_free(&tc);
+  s.batch(&s, 1, 2, a); /* groups: class positions (2·2 + 0 + 1) mod 3 = 2, then 0; members 1, 2 of each */
+  int want[4] = {5, 8, 3, 6};
+  f += expect_true("the toy sampler's batch", !memcmp(a, want, sizeof a));
+  f += expect_true("floor(N / bs) batches", s.n_batches == 3);
+  dml_sampler_free(&s);
+  return f;
+}
+
 static int trains(void) {
   int f = 0;
   char *dir = test_tmpdir("methods");
-  char *args = dml_strfmt("--loss toy --batch_mining toy --loss_toy_scale 2 --miner_toy_every 2 --max_per_class 10 "
+  char *args = dml_strfmt("--loss toy --batch_mining toy --data_sampler toy --loss_toy_scale 2 --miner_toy_every 2 "
+                          "--data_toy_offset 1 --max_per_class 10 "
                           "--n_epochs 1 --embed_dim 4 --bs 20 --no_train_metrics --evaluation_metrics e_recall@1 "
                           "--kernels 1 --group toy --save_path %s",
                           dir);
@@ -130,7 +158,9 @@ static int trains(void) {
     f += expect_true("the record names the loss and miner", !strcmp(run.meta.loss, "toy") &&
                                                                !strcmp(run.meta.batch_mining, "toy"));
     f += expect_true("the record's config holds the toy flags",
-                     strstr(run.meta.config_json, "\"loss_toy_scale\":2") != NULL);
+                     strstr(run.meta.config_json, "\"loss_toy_scale\":2") &&
+                         strstr(run.meta.config_json, "\"data_sampler\":\"toy\"") &&
+                         strstr(run.meta.config_json, "\"data_toy_offset\":1"));
     dml_run_free(&run);
   } else {
     f += expect_true("the run record reads", 0);
@@ -147,6 +177,6 @@ static int trains(void) {
 }
 
 int main(void) {
-  int f = listed() + flags_and_help() + loss_by_hand() + trains();
+  int f = listed() + flags_and_help() + loss_by_hand() + sampler_by_hand() + trains();
   return test_report("methods_one_file", f);
 }

@@ -16,13 +16,13 @@ static int sampler_tests(void) {
   d.classes = malloc(d.n_classes * sizeof *d.classes);
   for (int i = 0; i < d.n; i++) d.labels[i] = 10 + i % 10; /* labels 10..19 */
   for (int c = 0; c < 10; c++) d.classes[c] = 10 + c;
-  struct dml_train_opts o = {0};
-  o.bs = 12;
-  o.samples_per_class = 3;
-  o.seed = 5;
-  o.data_sampler = "class_random";
+  struct dml_train_opts o;
+  struct dml_train_cli tc;
+  dml_train_cli_parse_string(&tc, &o, "");
+  struct dml_opts opt = dml_train_cli_opts(&tc);
+  struct dml_sampler_shape shape = {d.n, d.labels, d.n_classes, d.classes, 12, 3, 5};
   struct dml_sampler s;
-  f += expect_true("sampler create", dml_sampler_create(&o, &d, &s) == DML_OK);
+  f += expect_true("sampler create", dml_sampler_create("class_random", &opt, &shape, &s) == DML_OK);
   f += expect_true("batches per epoch = floor(N/bs)", s.n_batches == 8);
   int32_t a[12], b[12];
   int groups_ok = 1;
@@ -37,10 +37,11 @@ static int sampler_tests(void) {
   f += expect_true("batch is a pure function of (seed, epoch, step)", !memcmp(a, b, sizeof a));
   s.batch(&s, 3, 7, b);
   f += expect_true("another epoch, another batch", memcmp(a, b, sizeof a) != 0);
-  struct dml_train_opts bad = o;
+  struct dml_sampler_shape bad = shape;
   bad.bs = 10;
   struct dml_sampler s2;
-  f += expect_true("bs not divisible by spc is an error", dml_sampler_create(&bad, &d, &s2) == DML_ERR_ARG);
+  f += expect_true("bs not divisible by spc is an error", dml_sampler_create("class_random", &opt, &bad, &s2) == DML_ERR_ARG);
+  dml_train_cli_free(&tc);
   dml_sampler_free(&s);
   free(d.labels);
   free(d.classes);

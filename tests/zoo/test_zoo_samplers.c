@@ -24,18 +24,16 @@ static struct dml_dataset make_data(void) {
   return d;
 }
 
-static struct dml_train_opts opts(const char *name) {
-  struct dml_train_opts o = {0};
-  o.bs = BS;
-  o.samples_per_class = SPC;
-  o.seed = 4;
-  o.data_sampler = (char *)name;
-  o.data_batchmatch_bigbs = 512;
-  o.data_batchmatch_ncomps = 10;
-  o.data_d2_coreset_lambda = 1;
-  o.data_sampler_lowproj_dim = -1;
-  o.data_mb_mom = -1;
-  return o;
+/* Sampler `name` for d with bs BS, spc SPC, seed 4, from dml-train's flags args (defaults else). */
+static dml_status make(const char *name, const char *args, const struct dml_dataset *d, struct dml_sampler *s) {
+  struct dml_train_opts o;
+  struct dml_train_cli tc;
+  dml_status st = dml_train_cli_parse_string(&tc, &o, args);
+  struct dml_opts opt = dml_train_cli_opts(&tc);
+  struct dml_sampler_shape shape = {d->n, d->labels, d->n_classes, d->classes, BS, SPC, 4};
+  if (!st) st = dml_sampler_create(name, &opt, &shape, s);
+  dml_train_cli_free(&tc);
+  return st;
 }
 
 static int groups_share_class(const struct dml_dataset *d, const int32_t *idx) {
@@ -52,9 +50,8 @@ int main(void) {
   /* full_random and its alias */
   const char *fr[] = {"full_random", "random"};
   for (int k = 0; k < 2; k++) {
-    struct dml_train_opts o = opts(fr[k]);
     struct dml_sampler s;
-    f += expect_true("full_random create", dml_sampler_create(&o, &d, &s) == DML_OK);
+    f += expect_true("full_random create", make(fr[k], "", &d, &s) == DML_OK);
     int ok = 1;
     for (long step = 0; step < 300; step++) {
       s.batch(&s, 1, step, a);
@@ -82,11 +79,9 @@ int main(void) {
   const char *st[] = {"greedy_coreset", "d2_coreset", "disthist_batchmatch"};
   for (int k = 0; k < 3; k++) {
     char tag[160];
-    struct dml_train_opts o = opts(st[k]);
     struct dml_sampler s, cr;
-    f += expect_true("storage sampler create", dml_sampler_create(&o, &d, &s) == DML_OK && s.needs_storage);
-    struct dml_train_opts oc = opts("class_random");
-    dml_sampler_create(&oc, &d, &cr);
+    f += expect_true("storage sampler create", make(st[k], "", &d, &s) == DML_OK && s.needs_storage);
+    make("class_random", "", &d, &cr);
     s.batch(&s, 0, 3, a);
     cr.batch(&cr, 0, 3, b);
     snprintf(tag, sizeof tag, "%s: class_random batches until the storage is fed", st[k]);
@@ -118,10 +113,9 @@ int main(void) {
   }
   /* global_hardneg: the partner group of each anchor comes from a neighbouring class on the circle */
   {
-    struct dml_train_opts o = opts("global_hardneg");
-    o.data_hardneg_k = 10;
     struct dml_sampler s;
-    f += expect_true("global_hardneg create", dml_sampler_create(&o, &d, &s) == DML_OK && s.needs_storage);
+    f += expect_true("global_hardneg create", make("global_hardneg", "--data_hardneg_k 10", &d, &s) == DML_OK &&
+                                                  s.needs_storage);
     dml_sampler_update(&s, all, emb, N, 2);
     int ok = 1;
     for (long step = 0; step < 100; step++) {
@@ -137,20 +131,16 @@ int main(void) {
   }
   /* --data_ssl_set: second half repeats the first */
   {
-    struct dml_train_opts o = opts("class_random");
-    o.data_ssl_set = 1;
     struct dml_sampler s;
-    f += expect_true("ssl_set create", dml_sampler_create(&o, &d, &s) == DML_OK);
+    f += expect_true("ssl_set create", make("class_random", "--data_ssl_set", &d, &s) == DML_OK);
     s.batch(&s, 0, 1, a);
     f += expect_true("--data_ssl_set: batch = first half twice", !memcmp(a, a + BS / 2, BS / 2 * sizeof *a));
     dml_sampler_free(&s);
   }
   /* storage momentum */
   {
-    struct dml_train_opts o = opts("greedy_coreset");
-    o.data_mb_mom = 0.5;
     struct dml_sampler s;
-    dml_sampler_create(&o, &d, &s);
+    make("greedy_coreset", "--data_mb_mom 0.5", &d, &s);
     dml_sampler_update(&s, all, emb, N, 2);
     float e2[2] = {0, 0};
     int32_t i0 = 0;
@@ -162,15 +152,13 @@ int main(void) {
   }
   /* names */
   {
-    struct dml_train_opts o = opts("fid_batchmatch");
     struct dml_sampler s;
-    f += expect_true("fid_batchmatch is a clear error", dml_sampler_create(&o, &d, &s) == DML_ERR_ARG &&
+    f += expect_true("fid_batchmatch is a clear error", make("fid_batchmatch", "", &d, &s) == DML_ERR_ARG &&
                                                              strstr(dml_error_message(), "S2") != NULL);
-    o = opts("nosuch");
-    f += expect_true("unknown sampler is an error", dml_sampler_create(&o, &d, &s) == DML_ERR_ARG);
+    f += expect_true("unknown sampler is an error", make("nosuch", "", &d, &s) == DML_ERR_ARG);
     int n = 0;
     while (dml_sampler_name(n)) n++;
-    f += expect_true("seven sampler names registered", n == 7);
+    f += expect_true("six samplers registered (random is full_random's alias)", n == 6);
   }
   free(emb);
   free(d.labels);

@@ -8,18 +8,24 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 #include "train/datasampler/coreset.h"
 
+struct d2_coreset {
+  struct coreset_opts c;
+  double lambda;                /* --data_d2_coreset_lambda */
+};
+
 static void d2_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx) {
-  if (!s->storage || s->storage_filled < s->data->n) {
+  const struct d2_coreset *st = s->state;
+  if (!s->storage || s->storage_filled < s->data.n) {
     dml_sampler_class_random_batch(s, epoch, step, idx);
     return;
   }
   struct dml_rng r = dml_rng_init(s->seed, DML_RNG_SAMPLER, (uint64_t)epoch, (uint64_t)step);
   int n, dim;
   int32_t *sub;
-  double *x = coreset_subset(s, &r, &n, &dim, &sub);
+  double *x = coreset_subset(s, &st->c, &r, &n, &dim, &sub);
   double *mu = xcalloc((size_t)dim, sizeof *mu), *var = xcalloc((size_t)dim, sizeof *var);
   for (int i = 0; i < n; i++)
     for (int k = 0; k < dim; k++) mu[k] += x[(size_t)i * dim + k] / n;
@@ -52,7 +58,7 @@ static void d2_batch(const struct dml_sampler *s, long epoch, long step, int32_t
     for (int i = 0; i < n; i++) sumd[i] += sqrt(coreset_sqdist(x + (size_t)i * dim, x + (size_t)c * dim, dim));
     double mx = -INFINITY;
     for (int i = 0; i < n; i++) {
-      lw[i] = chosen[i] || sumd[i] <= 0 ? -INFINITY : logdens[i] + s->d2_lambda * log(sumd[i]);
+      lw[i] = chosen[i] || sumd[i] <= 0 ? -INFINITY : logdens[i] + st->lambda * log(sumd[i]);
       if (lw[i] > mx) mx = lw[i];
     }
     if (!isfinite(mx)) { /* every point chosen or coincident: uniform */
@@ -81,10 +87,27 @@ static void d2_batch(const struct dml_sampler *s, long epoch, long step, int32_t
   free(sub);
 }
 
-dml_status dml_sampler_d2_coreset(const struct dml_train_opts *o, struct dml_sampler *s) {
-  (void)o;
-  if (s->bigbs < 1) return dml_error(DML_ERR_ARG, "--data_batchmatch_bigbs must be >= 1");
-  s->needs_storage = 1;
-  s->batch = d2_batch;
+static const struct dml_flag d2_coreset_flags[] = {
+  CORESET_FLAGS,
+  DML_METHOD_FLAG(data_d2_coreset_lambda, FLOAT, "1", "exponent on the distance weights of d2_coreset"),
+};
+
+static dml_status d2_coreset_create(const struct dml_opts *opt, struct dml_sampler *s) {
+  struct d2_coreset d;
+  dml_status st = coreset_opts_read(opt, &d.c);
+  if (st) return st;
+  d.lambda = dml_opts_float(opt, "data_d2_coreset_lambda");
+  struct d2_coreset *p = xmalloc(sizeof *p);
+  *p = d;
+  s->state = p;
   return DML_OK;
 }
+
+const struct dml_sampler_def dml_sampler_def_d2_coreset = {
+  .name = "d2_coreset",
+  .summary = "D2-weighted sequential centres on the embedding storage",
+  DML_METHOD_FLAGS(d2_coreset_flags),
+  .needs_storage = 1,
+  .create = d2_coreset_create,
+  .batch = d2_batch,
+};

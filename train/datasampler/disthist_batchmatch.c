@@ -12,9 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 
 enum { NBINS = 50 };
+
+struct disthist {
+  int bigbs, ncomps;            /* --data_batchmatch_bigbs, --data_batchmatch_ncomps */
+};
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -72,16 +76,17 @@ static double w1_heights(const double *a, const double *b) {
 }
 
 static void batchmatch_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx) {
-  if (!s->storage || s->storage_filled < s->data->n) {
+  const struct disthist *st = s->state;
+  if (!s->storage || s->storage_filled < s->data.n) {
     dml_sampler_class_random_batch(s, epoch, step, idx);
     return;
   }
   struct dml_rng r = dml_rng_init(s->seed, DML_RNG_SAMPLER, (uint64_t)epoch, (uint64_t)step);
-  int spc = s->samples_per_class, G = s->bigbs / spc > 0 ? s->bigbs / spc : 1, nbig = G * spc, D = s->storage_dim;
+  int spc = s->samples_per_class, G = st->bigbs / spc > 0 ? st->bigbs / spc : 1, nbig = G * spc, D = s->storage_dim;
   int32_t *big = xmalloc((size_t)nbig * sizeof *big), *cand = xmalloc((size_t)s->bs * sizeof *cand);
   int32_t *grp = xmalloc((size_t)spc * sizeof *grp);
   for (int g = 0; g < G; g++) {
-    int c = (int)dml_rng_below(&r, (uint32_t)s->data->n_classes);
+    int c = (int)dml_rng_below(&r, (uint32_t)s->data.n_classes);
     for (int j = 0; j < spc; j++) big[g * spc + j] = s->by_class[c][dml_rng_below(&r, (uint32_t)s->class_count[c])];
   }
   double lo = INFINITY, hi = -INFINITY;
@@ -95,7 +100,7 @@ static void batchmatch_batch(const struct dml_sampler *s, long epoch, long step,
   sc.mu = xmalloc((size_t)D * sizeof(double)), sc.sd = xmalloc((size_t)D * sizeof(double));
   stats_of(s, big, nbig, lo, hi, &sb);
   double best = INFINITY;
-  int ncomps = s->ncomps > 0 ? s->ncomps : 1;
+  int ncomps = st->ncomps > 0 ? st->ncomps : 1;
   for (int t = 0; t < ncomps; t++) {
     for (int g = 0; g < s->bs / spc; g++) {
       int bg = (int)dml_rng_below(&r, (uint32_t)G);
@@ -122,11 +127,26 @@ static void batchmatch_batch(const struct dml_sampler *s, long epoch, long step,
   free(sb.mu), free(sb.sd), free(sc.mu), free(sc.sd);
 }
 
-dml_status dml_sampler_disthist_batchmatch(const struct dml_train_opts *o, struct dml_sampler *s) {
-  (void)o;
-  if (s->bigbs < s->samples_per_class)
+static const struct dml_flag disthist_flags[] = {
+  DML_METHOD_FLAG(data_batchmatch_bigbs, INT, "512", "big-batch size for the coreset / batch-match samplers"),
+  DML_METHOD_FLAG(data_batchmatch_ncomps, INT, "10", "candidate batches compared (disthist_batchmatch)"),
+};
+
+static dml_status disthist_create(const struct dml_opts *opt, struct dml_sampler *s) {
+  struct disthist d = {dml_opts_int(opt, "data_batchmatch_bigbs"), dml_opts_int(opt, "data_batchmatch_ncomps")};
+  if (d.bigbs < s->samples_per_class)
     return dml_error(DML_ERR_ARG, "--data_batchmatch_bigbs must be >= --samples_per_class");
-  s->needs_storage = 1;
-  s->batch = batchmatch_batch;
+  struct disthist *p = xmalloc(sizeof *p);
+  *p = d;
+  s->state = p;
   return DML_OK;
 }
+
+const struct dml_sampler_def dml_sampler_def_disthist_batchmatch = {
+  .name = "disthist_batchmatch",
+  .summary = "candidate batches whose distance histogram best matches a big batch",
+  DML_METHOD_FLAGS(disthist_flags),
+  .needs_storage = 1,
+  .create = disthist_create,
+  .batch = batchmatch_batch,
+};

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/train.h"
+#include "train/methods.h"
 #include "train/datasampler/coreset.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -20,15 +20,21 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+struct greedy_coreset {
+  struct coreset_opts c;
+  int softened;                 /* --data_gc_softened */
+};
+
 static void greedy_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx) {
-  if (!s->storage || s->storage_filled < s->data->n) {
+  const struct greedy_coreset *st = s->state;
+  if (!s->storage || s->storage_filled < s->data.n) {
     dml_sampler_class_random_batch(s, epoch, step, idx);
     return;
   }
   struct dml_rng r = dml_rng_init(s->seed, DML_RNG_SAMPLER, (uint64_t)epoch, (uint64_t)step);
   int n, dim;
   int32_t *sub;
-  double *x = coreset_subset(s, &r, &n, &dim, &sub);
+  double *x = coreset_subset(s, &st->c, &r, &n, &dim, &sub);
   int k = s->bs / s->samples_per_class;
   double *mind = xmalloc((size_t)n * sizeof *mind), *sorted = xmalloc((size_t)n * sizeof *sorted);
   for (int i = 0; i < n; i++) mind[i] = INFINITY;
@@ -36,7 +42,7 @@ static void greedy_batch(const struct dml_sampler *s, long epoch, long step, int
   for (int g = 0; g < k; g++) {
     idx[g * s->samples_per_class] = sub[c];
     for (int i = 0; i < n; i++) mind[i] = fmin(mind[i], coreset_sqdist(x + (size_t)i * dim, x + (size_t)c * dim, dim));
-    if (s->gc_softened) {
+    if (st->softened) {
       memcpy(sorted, mind, (size_t)n * sizeof *sorted);
       qsort(sorted, (size_t)n, sizeof *sorted, cmp_double);
       double thr = sorted[(int)floor(0.97 * (n - 1))];
@@ -61,10 +67,30 @@ static void greedy_batch(const struct dml_sampler *s, long epoch, long step, int
   free(sub);
 }
 
-dml_status dml_sampler_greedy_coreset(const struct dml_train_opts *o, struct dml_sampler *s) {
-  (void)o;
-  if (s->bigbs < 1) return dml_error(DML_ERR_ARG, "--data_batchmatch_bigbs must be >= 1");
-  s->needs_storage = 1;
-  s->batch = greedy_batch;
+static const struct dml_flag greedy_coreset_flags[] = {
+  CORESET_FLAGS,
+  DML_METHOD_FLAG(data_gc_softened, BOOL, "0", "greedy coreset: random point above the 97th percentile instead of the argmax"),
+  DML_METHOD_FLAG(data_gc_coreset_lim, FLOAT, "1e-9", "stored, unused (as the reference)"),
+  DML_METHOD_FLAG(data_sim_measure, STR, "euclidean", "stored, unused (as the reference)"),
+  DML_METHOD_FLAG(data_idx_full_prec, BOOL, "0", "deprecated in the reference; accepted"),
+  DML_METHOD_FLAG(data_mb_lr, FLOAT, "1", "deprecated in the reference; accepted"),
+};
+
+static dml_status greedy_coreset_create(const struct dml_opts *opt, struct dml_sampler *s) {
+  struct greedy_coreset g;
+  dml_status st = coreset_opts_read(opt, &g.c);
+  if (st) return st;
+  g.softened = dml_opts_int(opt, "data_gc_softened");
+  s->state = xmalloc(sizeof g);
+  memcpy(s->state, &g, sizeof g);
   return DML_OK;
 }
+
+const struct dml_sampler_def dml_sampler_def_greedy_coreset = {
+  .name = "greedy_coreset",
+  .summary = "greedy k-center centres on the embedding storage",
+  DML_METHOD_FLAGS(greedy_coreset_flags),
+  .needs_storage = 1,
+  .create = greedy_coreset_create,
+  .batch = greedy_batch,
+};
