@@ -1,4 +1,6 @@
-/* test_flags — defaults, value forms, prefix abbreviation, lists, errors with "did you mean". */
+/* test_flags — defaults, value forms, prefix abbreviation, lists, errors with "did you mean"; flags kept in
+ * dml_flag_value slots, the typed view (dml_opts_*) and --help groups. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +25,62 @@ static dml_status parse(struct dml_cli *cli, int argc, const char **argv) {
   cli->n_flags = sizeof flags / sizeof *flags;
   cli->max_positional = -1;
   return dml_flags_parse(cli, argc, (char **)argv);
+}
+
+/* A method's flags bound to value slots (no variable of the caller), read back through the view by name, and
+ * --help listing them under their group's heading after the other flags. */
+static int view_and_groups(void) {
+  int fails = 0;
+  const struct dml_flag own[] = {
+    {"loss_x_margin", DML_FLAG_FLOAT, NULL, "0.2", "x: margin"},
+    {"loss_x_k", DML_FLAG_INT, NULL, "3", "x: k"},
+    {"loss_x_on", DML_FLAG_BOOL, NULL, "0", "x: switch"},
+    {"loss_x_mode", DML_FLAG_STR, NULL, "a", "x: mode"},
+    {"loss_x_pairs", DML_FLAG_STRLIST, NULL, "0-1", "x: pairs"},
+    {"loss_x_w", DML_FLAG_FLOATLIST, NULL, "1.5", "x: weights"},
+  };
+  enum { NOWN = sizeof own / sizeof *own, NALL = sizeof flags / sizeof *flags + NOWN };
+  struct dml_flag all[NALL];
+  union dml_flag_value vals[NOWN];
+  memset(vals, 0, sizeof vals);
+  memcpy(all, flags, sizeof flags);
+  for (int i = 0; i < NOWN; i++) {
+    all[NALL - NOWN + i] = own[i];
+    all[NALL - NOWN + i].dst = dml_flag_slot(&vals[i], own[i].type);
+  }
+  struct dml_flag_group g = {"--loss x: the x loss", own, NOWN};
+  struct dml_cli cli = {.prog = "t", .flags = all, .n_flags = NALL, .max_positional = 0, .groups = &g, .n_groups = 1};
+  const char *argv[] = {"t", "--loss_x_mar", "0.75", "--loss_x_on", "--loss_x_pairs", "0-1", "2-3", "--bs", "8"};
+  fails += expect_true("method flags parse (prefix too)", dml_flags_parse(&cli, 9, (char **)argv) == DML_OK);
+  struct dml_opts v = {all, NALL};
+  fails += expect_scalar("view: float", dml_opts_float(&v, "loss_x_margin"), 0.75, 0, 0);
+  fails += expect_true("view: int default, bool read as int, loop flag",
+                       dml_opts_int(&v, "loss_x_k") == 3 && dml_opts_int(&v, "loss_x_on") == 1 && dml_opts_int(&v, "bs") == 8);
+  fails += expect_true("view: str default", !strcmp(dml_opts_str(&v, "loss_x_mode"), "a"));
+  const struct dml_strlist *pl = dml_opts_strlist(&v, "loss_x_pairs");
+  fails += expect_true("view: strlist", pl->n == 2 && !strcmp(pl->v[1], "2-3"));
+  fails += expect_true("view: floatlist default", dml_opts_floatlist(&v, "loss_x_w")->n == 1 &&
+                                                      dml_opts_floatlist(&v, "loss_x_w")->v[0] == 1.5);
+  fails += expect_true("find: exact names only", dml_opts_find(&v, "loss_x_mar") == NULL &&
+                                                     dml_opts_find(&v, "loss_x_margin") != NULL);
+  char *js = dml_flags_to_json(&cli);
+  fails += expect_true("json holds the method flags", strstr(js, "\"loss_x_margin\":0.75") &&
+                                                          strstr(js, "\"loss_x_pairs\":[\"0-1\",\"2-3\"]"));
+  free(js);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  dml_flags_print_help(&cli, f);
+  fclose(f);
+  const char *head = strstr(buf, "\n--loss x: the x loss:\n");
+  fails += expect_true("help: the group's heading after --help", head && strstr(buf, "--help, -h") < head);
+  fails += expect_true("help: each method flag once, under its heading",
+                       head && strstr(buf, "--loss_x_margin X") > head && strstr(head, "x: margin [0.2]") &&
+                           strstr(buf, "--loss_x_k INT") > head);
+  fails += expect_true("help: the other flags before it", strstr(buf, "--bs INT") && strstr(buf, "--bs INT") < head);
+  free(buf);
+  dml_flags_free(&cli);
+  return fails;
 }
 
 int main(void) {
@@ -72,5 +130,6 @@ int main(void) {
   fails += expect_true("missing value", parse(&cli, 2, a5) == DML_ERR_ARG);
   dml_flags_free(&cli);
   fails += expect_true("edit distance", dml_edit_distance("kitten", "sitting") == 3);
+  fails += view_and_groups();
   return test_report("common_flags", fails);
 }
