@@ -22,6 +22,7 @@
 #include "common/flags.h"
 #include "eval/eval-impl.h"
 #include "eval/faiss_bridge.h"
+#include "kernels/ops.h"
 
 enum kind { K_RECALL, K_NMI, K_F1, K_MAP, K_DISTS, K_RHO };
 
@@ -176,7 +177,10 @@ static dml_status check_finite(const float *x, size_t n, size_t d, const char *w
  * threshold unless the whole set does): the distances are then computed exactly as one big search would compute
  * them, and the output is stored as int32 (N < 2^31) to halve the memory. */
 static dml_status knn(const float *base, size_t nb, const float *q, size_t nq, size_t d, size_t k, int drop_first,
-                      int metric, int32_t **out) {
+                      int metric, int gpu, int32_t **out) {
+  /* --evaluate_on_gpu: the same exhaustive search on the GPU (kernels/cuda/knn.cu), faiss's contract */
+  int (*search)(const float *, size_t, const float *, size_t, size_t, size_t, int, int64_t *, float *, char *,
+                size_t) = gpu ? dml_gpu_knn : dml_faiss_knn;
   size_t kk = k + (drop_first ? 1 : 0);
   if (kk > nb) kk = nb;
   size_t keep = kk - (drop_first ? 1 : 0);
@@ -194,7 +198,7 @@ static dml_status knn(const float *base, size_t nb, const float *q, size_t nq, s
       idx = xrealloc(idx, blk * kk * sizeof *idx + 8);
       dist = xrealloc(dist, blk * kk * sizeof *dist + 8);
     }
-    if (dml_faiss_knn(base, nb, q + q0 * d, m, d, kk, metric, idx, dist, err, sizeof err)) {
+    if (search(base, nb, q + q0 * d, m, d, kk, metric, idx, dist, err, sizeof err)) {
       free(idx);
       free(dist);
       free(*out);
@@ -323,7 +327,7 @@ dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, s
   float *emb_cos = need_cos ? row_normalised(emb, n, d) : NULL; /* (n, d) */
   int32_t *nn[2] = {NULL, NULL};                                /* (n, depth[m]) */
   for (int m = 0; m < 2 && !st; m++)
-    if (need_knn[m]) st = knn(m ? emb_cos : emb, n, m ? emb_cos : emb, n, d, depth[m], 1, m, &nn[m]);
+    if (need_knn[m]) st = knn(m ? emb_cos : emb, n, m ? emb_cos : emb, n, d, depth[m], 1, m, opts && opts->on_gpu, &nn[m]);
   int64_t *clusters[2] = {NULL, NULL};
   int kk = opts && opts->kmeans_k > 0 ? opts->kmeans_k : nu;
   if ((size_t)kk > n) kk = (int)n; /* faiss needs at least k points; the reference would stop here */
@@ -441,7 +445,7 @@ dml_status dml_eval_metrics_qg(const float *query, const int32_t *qlabels, size_
   int32_t *nn[2] = {NULL, NULL};
   for (int m = 0; m < 2 && !st; m++)
     if ((need[m] & 1) && depth[m] > 0)
-      st = knn(m ? gc : gallery, ng, m ? qc : query, nq, d, depth[m], 0, m, &nn[m]);
+      st = knn(m ? gc : gallery, ng, m ? qc : query, nq, d, depth[m], 0, m, opts && opts->on_gpu, &nn[m]);
   for (size_t i = 0; i < n_keys && !st; i++) {
     const struct req *r = &rq[i];
     struct dml_metric_result *o = &out[i];

@@ -26,6 +26,7 @@
 struct dml_eval_opts {
   int kmeans_k;        /* clusters for nmi/f1; <= 0: number of distinct labels. The reference uses the number of TRAINING classes */
   int n_threads;       /* <= 0: leave the OpenMP default */
+  int on_gpu;          /* exact kNN on the GPU (kernels/cuda/knn.cu) instead of faiss; k-means stays on the CPU */
 };
 
 struct dml_metric_result {

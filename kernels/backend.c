@@ -36,13 +36,30 @@ dml_status dml_backend_require(const struct dml_backend *be, const enum dml_op *
   return DML_OK;
 }
 
+#ifdef DML_HAVE_CUDA
+int dml_cuda_count_devices(void);
+int dml_cuda_knn(const float *base, size_t nb, const float *q, size_t nq, size_t d, size_t k, int metric, int64_t *idx,
+                 float *dist, char *err, size_t cap);
+#endif
+
 int dml_cuda_device_count(void) {
 #ifdef DML_HAVE_CUDA
-  extern int dml_cuda_count_devices(void);
   return dml_cuda_count_devices();
 #else
   return 0;
 #endif
+}
+
+int dml_gpu_knn(const float *base, size_t nb, const float *q, size_t nq, size_t d, size_t k, int metric, int64_t *idx,
+                float *dist, char *err, size_t cap) {
+#ifdef DML_HAVE_CUDA
+  if (dml_cuda_count_devices() > 0) return dml_cuda_knn(base, nb, q, nq, d, k, metric, idx, dist, err, cap);
+  snprintf(err, cap, "GPU kNN: no CUDA device is visible");
+#else
+  (void)base, (void)nb, (void)q, (void)nq, (void)d, (void)k, (void)metric, (void)idx, (void)dist;
+  snprintf(err, cap, "GPU kNN: this build has no CUDA backend");
+#endif
+  return -1;
 }
 
 struct dml_backend *dml_backend_select(const char *want, FILE *log) {

@@ -117,6 +117,11 @@ struct dml_backend *dml_backend_select(const char *want, FILE *log);
 void dml_backend_free(struct dml_backend *be);
 /* Number of CUDA devices visible (0 without CUDA support or without a device). */
 int dml_cuda_device_count(void);
+/* Exact kNN on the GPU (kernels/cuda/knn.cu) with the contract of eval/faiss_bridge.h's dml_faiss_knn: metric 0 =
+ * squared L2 ascending, 1 = inner product descending; idx (nq, k), dist (nq, k) or NULL; host pointers; k ≤ 2048.
+ * Returns 0, or -1 with a message in err (no device, a CPU-only build, k out of range, a CUDA error). */
+int dml_gpu_knn(const float *base, size_t nb, const float *q, size_t nq, size_t d, size_t k, int metric, int64_t *idx,
+                float *dist, char *err, size_t cap);
 
 /* Backend constructors (kernels/cpu/backend.c, kernels/cuda/backend.c). */
 struct dml_backend *dml_backend_cpu_new(void);

@@ -141,7 +141,8 @@ static dml_status evaluate(struct trainer *T, const char *split, const struct dm
   embed_split(T, d, emb);
   size_t nk = (size_t)o->evaluation_metrics.n;
   struct dml_metric_result *res = xcalloc(nk, sizeof *res);
-  struct dml_eval_opts eo = {.kmeans_k = T->train.n_classes, .n_threads = 0};
+  struct dml_eval_opts eo = {.kmeans_k = T->train.n_classes, .n_threads = 0,
+                             .on_gpu = T->o->evaluate_on_gpu && dml_cuda_device_count() > 0};
   dml_status st = dml_eval_metrics(emb, d->labels, (size_t)d->n, (size_t)D, (const char *const *)o->evaluation_metrics.v,
                                    nk, &eo, res);
   if (st) {
