@@ -446,6 +446,17 @@ static dml_status open_record(const char *path, hid_t *file, long long *schema) 
   return dml_error(DML_ERR_FORMAT, "%s has an invalid run-record schema_version %lld", path, sv);
 }
 
+dml_status dml_runrecord_read_attr(const char *path, const char *name, char **value) {
+  *value = NULL;
+  hid_t f;
+  dml_status st = open_record(path, &f, NULL);
+  if (st) return st;
+  silence_hdf5();
+  if (H5Aexists(f, name) > 0) *value = get_str_attr(f, name);
+  H5Fclose(f);
+  return DML_OK;
+}
+
 int dml_runrecord_is_record(const char *path) {
   hid_t f;
   long long sv;
@@ -624,6 +635,24 @@ dml_status dml_runrecord_set_attr(dml_runrecord_t *rr, const char *name, const c
   struct pend_attr *p = GROW(rr->at, rr->nat);
   p->name = xstrdup(name);
   p->value = dup_or_empty(value);
+  return DML_OK;
+}
+
+/* The `config` attribute is reserved for set_attr; a resume that changes an allowed flag (--n_epochs) replaces
+ * it through this call, with the change listed in `config_history` (see docs/run-format.md). */
+dml_status dml_runrecord_set_config(dml_runrecord_t *rr, const char *config_json) {
+  if (!config_json || !*config_json) return dml_error(DML_ERR_ARG, "%s: empty configuration", rr->path);
+  free(rr->meta.config_json);
+  rr->meta.config_json = xstrdup(config_json);
+  for (size_t i = 0; i < rr->nat; i++)
+    if (!strcmp(rr->at[i].name, "config")) {
+      free(rr->at[i].value);
+      rr->at[i].value = xstrdup(config_json);
+      return DML_OK;
+    }
+  struct pend_attr *p = GROW(rr->at, rr->nat);
+  p->name = xstrdup("config");
+  p->value = xstrdup(config_json);
   return DML_OK;
 }
 

@@ -75,6 +75,8 @@ dml_status dml_runrecord_put_embeddings(dml_runrecord_t *rr, const char *split, 
 /* Free-form string attribute on the root (e.g. "resumed_from", "wandb_unsent"). */
 dml_status dml_runrecord_set_attr(dml_runrecord_t *rr, const char *name, const char *value);
 dml_status dml_runrecord_set_status(dml_runrecord_t *rr, enum dml_run_status s);
+/* Replace the `config` attribute (reserved for set_attr): how a resume records an allowed flag change. */
+dml_status dml_runrecord_set_config(dml_runrecord_t *rr, const char *config_json);
 dml_status dml_runrecord_commit(dml_runrecord_t *rr);
 /* Commits pending changes, frees the handle. Returns the commit's status. */
 dml_status dml_runrecord_close(dml_runrecord_t *rr);
@@ -104,6 +106,8 @@ void dml_run_free(struct dml_run *run);
 const struct dml_series *dml_run_series(const struct dml_run *run, const char *split, const char *key);
 dml_status dml_runrecord_read_embeddings(const char *path, const char *split, int best, float **emb,
                                          size_t *n, size_t *d, int32_t **labels, char ***paths);
+/* One string root attribute (e.g. "run_id", "config_history"): *value = heap copy, or NULL when absent. */
+dml_status dml_runrecord_read_attr(const char *path, const char *name, char **value);
 /* Is this file a run record (HDF5 with a schema_version root attribute)? Cheap. */
 int dml_runrecord_is_record(const char *path);
 #endif

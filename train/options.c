@@ -61,6 +61,7 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(project, STR, "Sample_Project", "W&B project"),
     FLAG(group, STR, "Sample_Group", "run group (also the run folder prefix)"),
     FLAG(wandb_entity, STR, "", "W&B entity (default: the key's own)"),
+    FLAG(wandb_finish_timeout, FLOAT, "10", "(dml) seconds a finished run waits at most for W&B to take its last rows; the rest stays in the run folder for dml-sync"),
   };
   size_t k = sizeof table / sizeof *table;
   DML_ASSERT(k <= cap);
@@ -103,7 +104,7 @@ void dml_train_cli_init(struct dml_train_cli *tc, struct dml_train_opts *o, cons
   tc->titles = xcalloc(n_methods + 1, sizeof *tc->titles);
   size_t n = dml_train_flags(o, tc->flags, DML_TRAIN_MAX_FLAGS);
   tc->flags[n++] = (struct dml_flag){"resume", DML_FLAG_STR, &o->resume, "",
-                                     "continue the interrupted run in this folder (its configuration; flags given here override)"};
+                                     "continue the run in this folder with its stored configuration (only --n_epochs and operational flags may differ; see docs/run-format.md)"};
   tc->cli.groups = tc->groups;
   for (int i = 0; dml_sampler_defs[i]; i++) {
     const struct dml_sampler_def *d = dml_sampler_defs[i];

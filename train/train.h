@@ -42,6 +42,7 @@ struct dml_train_opts {
   /* W&B */
   int log_online;
   char *project, *group, *wandb_entity;
+  double wandb_finish_timeout;   /* seconds a finishing run waits for W&B (then rows stay for dml-sync) */
   /* batch creation */
   char *data_sampler;
   int samples_per_class;
@@ -133,7 +134,8 @@ struct dml_adam {
 };
 /* Adam as torch.optim.Adam (L2 weight decay added to the gradient for params with decay=1) over a parameter
  * table: m, v are (ps->total) host buffers laid out like ps->values; lr (ps->n) is each parameter's learning
- * rate, NAN = not stepped (no gradient); steps (ps->n) are the per-parameter step counts. */
+ * rate; frozen (ps->n, or NULL = none) marks parameters not stepped (no gradient: their count does not advance);
+ * steps (ps->n) are the per-parameter step counts. A NaN rate is not a marker: it is refused before training. */
 void dml_adam_step(const struct dml_adam *a, struct dml_params *ps, float *m, float *v, double weight_decay,
-                   const double *lr, long *steps);
+                   const double *lr, const unsigned char *frozen, long *steps);
 #endif

@@ -2,7 +2,9 @@
  * backward → Adam; then evaluation of the test split (and the training split unless --no_train_metrics)
  * with eval/ metrics, one run-record commit per epoch (a kill keeps every completed epoch), and
  * embeddings of the latest and the best epoch. SIGINT/SIGTERM stop after the current step and leave the
- * record `interrupted`; a NaN loss leaves it `failed` with the epochs before it intact. */
+ * record `interrupted`; a NaN loss leaves it `failed` with the epochs before it intact. The run folder is locked
+ * (flock on run.lock) while this process writes it; --resume is exact from a kill at any moment (docs/run-format.md,
+ * "One writer, and resuming from any kill"). */
 #include "train/trainer.h"
 
 #include <errno.h>
@@ -12,7 +14,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "analysis/wandb/wandb.h"
@@ -34,7 +39,8 @@ struct trainer {
   struct dml_miner miner;
   struct dml_criterion crit;
   struct dml_adam adam;
-  double *lr_net, *lr_crit;      /* this epoch's learning rate per parameter (NAN: frozen, not stepped) */
+  double *lr_net, *lr_crit;      /* this epoch's learning rate per parameter */
+  unsigned char *frozen_net;     /* (ps.n) 1: not stepped this epoch (--warmup backbone); never a NaN marker */
   long *steps_net, *steps_crit;  /* Adam step count per parameter (torch keeps one per parameter) */
   float *m, *v, *cm, *cv;        /* Adam moments: network (ps.total), criterion (crit.params.total) */
   float *host_values, *host_grads; /* host mirrors of the parameter blocks for a device backend */
@@ -42,6 +48,8 @@ struct trainer {
   double best_storage;
   dml_wandb_logger_t *wl;        /* --log_online: the background W&B logger */
   json_t *row;                   /* this epoch's W&B history row (reference key names) */
+  int lock_fd;                   /* the run folder's run.lock, held (flock) while this process writes the record */
+  char *run_id;                  /* the record's run_id, also in the checkpoint's metadata */
 };
 
 // ---------------------------------------------------------------------------------------------- run folder
@@ -104,6 +112,50 @@ static dml_status make_run_dir(const struct dml_train_opts *o, char **out) {
   return st;
 }
 
+/* One writer per run folder: an exclusive flock on <dir>/run.lock, held until the process ends (released by the
+ * kernel on any exit, SIGKILL included). The holder's pid is written into the file for the second writer's message. */
+static dml_status lock_run_dir(const char *dir, int *fd_out) {
+  char *p = dml_strfmt("%s/run.lock", dir);
+  int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  dml_status st = DML_OK;
+  if (fd < 0) {
+    st = dml_error(DML_ERR_IO, "cannot open the run folder's lock %s: %s", p, strerror(errno));
+  } else if (flock(fd, LOCK_EX | LOCK_NB)) {
+    int err = errno;
+    char pid[32] = "";
+    ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+    pid[n > 0 ? n : 0] = 0;
+    pid[strcspn(pid, "\n")] = 0;
+    close(fd);
+    fd = -1;
+    if (err == EWOULDBLOCK)
+      st = dml_error(DML_ERR_STATE, "run folder %s is in use by another dml-train%s%s%s (one writer per run; wait for it "
+                     "or stop it first)", dir, *pid ? " (pid " : "", pid, *pid ? ")" : "");
+    else
+      st = dml_error(DML_ERR_IO, "cannot lock %s: %s", p, strerror(err));
+  } else {
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n) {} /* the pid is for messages only */
+  }
+  free(p);
+  *fd_out = fd;
+  return st;
+}
+
+/* A random run id (16 hex digits) that ties the checkpoint to its record. */
+static char *new_run_id(void) {
+  unsigned char b[8] = {0};
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || read(fd, b, sizeof b) != (ssize_t)sizeof b) {
+    uint64_t x = (uint64_t)dml_now() * 1000003ULL ^ ((uint64_t)getpid() << 32);
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(x >> (8 * i));
+  }
+  if (fd >= 0) close(fd);
+  char *s = xmalloc(17);
+  for (int i = 0; i < 8; i++) snprintf(s + 2 * i, 3, "%02x", b[i]);
+  return s;
+}
 
 // ---------------------------------------------------------------------------------------------- evaluation
 
@@ -211,7 +263,8 @@ static void set_learning_rates(struct trainer *T, long epoch) {
   for (int i = 0; i < T->ps.n; i++) {
     int head = strstr(T->ps.p[i].name, "last_linear") != NULL;
     double base = head && o->fc_lr >= 0 ? o->fc_lr : o->lr;
-    T->lr_net[i] = warm && !head ? NAN : base * f;
+    T->frozen_net[i] = warm && !head;
+    T->lr_net[i] = base * f;
   }
   for (int i = 0; i < T->crit.params.n; i++)
     T->lr_crit[i] = (T->crit.param_lr ? T->crit.param_lr[i] : T->crit.params_lr) * f;
@@ -255,9 +308,9 @@ static dml_status train_step(struct trainer *T, long epoch, long step, const int
       T->ps.p[i].t.grad = T->host_grads + T->ps.p[i].offset;
     }
   }
-  dml_adam_step(&T->adam, &T->ps, T->m, T->v, T->o->decay, T->lr_net, T->steps_net);
+  dml_adam_step(&T->adam, &T->ps, T->m, T->v, T->o->decay, T->lr_net, T->frozen_net, T->steps_net);
   if (T->crit.params.n) {
-    dml_adam_step(&T->adam, &T->crit.params, T->cm, T->cv, 0, T->lr_crit, T->steps_crit); /* no decay, as the reference */
+    dml_adam_step(&T->adam, &T->crit.params, T->cm, T->cv, 0, T->lr_crit, NULL, T->steps_crit); /* no decay, as the reference */
     dml_params_zero_grad(&T->crit.params);
   }
   if (T->host_values) {
@@ -319,7 +372,7 @@ static float *buffers_to_host(struct trainer *T) {
 }
 
 static const char *const ckpt_keys[] = {"epoch", "adam_steps", "best_storage", "loss", "lr", "seconds",
-                                        "images_per_second", "seed", "format"};
+                                        "images_per_second", "seed", "format", "run_id"};
 enum { CKPT_NKEYS = sizeof ckpt_keys / sizeof *ckpt_keys };
 
 static dml_status save_checkpoint(struct trainer *T, const char *dir, long epoch, const struct dml_train_row *row) {
@@ -345,6 +398,7 @@ static dml_status save_checkpoint(struct trainer *T, const char *dir, long epoch
   snprintf(v[6], 64, "%.17g", row->images_per_second);
   snprintf(v[7], 64, "%d", T->o->seed);
   snprintf(v[8], 64, "dml-checkpoint-1");
+  snprintf(v[9], 64, "%s", T->run_id ? T->run_id : "");
   const char *vals[CKPT_NKEYS];
   for (int i = 0; i < CKPT_NKEYS; i++) vals[i] = v[i];
   vals[1] = steps;
@@ -375,7 +429,19 @@ static dml_status load_checkpoint(struct trainer *T, const char *dir, long *epoc
   size_t n = ckpt_table(T, t, names, T->host_values, buf_host);
   char *meta[CKPT_NKEYS] = {0};
   char *path = dml_strfmt("%s/checkpoint.safetensors", dir);
-  dml_status st = dml_checkpoint_read(path, t, n, 0, ckpt_keys, meta, CKPT_NKEYS);
+  /* first the metadata alone: a checkpoint of another run is named as such, not as a shape mismatch */
+  dml_status st = dml_checkpoint_read(path, NULL, 0, 1, ckpt_keys, meta, CKPT_NKEYS);
+  if (!st && T->run_id && *T->run_id && (!meta[9] || strcmp(meta[9], T->run_id)))
+    st = dml_error(DML_ERR_STATE, "%s belongs to another run (run id %s; the record's is %s): refusing to resume from it",
+                   path, meta[9] && *meta[9] ? meta[9] : "none", T->run_id);
+  if (!st && meta[7] && strtol(meta[7], NULL, 10) != T->o->seed)
+    st = dml_error(DML_ERR_STATE, "%s was written with --seed %s, the record's run has --seed %d: refusing to resume from it",
+                   path, meta[7], T->o->seed);
+  for (int i = 0; i < CKPT_NKEYS; i++) {
+    free(meta[i]);
+    meta[i] = NULL;
+  }
+  if (!st) st = dml_checkpoint_read(path, t, n, 0, ckpt_keys, meta, CKPT_NKEYS);
   if (!st && (!meta[0] || !meta[1] || !meta[2]))
     st = dml_error(DML_ERR_FORMAT, "%s: checkpoint metadata incomplete", path);
   if (!st) {
@@ -410,6 +476,10 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
   T->o = o;
   T->best_storage = -INFINITY;
   if (o->n_epochs < 0) return dml_error(DML_ERR_ARG, "--n_epochs must be >= 0");
+  /* a non-finite rate would train nothing (or NaN) and still report `finished`; the flag parser refuses them too */
+  if (!isfinite(o->lr) || !isfinite(o->fc_lr) || !isfinite(o->decay) || !isfinite(o->gamma))
+    return dml_error(DML_ERR_ARG, "--lr, --fc_lr, --decay and --gamma must be finite numbers (got %g, %g, %g, %g)", o->lr,
+                     o->fc_lr, o->decay, o->gamma);
   if (strcmp(o->optim, "adam")) return dml_error(DML_ERR_ARG, "unknown --optim '%s' (known in this build: adam)", o->optim);
   for (int i = 0; i < o->evaluation_metrics.n; i++)
     if (!dml_eval_known_metric(o->evaluation_metrics.v[i]))
@@ -456,6 +526,10 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
   if (strcmp(T->crit.allowed_miners, "*") && !strstr(T->crit.allowed_miners, T->miner.internal_name))
     return dml_error(DML_ERR_ARG, "--loss %s cannot use --batch_mining %s (allowed: %s)", o->loss, o->batch_mining,
                      T->crit.allowed_miners);
+  for (int i = 0; i < T->crit.params.n; i++)
+    if (!isfinite(T->crit.param_lr ? T->crit.param_lr[i] : T->crit.params_lr))
+      return dml_error(DML_ERR_ARG, "--loss %s: the learning rate of its parameter %s is not finite", o->loss,
+                       T->crit.params.p[i].name);
   T->m = xcalloc(T->ps.total + 1, sizeof(float));
   T->v = xcalloc(T->ps.total + 1, sizeof(float));
   T->cm = xcalloc(T->crit.params.total + 1, sizeof(float));
@@ -466,6 +540,7 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
   }
   T->adam = (struct dml_adam){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
   T->lr_net = xcalloc((size_t)T->ps.n + 1, sizeof *T->lr_net);
+  T->frozen_net = xcalloc((size_t)T->ps.n + 1, sizeof *T->frozen_net);
   T->lr_crit = xcalloc((size_t)T->crit.params.n + 1, sizeof *T->lr_crit);
   T->steps_net = xcalloc((size_t)T->ps.n + 1, sizeof *T->steps_net);
   T->steps_crit = xcalloc((size_t)T->crit.params.n + 1, sizeof *T->steps_crit);
@@ -489,8 +564,10 @@ static void teardown(struct trainer *T) {
   dml_dataset_free(&T->val);
   free(T->m); free(T->v); free(T->cm); free(T->cv);
   free(T->host_values); free(T->host_grads);
-  free(T->lr_net); free(T->lr_crit); free(T->steps_net); free(T->steps_crit);
+  free(T->lr_net); free(T->lr_crit); free(T->frozen_net); free(T->run_id); free(T->steps_net); free(T->steps_crit);
   dml_backend_free(T->be);
+  if (T->lock_fd >= 0) close(T->lock_fd); /* last: the record is closed */
+  T->lock_fd = -1;
 }
 
 static dml_status finish(struct trainer *T, dml_status st) {
@@ -526,41 +603,199 @@ static void log_online_row(struct trainer *T, long epoch, const struct dml_train
   json_object_clear(T->row);
 }
 
-/* Create the run folder and record (fresh run), or reopen them and restore the checkpoint (resume). */
+// ---------------------------------------------------------------------------------------------- resume
+
+/* Flags a resume may change (recorded in config_history): the epoch budget and flags that do not change what is
+ * computed, or change it only as a deliberate move (--backend). Every other difference is refused. */
+static const char *const resume_changeable[] = {"n_epochs", "kernels", "log_online", "wandb_entity", "backend", "gpu",
+                                                "evaluate_on_gpu", "wandb_finish_timeout"};
+
+static int changeable(const char *k) {
+  for (size_t i = 0; i < sizeof resume_changeable / sizeof *resume_changeable; i++)
+    if (!strcmp(k, resume_changeable[i])) return 1;
+  return 0;
+}
+
+static char *utc_now(void) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return xstrdup(buf);
+}
+
+/* Compare the configuration of this resume with the record's: refuse a change of anything but the changeable flags,
+ * and return the changes as {"flag": {"from": old, "to": new}} (new reference; empty object when none). A key the
+ * stored configuration lacks (a flag newer than the record) is not a change. */
+static dml_status config_changes(const char *stored_json, const char *config_json, long epochs_done, json_t **out) {
+  *out = NULL;
+  json_t *old = json_loads(stored_json && *stored_json ? stored_json : "{}", 0, NULL);
+  json_t *cur = json_loads(config_json ? config_json : "{}", 0, NULL);
+  dml_status st = DML_OK;
+  if (!json_is_object(old) || !json_is_object(cur)) st = dml_error(DML_ERR_FORMAT, "the stored configuration is not a JSON object");
+  json_t *ch = json_object();
+  const char *k;
+  json_t *v;
+  if (!st) json_object_foreach(cur, k, v) {
+    json_t *o = json_object_get(old, k);
+    if (!o || json_equal(o, v) || !strcmp(k, "resume")) continue; /* --resume itself is no change */
+    char *a = json_dumps(o, JSON_ENCODE_ANY | JSON_COMPACT), *b = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (!changeable(k))
+      st = dml_error(DML_ERR_ARG, "--%s %s differs from the resumed run's %s: a resumed run keeps its configuration "
+                     "(only --n_epochs and operational flags such as --kernels may change); start a new run instead", k,
+                     b, a);
+    else if (!strcmp(k, "n_epochs") && json_integer_value(v) < epochs_done)
+      st = dml_error(DML_ERR_ARG, "--n_epochs %s is fewer than the %ld epoch%s the run has already trained", b,
+                     epochs_done, epochs_done == 1 ? "" : "s");
+    free(a);
+    free(b);
+    if (st) break;
+    json_object_set_new(ch, k, json_pack("{sOsO}", "from", o, "to", v));
+  }
+  json_decref(old);
+  json_decref(cur);
+  if (st) json_decref(ch);
+  else *out = ch;
+  return st;
+}
+
+/* Append one entry to the record's config_history (JSON array): when this resume starts, at which epoch, and what
+ * it changed. A change also updates those flags in `config` (the rest of it stays as stored). */
+static dml_status record_resume(struct trainer *T, const char *path, const char *stored_json, json_t *changes,
+                                long start_epoch) {
+  char *hist = NULL;
+  dml_status st = dml_runrecord_read_attr(path, "config_history", &hist);
+  if (st) return st;
+  json_t *h = hist ? json_loads(hist, 0, NULL) : NULL;
+  free(hist);
+  if (!json_is_array(h)) {
+    json_decref(h);
+    h = json_array();
+  }
+  char *now = utc_now();
+  json_array_append_new(h, json_pack("{sIsssO}", "resumed_at_epoch", (json_int_t)start_epoch, "time", now,
+                                     "changes", changes));
+  free(now);
+  char *js = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(h);
+  st = dml_runrecord_set_attr(T->rr, "config_history", js);
+  free(js);
+  if (!st && json_object_size(changes)) {
+    json_t *cfg = json_loads(stored_json, 0, NULL);
+    const char *k;
+    json_t *v;
+    json_object_foreach(changes, k, v) json_object_set(cfg, k, json_object_get(v, "to"));
+    char *c = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(cfg);
+    st = dml_runrecord_set_config(T->rr, c);
+    free(c);
+  }
+  return st;
+}
+
+/* The best value of the first storage metric on test over the committed epochs (>= 0): the record, not the
+ * checkpoint, says which embeddings are in embeddings/best. */
+static double record_best(const struct trainer *T, const struct dml_run *r) {
+  double best = -INFINITY;
+  if (!T->o->storage_metrics.n) return best;
+  const struct dml_series *s = dml_run_series(r, "test", T->o->storage_metrics.v[0]);
+  for (size_t i = 0; s && i < s->n; i++)
+    if (s->epoch[i] >= 0 && s->value[i] > best) best = s->value[i];
+  return best;
+}
+
+/* Test hook (documented in docs/run-format.md): DML_TRAIN_TEST_COMMIT_PAUSE_MS=N makes dml-train say on stderr
+ * that an epoch's checkpoint is written and wait N ms before committing the record, so a test can kill it inside
+ * that window. */
+static void commit_window_hook(long epoch) {
+  const char *e = getenv("DML_TRAIN_TEST_COMMIT_PAUSE_MS");
+  if (!e || !*e) return;
+  fprintf(stderr, "dml-train: test hook: checkpoint of epoch %ld written, record not committed yet\n", epoch);
+  fflush(stderr);
+  long ms = strtol(e, NULL, 10);
+  if (ms > 0) nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+}
+
+/* The resume half of open_run: lock, check the configuration, restore the checkpoint (none yet: start over in this
+ * record), and repair the record when the kill came between the checkpoint and the record commit. */
+static dml_status resume_run(struct trainer *T, const char *config_json, const char *dir, const char *path,
+                             long *start_epoch, int *fresh, int *has_init) {
+  dml_status st;
+  if ((st = lock_run_dir(dir, &T->lock_fd))) return st;
+  struct dml_run prev = {0};
+  if ((st = dml_runrecord_read(path, &prev))) return dml_error_prefix(st, "resuming %s", dir);
+  long last = prev.n_train ? (long)prev.train_epoch[prev.n_train - 1] : -1, ck_epoch = -1;
+  T->best_storage = record_best(T, &prev);
+  for (size_t i = 0; i < prev.n_series && !*has_init; i++)
+    *has_init = !strcmp(prev.series[i].split, "test") && prev.series[i].n && prev.series[i].epoch[0] == -1;
+  json_t *changes = NULL;
+  char *stored = xstrdup(prev.meta.config_json && *prev.meta.config_json ? prev.meta.config_json : "{}");
+  dml_run_free(&prev);
+  st = config_changes(stored, config_json, last + 1, &changes);
+  if (!st) st = dml_runrecord_read_attr(path, "run_id", &T->run_id);
+  char *ck = dml_strfmt("%s/checkpoint.safetensors", dir);
+  int have_ck = access(ck, F_OK) == 0;
+  free(ck);
+  struct dml_train_row row = {0};
+  if (!st && have_ck) {
+    double best = T->best_storage;
+    st = load_checkpoint(T, dir, &ck_epoch, &row);
+    T->best_storage = best; /* the record's, see record_best */
+    *fresh = 0;
+  } else if (!st && last >= 0) {
+    st = dml_error(DML_ERR_STATE, "the record has %ld trained epoch%s but checkpoint.safetensors is missing", last + 1,
+                   last ? "s" : "");
+  } /* else: killed before its first checkpoint: train from the initial state, in this folder and record */
+  if (!st && last > ck_epoch)
+    st = dml_error(DML_ERR_STATE, "the record has epoch %ld but the checkpoint only epoch %ld", last, ck_epoch);
+  if (st) {
+    st = dml_error_prefix(st, "resuming %s", dir);
+    goto out;
+  }
+  if ((st = dml_runrecord_open(path, &T->rr))) goto out;
+  if (!T->run_id || !*T->run_id) { /* a record of an older dml, or killed before the id was committed */
+    free(T->run_id);
+    T->run_id = new_run_id();
+    dml_runrecord_set_attr(T->rr, "run_id", T->run_id);
+  }
+  dml_runrecord_set_status(T->rr, DML_RUN_RUNNING);
+  char at[32];
+  snprintf(at, sizeof at, "%ld", ck_epoch + 1);
+  dml_runrecord_set_attr(T->rr, "resumed_at_epoch", at);
+  if ((st = record_resume(T, path, stored, changes, ck_epoch + 1))) goto out;
+  if (last < ck_epoch) { /* killed between the checkpoint and the record commit: record that epoch now */
+    double storage = NAN;
+    st = dml_runrecord_append_train(T->rr, ck_epoch, &row);
+    if (!st) st = evaluate_all(T, ck_epoch, &storage);
+  }
+  if (!st) st = dml_runrecord_commit(T->rr);
+  if (st) goto out;
+  *start_epoch = ck_epoch + 1;
+  printf("resuming %s at epoch %ld%s\n", path, *start_epoch, *fresh ? " (no checkpoint yet: from the start)" : "");
+out:
+  json_decref(changes);
+  free(stored);
+  return st;
+}
+
+/* Create the run folder and record (fresh run), or reopen them and restore the checkpoint (resume). *fresh = 1 when
+ * training starts from the initial state (a new run, or a resumed run killed before its first checkpoint);
+ * *has_init = the record already holds the --eval_init evaluation (epoch -1). */
 static dml_status open_run(struct trainer *T, const struct dml_train_opts *o, const char *config_json,
-                           const char *resume_dir, char **dir, char **path, long *start_epoch) {
+                           const char *resume_dir, char **dir, char **path, long *start_epoch, int *fresh,
+                           int *has_init) {
   dml_status st;
   *start_epoch = 0;
+  *fresh = 1;
+  *has_init = 0;
   if (resume_dir) {
     *dir = xstrdup(resume_dir);
     *path = dml_strfmt("%s/run.h5", resume_dir);
-    long ck_epoch = -1;
-    struct dml_train_row row;
-    if ((st = load_checkpoint(T, resume_dir, &ck_epoch, &row))) return dml_error_prefix(st, "resuming %s", resume_dir);
-    struct dml_run prev = {0};
-    if ((st = dml_runrecord_read(*path, &prev))) return dml_error_prefix(st, "resuming %s", resume_dir);
-    long last = prev.n_train ? (long)prev.train_epoch[prev.n_train - 1] : -1;
-    dml_run_free(&prev);
-    if ((st = dml_runrecord_open(*path, &T->rr))) return st;
-    dml_runrecord_set_status(T->rr, DML_RUN_RUNNING);
-    char at[32];
-    snprintf(at, sizeof at, "%ld", ck_epoch + 1);
-    dml_runrecord_set_attr(T->rr, "resumed_at_epoch", at);
-    if (last < ck_epoch) { /* killed between the checkpoint and the record commit: record that epoch now */
-      double storage = NAN;
-      st = dml_runrecord_append_train(T->rr, ck_epoch, &row);
-      if (!st) st = evaluate_all(T, ck_epoch, &storage);
-      if (!st) st = dml_runrecord_commit(T->rr);
-      if (st) return st;
-    } else if (last > ck_epoch) {
-      return dml_error(DML_ERR_STATE, "%s: the record has epoch %ld but the checkpoint only epoch %ld", resume_dir, last,
-                       ck_epoch);
-    }
-    *start_epoch = ck_epoch + 1;
-    printf("resuming %s at epoch %ld\n", *path, *start_epoch);
-    return DML_OK;
+    return resume_run(T, config_json, resume_dir, *path, start_epoch, fresh, has_init);
   }
   if ((st = make_run_dir(o, dir))) return st;
+  if ((st = lock_run_dir(*dir, &T->lock_fd))) return st;
   *path = dml_strfmt("%s/run.h5", *dir);
   char *name = strrchr(*dir, '/') ? xstrdup(strrchr(*dir, '/') + 1) : xstrdup(*dir);
   struct dml_run_meta meta = {  /* `created` is stamped by the run record */
@@ -570,6 +805,11 @@ static dml_status open_run(struct trainer *T, const struct dml_train_opts *o, co
   };
   st = dml_runrecord_create(*path, &meta, &T->rr);
   free(name);
+  if (!st) {
+    T->run_id = new_run_id();
+    st = dml_runrecord_set_attr(T->rr, "run_id", T->run_id);
+    if (!st) st = dml_runrecord_commit(T->rr);
+  }
   if (!st) printf("run record: %s\n", *path);
   return st;
 }
@@ -578,10 +818,12 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
                          const char *resume_dir, char **run_path) {
   struct trainer T;
   memset(&T, 0, sizeof T);
+  T.lock_fd = -1;
   char *dir = NULL, *path = NULL;
   long start_epoch = 0;
+  int fresh = 1, has_init = 0;
   dml_status st = setup(&T, o, opt);
-  if (!st) st = open_run(&T, o, config_json, resume_dir, &dir, &path, &start_epoch);
+  if (!st) st = open_run(&T, o, config_json, resume_dir, &dir, &path, &start_epoch, &fresh, &has_init);
   if (st) {
     st = finish(&T, st);
     teardown(&T);
@@ -617,7 +859,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
   float *x = xmalloc((size_t)B * in * sizeof *x), *emb = xmalloc((size_t)B * D * sizeof *emb);
   float *grad = xmalloc((size_t)B * D * sizeof *grad);
   int32_t *idx = xmalloc((size_t)B * sizeof *idx), *labels = xmalloc((size_t)B * sizeof *labels);
-  if (T.sampler.needs_storage && !resume_dir) { /* embed the training set once (eval mode), as the reference */
+  if (T.sampler.needs_storage && fresh) { /* embed the training set once (eval mode), as the reference */
     float *all = xmalloc((size_t)T.train.n * D * sizeof *all);
     int32_t *ids = xmalloc((size_t)T.train.n * sizeof *ids);
     embed_split(&T, &T.train, all);
@@ -627,7 +869,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
     free(ids);
   }
   double storage = NAN, storage_init = NAN;
-  if (o->eval_init && !resume_dir) {
+  if (o->eval_init && fresh && !has_init) {
     st = evaluate_all(&T, -1, &storage);
     storage_init = storage;
     if (!st) st = dml_runrecord_commit(T.rr);
@@ -666,6 +908,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
     if (!st) st = evaluate_all(&T, epoch, &storage);
     /* checkpoint first, then the record: a kill in between is repaired by --resume (see open_run) */
     if (!st) st = save_checkpoint(&T, dir, epoch, &row);
+    if (!st) commit_window_hook(epoch);
     if (!st) st = dml_runrecord_commit(T.rr);
     if (!st) epochs_done = epoch + 1;
     if (!st && T.wl) log_online_row(&T, epoch, &row);
@@ -683,7 +926,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
     size_t unsent = 0;
     char saved[1024];
     snprintf(saved, sizeof saved, "%s", dml_error_message());
-    dml_status wst = dml_wandb_logger_finish(T.wl, st ? 1 : 0, 30.0, &unsent);
+    dml_status wst = dml_wandb_logger_finish(T.wl, st ? 1 : 0, o->wandb_finish_timeout, &unsent);
     T.wl = NULL;
     if (wst || unsent) {
       printf("W&B: %zu row(s) not delivered; they are kept in %s/wandb-pending.jsonl: upload them with dml-sync %s\n",

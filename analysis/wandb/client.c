@@ -365,6 +365,9 @@ dml_status dml_wandb_post(struct dml_wandb_client *c, const char *path, const ch
     long code = 0;
     if (rc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
     r->code = code;
+    c->last_curl = (int)rc;
+    c->last_code = code;
+    c->last_retry_after = r->retry_after;
     if (rc == CURLE_OK && !retryable(code)) break;
     if (rc == CURLE_ABORTED_BY_CALLBACK || (c->abort_flag && *c->abort_flag) ||
         (c->deadline > 0 && dml_now() >= c->deadline)) {
@@ -617,4 +620,19 @@ dml_status dml_wandb_file_stream(struct dml_wandb_client *c, const char *entity,
   }
   free(r.body);
   return st;
+}
+
+/* A failure that no retry can cure: the server or its address is wrong (not down). */
+int dml_wandb_permanent_failure(const struct dml_wandb_client *c, dml_status st, const char **why) {
+  *why = NULL;
+  if (st == DML_ERR_AUTH) *why = "the key was rejected";
+  else if (c->last_curl == CURLE_COULDNT_RESOLVE_HOST) *why = "unknown host";
+  else if (c->last_curl == CURLE_UNSUPPORTED_PROTOCOL || c->last_curl == CURLE_URL_MALFORMAT)
+    *why = "unsupported URL scheme (http and https only)";
+  else if (c->last_curl == CURLE_COULDNT_CONNECT &&
+           (!strncmp(c->host, "127.", 4) || !strcmp(c->host, "localhost") || strstr(c->base_url, "://[::1]")))
+    *why = "connection refused on a loopback address (no server listening there)";
+  else if (c->last_curl == CURLE_OK && c->last_code >= 400 && c->last_code < 500 && c->last_code != 429)
+    *why = "the server refused the request";
+  return *why != NULL;
 }

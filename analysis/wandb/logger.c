@@ -5,8 +5,11 @@
  * there, rows are appended to <run_dir>/wandb-pending.jsonl instead (order is kept: dml-sync sorts by _step).
  * The thread creates the run (UpsertBucket; same run id on resume), then sends queued rows through the file
  * stream at offset = lines the server holds, with the whole summary each time, a heartbeat every 30 s, and
- * retries (2 s doubling to 60 s, jittered) through outages. finish() sends what it can before the deadline,
- * then the summary and completion, and keeps the rest for dml-sync. A 401 stops the thread's network use.
+ * retries through outages: the server's Retry-After, else 2 s doubling to 60 s (jittered), in every state,
+ * finishing included (finish() never turns the waits into a busy loop; it only bounds them by its deadline).
+ * finish() sends what it can before the deadline, then the summary and completion, and keeps the rest for
+ * dml-sync. Failures no retry can cure (key rejected, unknown host, unsupported scheme, connection refused on a
+ * loopback address, HTTP 4xx other than 429) stop the thread's network use at once with one line.
  * <run_dir>/wandb-run.json is the run's identity for dml-sync (no key in it).
  */
 #include <errno.h>
@@ -124,13 +127,39 @@ static void warn_once(int *warned, const char *what) {
           what, dml_error_message());
 }
 
-/* Sleep on the condition variable for s seconds; returns early when finish() is called, and, with
- * wake_on_rows, as soon as a row is queued. Caller holds mu. */
-static void wait_locked(struct dml_wandb_logger *l, double s, int wake_on_rows) {
+/* Sleep on the condition variable for s seconds. An idle wait (idle = 1) ends early when a row is queued or
+ * finish() is called; a retry wait (idle = 0) is never cut short by finish(), so backoff and Retry-After hold
+ * while finishing too, but it ends at the finish deadline. Caller holds mu. */
+static void wait_locked(struct dml_wandb_logger *l, double s, int idle) {
   double until = wall_now() + s;
-  struct timespec ts = {(time_t)until, (long)((until - (double)(time_t)until) * 1e9)};
-  while (!l->finishing && !(wake_on_rows && l->qn > 0) && wall_now() < until)
-    if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) == ETIMEDOUT) break;
+  for (;;) {
+    if (l->abort_now || (idle && (l->finishing || l->qn > 0))) return;
+    double end = l->finishing && l->finish_deadline < until ? l->finish_deadline : until;
+    if (wall_now() >= end) return;
+    struct timespec ts = {(time_t)end, (long)((end - (double)(time_t)end) * 1e9)};
+    pthread_cond_timedwait(&l->cv, &l->mu, &ts); /* woken by log() and finish(): the loop re-checks */
+  }
+}
+
+/* After a failed request: stop for good (permanent failure), or wait as the server asked (Retry-After) or by the
+ * backoff (2 s doubling to 60 s), saying so when the wait is long. Caller holds mu. */
+static void after_failure(struct dml_wandb_logger *l, dml_status st, const char *what, int *attempt, int *warned) {
+  struct dml_wandb_client *c = &l->c;
+  const char *why;
+  if (dml_wandb_permanent_failure(c, st, &why)) {
+    fprintf(stderr, "wandb: %s: %s (%s); not retrying: rows are kept in %s for dml-sync\n", what, why,
+            dml_error_message(), l->pending_path);
+    l->dead = 1;
+    return;
+  }
+  warn_once(warned, what);
+  double w = c->last_retry_after > 0 ? c->last_retry_after : dml_wandb_backoff(c, *attempt < 5 ? ++*attempt : 6);
+  if (l->finishing && wall_now() + w >= l->finish_deadline) w = l->finish_deadline - wall_now();
+  if (w >= 3)
+    fprintf(stderr, "wandb: %s (%s); retrying in %.0f s%s\n", what,
+            c->last_code ? (c->last_code == 429 ? "HTTP 429, rate limited" : "HTTP error") : "no answer", w,
+            l->finishing ? " (run finished: waiting for W&B at most until the --wandb_finish_timeout)" : "");
+  if (w > 0) wait_locked(l, w, 0);
 }
 
 static int past_deadline(struct dml_wandb_logger *l) {
@@ -170,9 +199,7 @@ static void *thread_main(void *arg) {
         warned = 0;
       } else {
         free(ent_out);
-        warn_once(&warned, "cannot create the run");
-        if (st == DML_ERR_AUTH) l->dead = 1;
-        else wait_locked(l, dml_wandb_backoff(c, attempt < 5 ? ++attempt : 6), 0); /* 2 s doubling to 60 s */
+        after_failure(l, st, "cannot create the run", &attempt, &warned);
       }
       free(ent);
       continue;
@@ -212,9 +239,7 @@ static void *thread_main(void *arg) {
       warned = 0;
       attempt = 0;
     } else {
-      warn_once(&warned, "cannot send history");
-      if (st == DML_ERR_AUTH) l->dead = 1;
-      else wait_locked(l, dml_wandb_backoff(c, attempt < 5 ? ++attempt : 6), 0); /* 2 s doubling to 60 s */
+      after_failure(l, st, "cannot send history", &attempt, &warned);
     }
   }
   pthread_mutex_unlock(&l->mu);

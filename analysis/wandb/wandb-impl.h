@@ -33,6 +33,10 @@ struct dml_wandb_client {
   double deadline;          /* dml_now() time after which no request starts or continues (0: none) */
   const volatile int *abort_flag; /* non-NULL and set: give up at once */
   unsigned long long jitter_state;
+  /* the last attempt of dml_wandb_post, for callers that retry themselves (the logger) */
+  int last_curl;            /* CURLcode of the last attempt (0 = a response came) */
+  long last_code;           /* its HTTP status (0 when no response) */
+  double last_retry_after;  /* its Retry-After in seconds (0 when none) */
 };
 
 struct dml_wandb_response { long code; char *body; size_t len; double retry_after; };
@@ -50,6 +54,9 @@ dml_status dml_wandb_graphql(struct dml_wandb_client *c, const char *query, json
                              const char *what);
 /* The default entity of the key (viewer query). Heap string. */
 dml_status dml_wandb_viewer_entity(struct dml_wandb_client *c, char **entity);
+/* After a failed request (status st): 1 when no retry can cure it (key rejected, unknown host, unsupported
+ * scheme, connection refused on a loopback address, HTTP 4xx other than 429), with *why a short reason. */
+int dml_wandb_permanent_failure(const struct dml_wandb_client *c, dml_status st, const char **why);
 /* Seconds to wait before attempt n (0-based) when the server gave no Retry-After. */
 double dml_wandb_backoff(struct dml_wandb_client *c, int attempt);
 /* Sleep s seconds unless the deadline or the abort flag comes first; 0 when it slept fully. */

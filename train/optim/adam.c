@@ -1,15 +1,15 @@
 /* adam — torch.optim.Adam (β = 0.9, 0.999, eps 1e-8; L2 weight decay added to the gradient, not decoupled),
  * over host parameter blocks laid out by the parameter table. Each parameter has its own learning rate and its
  * own step count, as torch keeps per-parameter state: a parameter that gets no gradient (a frozen backbone
- * during --warmup) is not stepped and its count does not advance. Element-wise in index order: deterministic. */
+ * during --warmup, marked in `frozen`) is not stepped and its count does not advance. Element-wise in index order: deterministic. */
 #include <math.h>
 
 #include "train/train.h"
 
 void dml_adam_step(const struct dml_adam *a, struct dml_params *ps, float *m, float *v, double weight_decay,
-                   const double *lr, long *steps) {
+                   const double *lr, const unsigned char *frozen, long *steps) {
   for (int i = 0; i < ps->n; i++) {
-    if (isnan(lr[i])) continue;
+    if (frozen && frozen[i]) continue;
     struct dml_param *p = &ps->p[i];
     long t = ++steps[i];
     double bc1 = 1 - pow(a->beta1, (double)t), sbc2 = sqrt(1 - pow(a->beta2, (double)t));
