@@ -39,7 +39,7 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(backend, STR, "auto", "(dml) compute backend: auto, cpu, cuda"),
     /* evaluation */
     FLAG(no_train_metrics, BOOL, "0", "skip metrics on the training split (honoured, unlike the reference)"),
-    FLAG(evaluate_on_gpu, BOOL, "0", "faiss on GPU (needs a GPU faiss)"),
+    FLAG(evaluate_on_gpu, BOOL, "0", "exact kNN of the evaluation on the GPU (own CUDA search; k-means stays on the CPU)"),
     FLAG(eval_init, BOOL, "0", "(dml) also evaluate before training, recorded as epoch -1"),
     FLAG(evaluation_metrics, STRLIST, "e_recall@1 e_recall@2 e_recall@4 e_recall@8 nmi", "metrics per split"),
     FLAG(storage_metrics, STRLIST, "e_recall@1", "metrics whose best epoch keeps embeddings/best"),
