@@ -211,9 +211,7 @@ int main(int argc, char **argv) {
   } else if (!st && crit.requires_miner) {
     struct dml_miner m;
     st = dml_miner_create(o.batch_mining, &opt, &m);
-    if (!st && strcmp(crit.allowed_miners, "*") && !strstr(crit.allowed_miners, m.internal_name))
-      st = dml_error(DML_ERR_ARG, "--loss %s does not work with --batch_mining %s (allowed: %s)", o.loss,
-                     o.batch_mining, crit.allowed_miners);
+    if (!st) st = dml_criterion_check_miner(&crit, &m);
     struct dml_rng r = dml_rng_init((uint64_t)o.seed, DML_RNG_MINER, 0, 0);
     if (!st) st = m.mine(&m, b.emb, b.labels, b.B, b.D, &r, &tu);
     dml_miner_free(&m);

@@ -214,6 +214,9 @@ dml_status dml_criterion_create(const char *name, const struct dml_opts *opt, co
 /* c->loss after checking the batch against c's shape (D = embed_dim, B ≥ 1): a mismatch is a DML_ERR_ARG. */
 dml_status dml_criterion_loss(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
                               const struct dml_tuples *tuples, double *loss, float *grad_emb);
+/* Does c take tuples from miner m (its allowed_miners names m's internal name, or is "*")? DML_ERR_ARG naming both
+ * and the allowed list if not. */
+dml_status dml_criterion_check_miner(const struct dml_criterion *c, const struct dml_miner *m);
 void dml_criterion_free(struct dml_criterion *c);
 /* The i-th registered criterion (NULL past the end), for listings, --help and tests. */
 const struct dml_criterion_def *dml_criterion_def(int i);

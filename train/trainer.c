@@ -523,9 +523,7 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
   if ((st = dml_miner_create(o->batch_mining, opt, &T->miner))) return st;
   struct dml_criterion_shape shape = {o->embed_dim, T->train.n_classes, T->train.classes};
   if ((st = dml_criterion_create(o->loss, opt, &shape, &T->crit))) return st;
-  if (strcmp(T->crit.allowed_miners, "*") && !strstr(T->crit.allowed_miners, T->miner.internal_name))
-    return dml_error(DML_ERR_ARG, "--loss %s cannot use --batch_mining %s (allowed: %s)", o->loss, o->batch_mining,
-                     T->crit.allowed_miners);
+  if ((st = dml_criterion_check_miner(&T->crit, &T->miner))) return st;
   for (int i = 0; i < T->crit.params.n; i++)
     if (!isfinite(T->crit.param_lr ? T->crit.param_lr[i] : T->crit.params_lr))
       return dml_error(DML_ERR_ARG, "--loss %s: the learning rate of its parameter %s is not finite", o->loss,

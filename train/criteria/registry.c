@@ -53,6 +53,18 @@ dml_status dml_criterion_loss(struct dml_criterion *c, const float *emb, const i
   return c->loss(c, emb, labels, B, D, tuples, loss, grad_emb);
 }
 
+dml_status dml_criterion_check_miner(const struct dml_criterion *c, const struct dml_miner *m) {
+  const char *a = c->allowed_miners ? c->allowed_miners : "*";
+  if (!strcmp(a, "*")) return DML_OK;
+  size_t len = strlen(m->internal_name);
+  for (const char *p = a; *p;) { /* whole space-separated names only */
+    size_t n = strcspn(p, " ");
+    if (n == len && !strncmp(p, m->internal_name, n)) return DML_OK;
+    p += n + (p[n] == ' ');
+  }
+  return dml_error(DML_ERR_ARG, "--loss %s cannot use --batch_mining %s (allowed: %s)", c->name, m->name, a);
+}
+
 void dml_criterion_free(struct dml_criterion *c) {
   if (c->destroy) c->destroy(c);
   crit_tape_free(c);
