@@ -108,7 +108,7 @@ void dml_train_cli_init(struct dml_train_cli *tc, struct dml_train_opts *o, cons
   tc->cli.groups = tc->groups;
   for (int i = 0; dml_sampler_defs[i]; i++) {
     const struct dml_sampler_def *d = dml_sampler_defs[i];
-    char *title = dml_strfmt("--data_sampler %s%s%s: %s%s", d->name, d->alias ? " (or " : "", d->alias ? d->alias : "",
+    char *title = dml_strfmt("--data_sampler %s%s%s%s: %s", d->name, d->alias ? " (or " : "", d->alias ? d->alias : "",
                              d->alias ? ")" : "", d->summary ? d->summary : "");
     add_method(tc, &n, title, d->flags, d->n_flags);
     free(title);

@@ -53,6 +53,8 @@ static int flags_and_help(void) {
                    h && strstr(h, "  --loss_toy_scale X") && strstr(h, "toy: scale of the pull term [1]"));
   f += expect_true("--help has a --batch_mining toy heading with its flag", hm && strstr(hm, "--miner_toy_every INT"));
   const char *hs = strstr(buf, "\n--data_sampler toy: ");
+  f += expect_true("an alias is named in its sampler's heading",
+                   strstr(buf, "\n--data_sampler full_random (or random): bs - 1 uniform draws") != NULL);
   f += expect_true("--help has a --data_sampler toy heading with its flag", hs && strstr(hs, "--data_toy_offset INT"));
   f += expect_true("the flag is not also listed among the loop's flags",
                    h && strstr(buf, "--loss_toy_scale") == strstr(h, "--loss_toy_scale"));
