@@ -7,67 +7,22 @@
  *
  *   dml-embed --arch resnet18 --pretrained resnet18.safetensors --images DIR --out emb.h5 --features
  */
-#include <dirent.h>
+#include <limits.h>
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/flags.h"
 #include "common/progress.h"
-#include "eval/embed/image.h"
+#include "train/datasets/images/images.h"
 #include "train/nn/nn.h"
-
-struct list {
-  char **v;
-  int n, cap;
-};
-
-static void push(struct list *l, char *s) {
-  if (l->n == l->cap) {
-    l->cap = l->cap ? 2 * l->cap : 64;
-    l->v = xrealloc(l->v, (size_t)l->cap * sizeof *l->v);
-  }
-  l->v[l->n++] = s;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int is_image(const char *name) {
   const char *dot = strrchr(name, '.');
   return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
-}
-
-/* every image file below dir (relative paths prefixed with rel) */
-static dml_status walk(const char *root, const char *rel, struct list *out) {
-  char *dir = dml_strfmt("%s/%s", root, rel);
-  DIR *d = opendir(dir);
-  if (!d) {
-    dml_status st = dml_error(DML_ERR_IO, "cannot read folder %s", dir);
-    free(dir);
-    return st;
-  }
-  struct dirent *e;
-  struct list sub = {0};
-  while ((e = readdir(d))) {
-    if (e->d_name[0] == '.' || strstr(e->d_name, "._")) continue;
-    char *r = dml_strfmt("%s/%s", rel, e->d_name), *full = dml_strfmt("%s/%s", root, r);
-    struct stat sb;
-    if (!stat(full, &sb) && S_ISDIR(sb.st_mode)) push(&sub, r);
-    else if (is_image(e->d_name)) push(out, r);
-    else free(r);
-    free(full);
-  }
-  closedir(d);
-  free(dir);
-  dml_status st = DML_OK;
-  for (int i = 0; i < sub.n; i++) {
-    if (!st) st = walk(root, sub.v[i], out);
-    free(sub.v[i]);
-  }
-  free(sub.v);
-  return st;
 }
 
 static dml_status write_h5(const char *path, const float *emb, const int32_t *labels, char **paths, int n, int D,
@@ -137,32 +92,35 @@ int main(int argc, char **argv) {
   if (!o.out[0]) dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "--out FILE.h5 is required"));
   if (o.batch < 1) dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "--batch must be >= 1, got %d", o.batch));
 
-  /* classes = sorted first-level subfolders */
-  struct list classes = {0}, files = {0};
-  DIR *d = opendir(o.images);
-  if (!d) dml_exit_on_error(cli.prog, dml_error(DML_ERR_IO, "cannot read --images folder %s", o.images));
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] == '.') continue;
-    char *full = dml_strfmt("%s/%s", o.images, e->d_name);
-    struct stat sb;
-    if (!stat(full, &sb) && S_ISDIR(sb.st_mode)) push(&classes, xstrdup(e->d_name));
-    free(full);
-  }
-  closedir(d);
-  qsort(classes.v, (size_t)classes.n, sizeof *classes.v, cmp_str);
+  /* classes = sorted first-level subfolders; images = every .jpg/.jpeg/.png below each (sorted paths) */
+  char root[PATH_MAX];
+  if (!realpath(o.images, root)) dml_exit_on_error(cli.prog, dml_error(DML_ERR_IO, "cannot read --images folder %s", o.images));
+  char **classes = NULL;
+  int n_classes = 0, n_files = 0;
+  dml_exit_on_error(cli.prog, dml_list_dir(root, root, 1, 0, &classes, &n_classes));
+  char **files = NULL, **paths = NULL;
   int32_t *labels = NULL;
-  for (int c = 0; c < classes.n; c++) {
-    int before = files.n;
-    dml_exit_on_error(cli.prog, walk(o.images, classes.v[c], &files));
-    qsort(files.v + before, (size_t)(files.n - before), sizeof *files.v, cmp_str);
-    labels = xrealloc(labels, (size_t)(files.n ? files.n : 1) * sizeof *labels);
-    for (int i = before; i < files.n; i++) labels[i] = c;
+  for (int c = 0; c < n_classes; c++) {
+    char *dir = dml_strfmt("%s/%s", root, classes[c]), **names;
+    int n;
+    dml_exit_on_error(cli.prog, dml_walk_files(root, dir, &names, &n));
+    files = xrealloc(files, (size_t)(n_files + n + 1) * sizeof *files);
+    labels = xrealloc(labels, (size_t)(n_files + n + 1) * sizeof *labels);
+    for (int i = 0; i < n; i++)
+      if (is_image(names[i]) && !strstr(names[i], "._")) {
+        labels[n_files] = c;
+        files[n_files++] = dml_strfmt("%s/%s", classes[c], names[i]);
+      }
+    dml_free_names(names, n);
+    free(dir);
   }
-  if (!files.n)
+  if (!n_files)
     dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "no .jpg/.jpeg/.png images in class subfolders of %s", o.images));
+  paths = xmalloc((size_t)n_files * sizeof *paths);
+  for (int i = 0; i < n_files; i++) paths[i] = dml_strfmt("%s/%s", root, files[i]);
 
-  struct dml_image_norm norm = dml_image_norm_for_arch(o.arch);
+  struct dml_transform norm = dml_transform_for(o.arch, "base", 1);
+  norm.exact = 1; /* dml-embed keeps PIL's pixels */
   int in_dim = 3 * norm.crop * norm.crop;
   struct dml_backend *be = dml_backend_select(o.backend, stderr);
   if (!be) dml_exit_on_error(cli.prog, DML_ERR_ARG);
@@ -176,43 +134,56 @@ int main(int argc, char **argv) {
   if (o.pretrained[0]) dml_exit_on_error(cli.prog, dml_network_load(&net, o.pretrained));
   net.features_only = o.features;
   int D = o.features ? net.feat_dim : o.embed_dim;
-  printf("dml-embed: %d images in %d classes, %s%s, %d×%d crop, D = %d\n", files.n, classes.n, o.arch,
+  printf("dml-embed: %d images in %d classes, %s%s, %d×%d crop, D = %d\n", n_files, n_classes, o.arch,
          o.features ? " (pooled features)" : "", norm.crop, norm.crop, D);
 
   struct dml_tape t;
   dml_tape_init(&t, be, dml_network_arena_bytes(&net, o.batch) / 2 + (64u << 20));
   t.record = 0;
-  float *x = xmalloc((size_t)o.batch * in_dim * sizeof *x), *emb = xmalloc((size_t)files.n * D * sizeof *emb);
+  float *x = xmalloc((size_t)o.batch * in_dim * sizeof *x), *emb = xmalloc((size_t)n_files * D * sizeof *emb);
   struct dml_progress pr;
-  dml_progress_init(&pr, "embed", (size_t)files.n, "img", stderr);
-  for (int s = 0; s < files.n; s += o.batch) {
-    int c = files.n - s < o.batch ? files.n - s : o.batch;
-    for (int i = 0; i < c; i++) {
-      char *full = dml_strfmt("%s/%s", o.images, files.v[s + i]);
-      uint8_t *rgb;
-      int w, h;
-      dml_exit_on_error(cli.prog, dml_image_load(full, &rgb, &w, &h));
-      dml_image_eval_transform(rgb, w, h, &norm, x + (size_t)i * in_dim);
-      free(rgb);
-      free(full);
+  dml_progress_init(&pr, "embed", (size_t)n_files, "img", stderr);
+  /* decode workers fill the next batch while the network runs on this one */
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  dml_loader_t *L = dml_loader_create(ncpu > 1 ? (int)ncpu : 1, NULL);
+  float *xb[2] = {x, xmalloc((size_t)o.batch * in_dim * sizeof *x)};
+  struct dml_batch_req req[2];
+  int ticket[2];
+  for (int s = 0, k = 0; s < n_files; s += o.batch, k ^= 1) {
+    int c = n_files - s < o.batch ? n_files - s : o.batch;
+    if (s == 0) {
+      req[k] = (struct dml_batch_req){.paths = (const char *const *)paths + s, .count = c, .tf = &norm, .out = xb[k]};
+      ticket[k] = dml_loader_submit(L, &req[k]);
+    }
+    if (s + o.batch < n_files) {
+      int s2 = s + o.batch, c2 = n_files - s2 < o.batch ? n_files - s2 : o.batch;
+      req[k ^ 1] = (struct dml_batch_req){.paths = (const char *const *)paths + s2, .count = c2, .tf = &norm, .out = xb[k ^ 1]};
+      ticket[k ^ 1] = dml_loader_submit(L, &req[k ^ 1]);
+    }
+    dml_status st = dml_loader_wait(L, ticket[k]);
+    if (st) {
+      dml_loader_free(L); /* joins the workers before exiting */
+      dml_exit_on_error(cli.prog, st);
     }
     dml_tape_reset(&t);
-    struct dml_tensor *xin = dml_tape_input(&t, x, c, in_dim);
+    struct dml_tensor *xin = dml_tape_input(&t, xb[k], c, in_dim);
     struct dml_tensor *z = dml_network_forward(&net, &t, xin);
     be->fn.to_host(be->ctx, emb + (size_t)s * D, z->data, (size_t)c * D * sizeof *emb);
     dml_progress_update(&pr, (size_t)(s + c), NULL);
   }
+  dml_loader_free(L);
+  free(xb[1]);
   dml_progress_finish(&pr, NULL);
-  dml_exit_on_error(cli.prog, write_h5(o.out, emb, labels, files.v, files.n, D, o.arch, o.pretrained));
-  printf("dml-embed: wrote %s (embeddings %d×%d, labels, paths)\n", o.out, files.n, D);
+  dml_exit_on_error(cli.prog, write_h5(o.out, emb, labels, files, n_files, D, o.arch, o.pretrained));
+  printf("dml-embed: wrote %s (embeddings %d×%d, labels, paths)\n", o.out, n_files, D);
   dml_tape_free(&t);
   dml_network_free(&net);
   dml_params_free(&ps);
   dml_backend_free(be);
-  for (int i = 0; i < files.n; i++) free(files.v[i]);
-  for (int i = 0; i < classes.n; i++) free(classes.v[i]);
-  free(files.v);
-  free(classes.v);
+  for (int i = 0; i < n_files; i++) free(files[i]), free(paths[i]);
+  dml_free_names(classes, n_classes);
+  free(files);
+  free(paths);
   free(labels);
   free(x);
   free(emb);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/embed/image.h"
+#include "train/datasets/images/images.h"
 #include "tests/testutil.h"
 #include "train/nn/nn.h"
 
@@ -18,18 +18,19 @@ enum { NI = 4, CROP = 224 };
 
 static int transform_checks(float *all) {
   int fails = 0;
-  struct dml_image_norm n = dml_image_norm_for_arch("resnet18");
+  struct dml_transform n = dml_transform_for("resnet18", "base", 1);
   for (int i = 0; i < NI; i++) {
     char *p = dml_strfmt("tests/fixtures/engine/images/%s", names[i]);
     char *cp = dml_strfmt("tests/fixtures/engine/%s.crop.png", strrchr(names[i], '/') + 1);
-    uint8_t *rgb, *ref;
-    int w, h, cw, ch;
-    if (dml_image_load(p, &rgb, &w, &h) || dml_image_load(cp, &ref, &cw, &ch)) {
+    struct dml_image im, rm;
+    if (dml_image_decode(p, 1, 0, &im) || dml_image_decode(cp, 1, 0, &rm)) {
       fprintf(stderr, "%s\n", dml_error_message());
       return 1;
     }
     float *x = all + (size_t)i * 3 * CROP * CROP;
-    dml_image_eval_transform(rgb, w, h, &n, x);
+    uint8_t *ref = rm.rgb;
+    int w = im.w, h = im.h;
+    dml_image_eval_transform(im.rgb, w, h, &n, x);
     /* undo the normalisation to the uint8 level and compare with PIL's crop exactly */
     size_t bad = 0, np = (size_t)CROP * CROP;
     double *got = malloc(3 * np * sizeof *got), *want = malloc(3 * np * sizeof *want);
@@ -45,8 +46,8 @@ static int transform_checks(float *all) {
     free(what);
     free(got);
     free(want);
-    free(rgb);
-    free(ref);
+    dml_image_free(&im);
+    dml_image_free(&rm);
     free(p);
     free(cp);
   }
@@ -65,8 +66,8 @@ static int transform_checks(float *all) {
   }
   if (f) fclose(f);
   fails += expect_true("12 torchvision values read", nv == 12);
-  fails += expect_true("not-an-image rejected", dml_image_load("tests/fixtures/engine/transform_values.txt",
-                                                               &(uint8_t *){NULL}, &c, &y) == DML_ERR_FORMAT);
+  fails += expect_true("not-an-image rejected", dml_image_decode("tests/fixtures/engine/transform_values.txt",
+                                                                 1, 0, &(struct dml_image){0}) == DML_ERR_FORMAT);
   return fails;
 }
 

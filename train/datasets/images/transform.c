@@ -1,0 +1,376 @@
+/* transform — the reference's torchvision transforms on decoded RGB, to the pixel (contract in images.h).
+ * Ports of Pillow 9.4's C: Resample.c (precompute_coeffs, normalize_coeffs_8bpc, ImagingResampleHorizontal/
+ * Vertical_8bpc), Blend.c (ImagingBlend), Convert.c (rgb2l's L24, rgb2hsv_row, hsv2rgb) and ImageEnhance.py; and of
+ * torchvision 0.14's RandomResizedCrop.get_params, CenterCrop, RandomCrop and ColorJitter. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/datasets/images/images-impl.h"
+
+// ---------------------------------------------------------------------------------------------- PIL resample
+
+enum { PRECISION_BITS = 32 - 8 - 2 };
+
+/* precompute_coeffs(inSize, in0, in1, outSize) for the output indices [o0, o0 + on), triangle filter (support 1),
+ * normalised and in 22-bit fixed point. bounds (on, 2): first input index, tap count. Returns the kernel size. */
+static int coeffs(int in_size, double in0, double in1, int out_size, int o0, int on, int *bounds, int32_t **kk_out) {
+  double scale = (double)(float)((float)in1 - (float)in0) / out_size; /* PIL's box is float */
+  double fs = scale < 1.0 ? 1.0 : scale, support = 1.0 * fs, ss = 1.0 / fs;
+  int ks = (int)ceil(support) * 2 + 1;
+  double *k = xmalloc((size_t)ks * sizeof *k);
+  int32_t *kk = xcalloc((size_t)on * ks + 1, sizeof *kk);
+  for (int i = 0; i < on; i++) {
+    int xx = o0 + i;
+    double center = (float)in0 + (xx + 0.5) * scale, ww = 0;
+    int xmin = (int)(center - support + 0.5), xmax;
+    if (xmin < 0) xmin = 0;
+    xmax = (int)(center + support + 0.5);
+    if (xmax > in_size) xmax = in_size;
+    xmax -= xmin;
+    if (xmax < 0) xmax = 0;
+    for (int x = 0; x < xmax; x++) {
+      double t = fabs((x + xmin - center + 0.5) * ss);
+      k[x] = t < 1.0 ? 1.0 - t : 0.0;
+      ww += k[x];
+    }
+    for (int x = 0; x < xmax; x++) {
+      double v = ww != 0.0 ? k[x] / ww : k[x];
+      kk[i * ks + x] = (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
+    }
+    bounds[2 * i] = xmin;
+    bounds[2 * i + 1] = xmax;
+  }
+  free(k);
+  *kk_out = kk;
+  return ks;
+}
+
+static inline uint8_t clip8(int32_t v) {
+  v >>= PRECISION_BITS;
+  return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* PIL's Image.resize((ow, oh), BILINEAR, box=(bx0, by0, bx1, by1)) of src (sw × sh RGB, row stride `stride` bytes),
+ * but only the window [wx, wx + wn) × [wy, wy + wm) of the output is computed, into out (wm, wn, 3); output
+ * pixels outside ow × oh are zeros. Each computed pixel equals PIL's: the same coefficients, the same two rounded
+ * passes. */
+static void resample_window(const uint8_t *src, int sw, int sh, size_t stride, double bx0, double by0, double bx1,
+                            double by1, int ow, int oh, int wx, int wy, int wn, int wm, uint8_t *out) {
+  memset(out, 0, (size_t)wn * wm * 3);
+  int x0 = wx < 0 ? 0 : wx, x1 = wx + wn > ow ? ow : wx + wn, y0 = wy < 0 ? 0 : wy, y1 = wy + wm > oh ? oh : wy + wm;
+  if (x1 <= x0 || y1 <= y0) return;
+  int nx = x1 - x0, ny = y1 - y0;
+  int *bh = xmalloc((size_t)nx * 2 * sizeof *bh), *bv = xmalloc((size_t)ny * 2 * sizeof *bv);
+  int32_t *kh, *kv;
+  int ksh = coeffs(sw, bx0, bx1, ow, x0, nx, bh, &kh), ksv = coeffs(sh, by0, by1, oh, y0, ny, bv, &kv);
+  int rmin = sh, rmax = 0; /* input rows the vertical pass reads */
+  for (int i = 0; i < ny; i++) {
+    if (bv[2 * i + 1] == 0) continue;
+    if (bv[2 * i] < rmin) rmin = bv[2 * i];
+    if (bv[2 * i] + bv[2 * i + 1] > rmax) rmax = bv[2 * i] + bv[2 * i + 1];
+  }
+  if (rmax <= rmin) rmin = rmax = 0;
+  uint8_t *tmp = xmalloc((size_t)(rmax - rmin) * nx * 3 + 1); /* horizontal pass: rows [rmin, rmax), nx columns */
+  for (int y = rmin; y < rmax; y++) {
+    const uint8_t *row = src + (size_t)y * stride;
+    uint8_t *t = tmp + (size_t)(y - rmin) * nx * 3;
+    for (int i = 0; i < nx; i++) {
+      const int32_t *k = kh + (size_t)i * ksh;
+      const uint8_t *p = row + (size_t)bh[2 * i] * 3;
+      int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+      for (int x = 0; x < bh[2 * i + 1]; x++, p += 3) {
+        s0 += p[0] * k[x];
+        s1 += p[1] * k[x];
+        s2 += p[2] * k[x];
+      }
+      t[3 * i] = clip8(s0), t[3 * i + 1] = clip8(s1), t[3 * i + 2] = clip8(s2);
+    }
+  }
+  for (int j = 0; j < ny; j++) { /* vertical pass */
+    const int32_t *k = kv + (size_t)j * ksv;
+    uint8_t *o = out + ((size_t)(y0 + j - wy) * wn + (x0 - wx)) * 3;
+    int first = bv[2 * j] - rmin, taps = bv[2 * j + 1];
+    for (int i = 0; i < 3 * nx; i++) {
+      int32_t s = 1 << (PRECISION_BITS - 1);
+      const uint8_t *p = tmp + (size_t)first * nx * 3 + i;
+      for (int y = 0; y < taps; y++, p += (size_t)nx * 3) s += *p * k[y];
+      o[i] = clip8(s);
+    }
+  }
+  free(tmp);
+  free(bh);
+  free(bv);
+  free(kh);
+  free(kv);
+}
+
+void dml_image_resize(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh) {
+  resample_window(in, w, h, (size_t)w * 3, 0, 0, w, h, ow, oh, 0, 0, ow, oh, out);
+}
+
+// ---------------------------------------------------------------------------------------------- colour (PIL)
+
+static inline uint8_t luma(const uint8_t *p) { /* Convert.c L24 */
+  return (uint8_t)((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
+}
+
+/* Image.blend(a, b, alpha) per value: a + alpha·(b − a), float, truncated; clipped when extrapolating */
+static inline uint8_t blend(int a, int b, float alpha) {
+  if (alpha >= 0 && alpha <= 1.0) return (uint8_t)((float)a + alpha * (float)(b - a));
+  float t = (float)a + alpha * (float)(b - a);
+  return t <= 0.0f ? 0 : t >= 255.0f ? 255 : (uint8_t)t;
+}
+
+static void rgb2hsv(const uint8_t *in, uint8_t *out) {
+  uint8_t r = in[0], g = in[1], b = in[2];
+  uint8_t maxc = r > g ? (r > b ? r : b) : (g > b ? g : b), minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
+  uint8_t uh = 0, us = 0;
+  if (minc != maxc) {
+    float cr = (float)(maxc - minc), s = cr / (float)maxc, h;
+    float rc = (float)(maxc - r) / cr, gc = (float)(maxc - g) / cr, bc = (float)(maxc - b) / cr;
+    if (r == maxc) h = bc - gc;
+    else if (g == maxc) h = (float)(2.0 + rc - bc);
+    else h = (float)(4.0 + gc - rc);
+    h = (float)fmod(h / 6.0 + 1.0, 1.0);
+    int ih = (int)(h * 255.0), is = (int)(s * 255.0);
+    uh = (uint8_t)(ih < 0 ? 0 : ih > 255 ? 255 : ih);
+    us = (uint8_t)(is < 0 ? 0 : is > 255 ? 255 : is);
+  }
+  out[0] = uh, out[1] = us, out[2] = maxc;
+}
+
+static inline uint8_t c8(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
+
+static void hsv2rgb(const uint8_t *in, uint8_t *out) {
+  uint8_t h = in[0], s = in[1], v = in[2];
+  if (s == 0) {
+    out[0] = out[1] = out[2] = v;
+    return;
+  }
+  int i = (int)floor((float)h * 6.0 / 255.0);
+  float f = (float)((float)h * 6.0 / 255.0 - (float)i), fs = (float)((float)s / 255.0);
+  uint8_t up = c8((int)round((float)v * (1.0 - fs))), uq = c8((int)round((float)v * (1.0 - fs * f)));
+  uint8_t ut = c8((int)round((float)v * (1.0 - fs * (1.0 - f))));
+  switch (i % 6) {
+  case 0: out[0] = v, out[1] = ut, out[2] = up; break;
+  case 1: out[0] = uq, out[1] = v, out[2] = up; break;
+  case 2: out[0] = up, out[1] = v, out[2] = ut; break;
+  case 3: out[0] = up, out[1] = uq, out[2] = v; break;
+  case 4: out[0] = ut, out[1] = up, out[2] = v; break;
+  default: out[0] = v, out[1] = up, out[2] = uq; break;
+  }
+}
+
+/* torchvision F.adjust_* on a PIL image (ImageEnhance / HSV), in place on n RGB pixels */
+static void adjust(uint8_t *px, size_t n, int which, double factor) {
+  float a = (float)factor;
+  if (which == 0) { /* Brightness: blend(black, img, f) */
+    for (size_t i = 0; i < 3 * n; i++) px[i] = blend(0, px[i], a);
+  } else if (which == 1) { /* Contrast: blend(L-mean grey, img, f); mean = int(mean(L) + 0.5) */
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += luma(px + 3 * i);
+    int m = (int)(sum / (double)n + 0.5);
+    for (size_t i = 0; i < 3 * n; i++) px[i] = blend(m, px[i], a);
+  } else if (which == 2) { /* Color: blend(img.convert('L').convert('RGB'), img, f) */
+    for (size_t i = 0; i < n; i++) {
+      uint8_t l = luma(px + 3 * i);
+      for (int c = 0; c < 3; c++) px[3 * i + c] = blend(l, px[3 * i + c], a);
+    }
+  } else { /* hue: HSV, h += np.uint8(f·255) (wrapping), back to RGB */
+    uint8_t shift = (uint8_t)(int)(factor * 255);
+    for (size_t i = 0; i < n; i++) {
+      uint8_t hsv[3];
+      rgb2hsv(px + 3 * i, hsv);
+      hsv[0] = (uint8_t)(hsv[0] + shift);
+      hsv2rgb(hsv, px + 3 * i);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- geometry
+
+static double rng_uniform(void *ctx, double lo, double hi) { return lo + (hi - lo) * dml_rng_uniform(ctx); }
+static long rng_randint(void *ctx, long lo, long hi) { return lo + (long)dml_rng_below(ctx, (uint32_t)(hi - lo + 1)); }
+
+struct dml_draws dml_draws_rng(struct dml_rng *r) {
+  return (struct dml_draws){.uniform = rng_uniform, .randint = rng_randint, .ctx = r};
+}
+
+void dml_rrc_params(int w, int h, const struct dml_draws *d, int *top, int *left, int *ch, int *cw) {
+  double area = (double)w * h, lr0 = log(3.0 / 4.0), lr1 = log(4.0 / 3.0);
+  for (int a = 0; a < 10; a++) {
+    double target = area * d->uniform(d->ctx, 0.08, 1.0), ar = exp(d->uniform(d->ctx, lr0, lr1));
+    int cww = (int)nearbyint(sqrt(target * ar)), chh = (int)nearbyint(sqrt(target / ar)); /* round half to even */
+    if (0 < cww && cww <= w && 0 < chh && chh <= h) {
+      *top = (int)d->randint(d->ctx, 0, h - chh);
+      *left = (int)d->randint(d->ctx, 0, w - cww);
+      *ch = chh, *cw = cww;
+      return;
+    }
+  }
+  double in_ratio = (double)w / h; /* fallback: centre crop with the aspect ratio clamped into [3/4, 4/3] */
+  int cww = w, chh = h;
+  if (in_ratio < 3.0 / 4.0) chh = (int)nearbyint(cww / (3.0 / 4.0));
+  else if (in_ratio > 4.0 / 3.0) cww = (int)nearbyint(chh * (4.0 / 3.0));
+  *ch = chh, *cw = cww;
+  *top = (h - chh) / 2;
+  *left = (w - cww) / 2;
+}
+
+/* torchvision Resize(int): shorter side → size, longer → int(size · long / short) */
+static void resize_dims(int w, int h, int size, int *ow, int *oh) {
+  if (w <= h) *ow = size, *oh = (int)((long long)size * h / w);
+  else *oh = size, *ow = (int)((long long)size * w / h);
+}
+
+/* CenterCrop offset: int(round((n − crop)/2)); when the crop is larger, torchvision pads (crop − n)//2 first */
+static int center_off(int n, int crop) { return n >= crop ? (int)nearbyint((n - crop) / 2.0) : -((crop - n) / 2); }
+
+void dml_transform_geom(const struct dml_transform *t, int w, int h, const struct dml_draws *d, struct dml_geom *g) {
+  memset(g, 0, sizeof *g);
+  g->x1 = w, g->y1 = h;
+  int C = t->crop;
+  if (t->aug == DML_AUG_EVAL || t->aug == DML_AUG_RED) {
+    resize_dims(w, h, t->resize, &g->ow, &g->oh);
+    if (t->aug == DML_AUG_EVAL) {
+      g->cx = center_off(g->ow, C), g->cy = center_off(g->oh, C);
+    } else if (!(g->ow == C && g->oh == C)) { /* RandomCrop.get_params: top, then left */
+      g->cy = g->oh >= C ? (int)d->randint(d->ctx, 0, g->oh - C) : 0;
+      g->cx = g->ow >= C ? (int)d->randint(d->ctx, 0, g->ow - C) : 0;
+    }
+  } else {
+    int top, left, ch, cw;
+    dml_rrc_params(w, h, d, &top, &left, &ch, &cw);
+    g->x0 = left, g->y0 = top, g->x1 = left + cw, g->y1 = top + ch;
+    g->ow = g->oh = C;
+  }
+  if (t->aug == DML_AUG_ADV) {
+    g->gray = d->uniform(d->ctx, 0, 1) < 0.2;
+    g->jitter = 1;
+    for (int i = 0; i < 4; i++) g->order[i] = i;
+    for (int i = 3; i > 0; i--) { /* a uniform permutation */
+      int j = (int)d->randint(d->ctx, 0, i), tmp = g->order[i];
+      g->order[i] = g->order[j], g->order[j] = tmp;
+    }
+    g->bright = d->uniform(d->ctx, 0.8, 1.2);
+    g->contrast = d->uniform(d->ctx, 0.8, 1.2);
+    g->saturation = d->uniform(d->ctx, 0.8, 1.2);
+    g->hue = d->uniform(d->ctx, -0.2, 0.2);
+  }
+  if (t->aug != DML_AUG_EVAL) g->flip = d->uniform(d->ctx, 0, 1) < 0.5;
+}
+
+int dml_transform_scale(const struct dml_transform *t, const struct dml_geom *g, int w, int h) {
+  if (t->exact) return 1;
+  double bw = g->x1 - g->x0, bh = g->y1 - g->y0;
+  for (int s = 8; s >= 2; s /= 2)
+    if (bw >= (double)s * g->ow && bh >= (double)s * g->oh) return s;
+  return 1;
+}
+
+void dml_transform_pixels(const struct dml_transform *t, const struct dml_geom *g, const struct dml_image *im,
+                          uint8_t *out) {
+  int C = t->crop;
+  if (im->scale <= 1) { /* PIL: crop the box, then resize the crop (its edges clamp the filter) */
+    int x0 = (int)g->x0, y0 = (int)g->y0, bw = (int)(g->x1 - g->x0), bh = (int)(g->y1 - g->y0);
+    const uint8_t *src = im->rgb + ((size_t)y0 * im->w + x0) * 3;
+    resample_window(src, bw, bh, (size_t)im->w * 3, 0, 0, bw, bh, g->ow, g->oh, g->cx, g->cy, C, C, out);
+  } else { /* DCT-scaled: the box mapped onto the smaller image */
+    double s = im->scale, x1 = g->x1 / s, y1 = g->y1 / s;
+    if (x1 > im->w) x1 = im->w;
+    if (y1 > im->h) y1 = im->h;
+    resample_window(im->rgb, im->w, im->h, (size_t)im->w * 3, g->x0 / s, g->y0 / s, x1, y1, g->ow, g->oh, g->cx, g->cy,
+                    C, C, out);
+  }
+  size_t n = (size_t)C * C;
+  if (g->gray)
+    for (size_t i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = luma(out + 3 * i);
+  if (g->jitter) {
+    const double f[4] = {g->bright, g->contrast, g->saturation, g->hue};
+    for (int k = 0; k < 4; k++) adjust(out, n, g->order[k], f[g->order[k]]);
+  }
+  if (g->flip)
+    for (int y = 0; y < C; y++) {
+      uint8_t *row = out + (size_t)y * C * 3;
+      for (int a = 0, b = C - 1; a < b; a++, b--)
+        for (int c = 0; c < 3; c++) {
+          uint8_t tmp = row[3 * a + c];
+          row[3 * a + c] = row[3 * b + c], row[3 * b + c] = tmp;
+        }
+    }
+}
+
+void dml_transform_normalize(const struct dml_transform *t, const uint8_t *px, float *out) {
+  size_t n = (size_t)t->crop * t->crop;
+  for (int c = 0; c < 3; c++) {
+    float *o = out + (size_t)(t->bgr ? 2 - c : c) * n, m = t->mean[c], sd = t->std[c];
+    for (size_t i = 0; i < n; i++) o[i] = ((float)px[3 * i + c] / 255.0f - m) / sd; /* ToTensor, Normalize (float32) */
+  }
+}
+
+struct dml_transform dml_transform_for(const char *arch, const char *augmentation, int eval) {
+  struct dml_transform t = {.aug = DML_AUG_BASE, .resize = 256, .crop = strstr(arch, "googlenet") ? 227 : 224,
+                            .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+  if (strstr(arch, "bninception")) { /* the reference's BaseDataset tests the substring */
+    t.mean[0] = 0.502f, t.mean[1] = 0.4588f, t.mean[2] = 0.4078f;
+    t.std[0] = t.std[1] = t.std[2] = 0.0039f;
+    t.bgr = 1;
+  }
+  if (!strcmp(augmentation, "big")) t.crop = 256;
+  else if (!strcmp(augmentation, "adv")) t.aug = DML_AUG_ADV;
+  else if (!strcmp(augmentation, "red")) t.aug = DML_AUG_RED;
+  else if (strcmp(augmentation, "base")) t.crop = 0;
+  if (eval) t.aug = DML_AUG_EVAL;
+  return t;
+}
+
+void dml_image_eval_transform(const uint8_t *rgb, int w, int h, const struct dml_transform *t, float *out) {
+  struct dml_transform e = *t;
+  e.aug = DML_AUG_EVAL;
+  struct dml_geom g;
+  dml_transform_geom(&e, w, h, NULL, &g);
+  struct dml_image im = {.rgb = (uint8_t *)rgb, .w = w, .h = h, .scale = 1, .full_w = w, .full_h = h};
+  uint8_t *px = xmalloc((size_t)t->crop * t->crop * 3);
+  dml_transform_pixels(&e, &g, &im, px);
+  dml_transform_normalize(&e, px, out);
+  free(px);
+}
+
+// ---------------------------------------------------------------------------------------------- one sample
+
+dml_status dml_transform_file(const struct dml_transform *t, const char *path, uint64_t seed, uint64_t epoch,
+                              uint64_t pos, dml_image_cache_t *cache, float *out) {
+  struct dml_rng r = dml_rng_init(seed, DML_RNG_AUGMENT, epoch, pos);
+  struct dml_draws d = dml_draws_rng(&r);
+  struct dml_image im = {0};
+  struct dml_geom g;
+  dml_status st = DML_OK;
+  if (cache && dml_image_cache_lookup(cache, path, &im)) {
+    dml_transform_geom(t, im.full_w, im.full_h, &d, &g);
+    int s = im.jpeg ? dml_transform_scale(t, &g, im.full_w, im.full_h) : 1;
+    if (s != im.scale) { /* stored at another DCT scale: decode this one from the file */
+      dml_image_free(&im);
+      st = dml_image_decode(path, s, t->max_pixels, &im);
+    }
+  } else {
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    int w = 0, h = 0;
+    st = dml_image_read_file(path, &buf, &n);
+    if (!st) st = dml_image_header(path, buf, n, t->max_pixels, &w, &h);
+    if (!st) {
+      dml_transform_geom(t, w, h, &d, &g);
+      st = dml_image_decode_buf(path, buf, n, dml_transform_scale(t, &g, w, h), t->max_pixels, &im);
+      if (!st && cache) dml_image_cache_store(cache, path, &im);
+    }
+    free(buf);
+  }
+  if (st) return st;
+  uint8_t *px = xmalloc((size_t)t->crop * t->crop * 3);
+  dml_transform_pixels(t, &g, &im, px);
+  dml_transform_normalize(t, px, out);
+  free(px);
+  dml_image_free(&im);
+  return DML_OK;
+}
