@@ -10,9 +10,18 @@
 size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t cap) {
   const struct dml_flag table[] = {
     /* basic: dataset */
-    FLAG(dataset, STR, "fashion_mnist", "dataset: fashion_mnist (the embedded default)"),
-    FLAG(source_path, STR, "/usr/share/datasets/fashion-mnist", "dataset root (argparse prefix: --source)"),
-    FLAG(augmentation, STR, "base", "augmentation recipe (base)"),
+    FLAG(dataset, STR, "cub200", "dataset: cub200, cars196, online_products, in_shop, folder, fashion_mnist"),
+    FLAG(source_path, STR, "", "folder holding <dataset>/ (argparse prefix: --source); empty: ../../Datasets as the "
+         "reference (fashion_mnist: /usr/share/datasets/fashion-mnist; folder: ROOT/<class>/<images> itself)"),
+    FLAG(augmentation, STR, "base", "training augmentation: base, adv, big, red"),
+    /* (dml) image datasets: decoding and the data pipeline */
+    FLAG(data_workers, INT, "0", "(dml) image decode threads; 0 = --kernels capped at the processors"),
+    FLAG(prefetch, INT, "3", "(dml) training batches in flight (the current one and those decoding ahead)"),
+    FLAG(cache_dir, STR, "", "(dml) on-disk cache of decoded images (memory-mapped; changes no pixel)"),
+    FLAG(image_exact, BOOL, "0", "(dml) never DCT-scale JPEG decoding: PIL's pixels also for images >= 2x the crop"),
+    FLAG(skip_bad_images, BOOL, "0", "(dml) skip unreadable images (counted in the run record) instead of stopping"),
+    FLAG(image_size, INT, "0", "(dml) crop size override (resize = size·256/224); 0 = the reference's 224/227/256"),
+    FLAG(folder_classes, STR, "", "(dml) --dataset folder: file naming the training classes, one per line"),
     FLAG(max_per_class, INT, "0", "(dml) keep at most this many images per class in each split, 0 = all"),
     FLAG(use_tv_split, BOOL, "0", "carve a validation split out of the training data"),
     FLAG(tv_split_by_samples, BOOL, "0", "split per class by samples instead of by classes"),

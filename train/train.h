@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "train/datasets/images/images.h"
 #include "train/methods.h"
 #include "train/nn/nn.h"
 
@@ -24,6 +25,9 @@ struct dml_train_opts {
   int max_per_class;                /* ours: keep at most this many images per class (0 = all), for tests */
   int use_tv_split, tv_split_by_samples;
   double tv_split_perc;
+  /* (dml) image datasets (train/datasets/images): decoding, pipeline, cache */
+  char *cache_dir, *folder_classes;
+  int image_exact, skip_bad_images, data_workers, prefetch, image_size;
   /* general training */
   double lr, fc_lr, decay, gamma;
   int n_epochs, kernels, bs, seed;
@@ -95,6 +99,22 @@ struct dml_dataset {
   int expand_rgb;         /* a gray dataset fed to an RGB network: the channel is repeated 3 times, as the
                            * reference converts every image to RGB */
   int pad;                /* border of black pixels added on every side (28×28 digits → 32×32 for conv nets) */
+  char **paths;           /* image datasets: (n) file paths (pixels NULL; channels 3, height = width = crop) */
+  struct dml_image_source *src;
+  int n_query;            /* > 0: items [0, n_query) are queries, the rest the gallery (In-Shop's test split) */
+  struct dml_dataset *val_split; /* image datasets with --use_tv_split: their validation split, built by the
+                                  * dataset's own rule and handed over by dml_dataset_split_val */
+};
+
+/* Image datasets (cub200, cars196, online_products, in_shop, folder) keep file paths instead of pixels; the
+ * splits share one source: decode workers, the training and evaluation transforms, the cache. */
+struct dml_image_source {
+  dml_loader_t *loader;
+  dml_image_cache_t *cache;
+  struct dml_transform train_tf, eval_tf;
+  uint64_t seed;
+  int skip_bad, refs;
+  long bad_at_load;       /* --skip_bad_images: files dropped when the dataset was read */
 };
 
 /* Load the train and test splits of a dataset by name (registry in train/datasets/registry.c). */
@@ -107,9 +127,39 @@ dml_status dml_dataset_split_val(const struct dml_train_opts *o, struct dml_data
 void dml_dataset_free(struct dml_dataset *d);
 /* Normalised float images of the given indices into out (count, C, height + 2·pad, width + 2·pad), C = channels,
  * or 3 with expand_rgb. */
-void dml_dataset_batch(const struct dml_dataset *d, const int32_t *idx, int count, float *out);
+dml_status dml_dataset_batch(const struct dml_dataset *d, const int32_t *idx, int count, float *out);
+/* The same with the training transform (random crops, flips: the stream of sample `pos0 + i` of `epoch`); for
+ * in-memory datasets identical to dml_dataset_batch. */
+dml_status dml_dataset_batch_train(const struct dml_dataset *d, const int32_t *idx, int count, long epoch, long pos0,
+                                   float *out);
 dml_status dml_dataset_fashion_mnist(const struct dml_train_opts *o, struct dml_dataset *train,
                                      struct dml_dataset *test);
+dml_status dml_dataset_cub200(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *test);
+dml_status dml_dataset_cars196(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *test);
+dml_status dml_dataset_online_products(const struct dml_train_opts *o, struct dml_dataset *train,
+                                       struct dml_dataset *test);
+dml_status dml_dataset_in_shop(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *test);
+dml_status dml_dataset_folder(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *test);
+
+/* Batches of an epoch with the next ones decoded ahead (--prefetch) while the step runs: the training batches of
+ * a sampler (train = 1: the training transform) or, with no sampler, the dataset in order (evaluation). */
+struct dml_feed {
+  const struct dml_dataset *d;
+  struct dml_sampler *s;
+  int bs, in_dim, depth, train;
+  long epoch, n_steps, next_submit;
+  struct dml_feed_slot *slot;   /* (depth) */
+  int last;                     /* slot handed out by the previous dml_feed_next, -1 none */
+  double wait_seconds;          /* time spent blocked on data */
+};
+void dml_feed_init(struct dml_feed *f, const struct dml_dataset *d, struct dml_sampler *s, int bs, int in_dim,
+                   int depth);
+/* Start an epoch at step `first` (of n_steps; evaluation: n_steps = ceil(n / bs)). */
+void dml_feed_begin(struct dml_feed *f, long epoch, long first, long n_steps);
+/* Batch `step` (steps in order): *idx (count) and *x (count, in_dim), valid until the next call; *count < bs only
+ * for the last evaluation batch. */
+dml_status dml_feed_next(struct dml_feed *f, long step, const int32_t **idx, float **x, int *count);
+void dml_feed_free(struct dml_feed *f);
 
 // ---------------------------------------------------------------------------------------------- samplers
 

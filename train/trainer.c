@@ -50,6 +50,8 @@ struct trainer {
   json_t *row;                   /* this epoch's W&B history row (reference key names) */
   int lock_fd;                   /* the run folder's run.lock, held (flock) while this process writes the record */
   char *run_id;                  /* the record's run_id, also in the checkpoint's metadata */
+  struct dml_feed feed;          /* training batches, decoded ahead (image datasets) */
+  double t_eval;                 /* this epoch's evaluation seconds */
 };
 
 // ---------------------------------------------------------------------------------------------- run folder
@@ -159,16 +161,19 @@ static char *new_run_id(void) {
 
 // ---------------------------------------------------------------------------------------------- evaluation
 
-/* Embed a whole split in eval mode: out (n, embed_dim) host. */
-static void embed_split(struct trainer *T, const struct dml_dataset *d, float *out) {
+/* Embed a whole split in eval mode: out (n, embed_dim) host; image batches decode ahead of the forward passes. */
+static dml_status embed_split(struct trainer *T, const struct dml_dataset *d, float *out) {
   int chunk = T->o->bs, D = T->net.embed_dim, in = T->net.in_dim;  /* the reference evaluates in batches of bs */
-  float *x = xmalloc((size_t)chunk * in * sizeof *x);
-  int32_t *idx = xmalloc((size_t)chunk * sizeof *idx);
+  struct dml_feed f;
+  dml_feed_init(&f, d, NULL, chunk, in, 2);
+  dml_feed_begin(&f, 0, 0, (d->n + chunk - 1) / chunk);
+  dml_status st = DML_OK;
   T->tape.record = 0;
-  for (int s = 0; s < d->n; s += chunk) {
-    int c = d->n - s < chunk ? d->n - s : chunk;
-    for (int i = 0; i < c; i++) idx[i] = s + i;
-    dml_dataset_batch(d, idx, c, x);
+  for (int s = 0; s < d->n && !st; s += chunk) {
+    const int32_t *idx;
+    float *x;
+    int c;
+    if ((st = dml_feed_next(&f, s / chunk, &idx, &x, &c))) break;
     dml_tape_reset(&T->tape);
     struct dml_tensor *xin = dml_tape_input(&T->tape, x, c, in);
     struct dml_tensor *e = dml_network_forward(&T->net, &T->tape, xin);
@@ -176,8 +181,8 @@ static void embed_split(struct trainer *T, const struct dml_dataset *d, float *o
   }
   dml_tape_reset(&T->tape);
   T->tape.record = 1;
-  free(x);
-  free(idx);
+  dml_feed_free(&f);
+  return st;
 }
 
 static const char *split_title(const char *split) {
@@ -190,13 +195,30 @@ static dml_status evaluate(struct trainer *T, const char *split, const struct dm
   const struct dml_train_opts *o = T->o;
   int D = T->net.embed_dim;
   float *emb = xmalloc((size_t)d->n * D * sizeof *emb);
-  embed_split(T, d, emb);
+  double t0 = dml_now();
+  dml_status st = embed_split(T, d, emb);
+  if (st) {
+    free(emb);
+    return dml_error_prefix(st, "embedding the %s split at epoch %ld", split, epoch);
+  }
   size_t nk = (size_t)o->evaluation_metrics.n;
-  struct dml_metric_result *res = xcalloc(nk, sizeof *res);
+  struct dml_metric_result *res = xcalloc(nk + 1, sizeof *res);
   struct dml_eval_opts eo = {.kmeans_k = T->train.n_classes, .n_threads = 0,
                              .on_gpu = T->o->evaluate_on_gpu && dml_cuda_device_count() > 0};
-  dml_status st = dml_eval_metrics(emb, d->labels, (size_t)d->n, (size_t)D, (const char *const *)o->evaluation_metrics.v,
-                                   nk, &eo, res);
+  const char **keys = xmalloc((nk + 1) * sizeof *keys);
+  size_t nq = 0;
+  for (size_t i = 0; i < nk; i++) /* query/gallery (In-Shop): the retrieval metrics only */
+    if (!d->n_query || strstr(o->evaluation_metrics.v[i], "recall@") || strstr(o->evaluation_metrics.v[i], "mAP"))
+      keys[nq++] = o->evaluation_metrics.v[i];
+  if (d->n_query) {
+    nk = nq;
+    st = dml_eval_metrics_qg(emb, d->labels, (size_t)d->n_query, emb + (size_t)d->n_query * D, d->labels + d->n_query,
+                             (size_t)(d->n - d->n_query), (size_t)D, keys, nk, &eo, res);
+  } else {
+    st = dml_eval_metrics(emb, d->labels, (size_t)d->n, (size_t)D, keys, nk, &eo, res);
+  }
+  free(keys);
+  T->t_eval += dml_now() - t0;
   if (st) {
     free(emb);
     free(res);
@@ -270,12 +292,11 @@ static void set_learning_rates(struct trainer *T, long epoch) {
     T->lr_crit[i] = (T->crit.param_lr ? T->crit.param_lr[i] : T->crit.params_lr) * f;
 }
 
-/* One optimisation step on the batch idx; *loss receives the loss. */
+/* One optimisation step on the batch idx with its images x; *loss receives the loss. */
 static dml_status train_step(struct trainer *T, long epoch, long step, const int32_t *idx, float *x, int32_t *labels,
                              float *emb_host, float *grad_host, double *loss) {
   int B = T->o->bs, D = T->net.embed_dim, in = T->net.in_dim;
   struct dml_backend *be = T->be;
-  dml_dataset_batch(&T->train, idx, B, x);
   for (int i = 0; i < B; i++) labels[i] = T->train.labels[idx[i]];
   dml_tape_reset(&T->tape);
   T->tape.seed = (uint64_t)T->o->seed; /* dropout masks: a pure function of (seed, global step) */
@@ -520,6 +541,11 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
   struct dml_sampler_shape batches = {T->train.n, T->train.labels, T->train.n_classes, T->train.classes, o->bs,
                                       o->samples_per_class, (uint64_t)o->seed};
   if ((st = dml_sampler_create(o->data_sampler, opt, &batches, &T->sampler))) return st;
+  dml_feed_init(&T->feed, &T->train, &T->sampler, o->bs, in_dim, o->prefetch);
+  if (T->train.src)
+    printf("images: %d×%d crops (--augmentation %s), %s decoding, %d batch%s in flight%s%s\n", T->train.src->train_tf.crop,
+           T->train.src->train_tf.crop, o->augmentation, o->image_exact ? "PIL-exact" : "DCT-scaled (>= 2x) JPEG",
+           T->feed.depth, T->feed.depth == 1 ? "" : "es", *o->cache_dir ? ", cache " : "", o->cache_dir);
   if ((st = dml_miner_create(o->batch_mining, opt, &T->miner))) return st;
   struct dml_criterion_shape shape = {o->embed_dim, T->train.n_classes, T->train.classes};
   if ((st = dml_criterion_create(o->loss, opt, &shape, &T->crit))) return st;
@@ -551,6 +577,7 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
 }
 
 static void teardown(struct trainer *T) {
+  dml_feed_free(&T->feed);
   dml_tape_free(&T->tape);
   dml_criterion_free(&T->crit);
   dml_miner_free(&T->miner);
@@ -572,6 +599,11 @@ static dml_status finish(struct trainer *T, dml_status st) {
   if (!T->rr) return st;
   enum dml_run_status rs = st == DML_OK ? DML_RUN_FINISHED : st == DML_ERR_INTERRUPTED ? DML_RUN_INTERRUPTED : DML_RUN_FAILED;
   if (st) dml_runrecord_set_attr(T->rr, "error", dml_error_message());
+  if (T->train.src && T->o->skip_bad_images) { /* files skipped at load + images blacked out while training */
+    char bad[32];
+    snprintf(bad, sizeof bad, "%ld", T->train.src->bad_at_load + dml_loader_bad(T->train.src->loader));
+    dml_runrecord_set_attr(T->rr, "bad_images", bad);
+  }
   char saved[1024];
   snprintf(saved, sizeof saved, "%s", dml_error_message());
   dml_runrecord_set_status(T->rr, rs);
@@ -853,21 +885,21 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
 
-  int B = o->bs, D = T.net.embed_dim, in = T.net.in_dim;
-  float *x = xmalloc((size_t)B * in * sizeof *x), *emb = xmalloc((size_t)B * D * sizeof *emb);
+  int B = o->bs, D = T.net.embed_dim;
+  float *emb = xmalloc((size_t)B * D * sizeof *emb);
   float *grad = xmalloc((size_t)B * D * sizeof *grad);
-  int32_t *idx = xmalloc((size_t)B * sizeof *idx), *labels = xmalloc((size_t)B * sizeof *labels);
+  int32_t *labels = xmalloc((size_t)B * sizeof *labels);
   if (T.sampler.needs_storage && fresh) { /* embed the training set once (eval mode), as the reference */
     float *all = xmalloc((size_t)T.train.n * D * sizeof *all);
     int32_t *ids = xmalloc((size_t)T.train.n * sizeof *ids);
-    embed_split(&T, &T.train, all);
+    st = embed_split(&T, &T.train, all);
     for (int i = 0; i < T.train.n; i++) ids[i] = i;
-    dml_sampler_update(&T.sampler, ids, all, T.train.n, D);
+    if (!st) dml_sampler_update(&T.sampler, ids, all, T.train.n, D);
     free(all);
     free(ids);
   }
   double storage = NAN, storage_init = NAN;
-  if (o->eval_init && fresh && !has_init) {
+  if (!st && o->eval_init && fresh && !has_init) {
     st = evaluate_all(&T, -1, &storage);
     storage_init = storage;
     if (!st) st = dml_runrecord_commit(T.rr);
@@ -882,6 +914,9 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
     struct dml_progress pb;
     dml_progress_init(&pb, label, (size_t)T.sampler.n_batches, "it", stderr);
     long step = 0;
+    dml_feed_begin(&T.feed, epoch, 0, T.sampler.n_batches);
+    double wait0 = T.feed.wait_seconds;
+    T.t_eval = 0;
     for (; step < T.sampler.n_batches && !st; step++) {
       if (stop_requested) {
         st = dml_error(DML_ERR_INTERRUPTED, "interrupted by signal %d during epoch %ld; completed epochs are kept in %s",
@@ -889,7 +924,13 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
         break;
       }
       double loss = 0;
-      T.sampler.batch(&T.sampler, epoch, step, idx);
+      const int32_t *idx;
+      float *x;
+      int count;
+      if ((st = dml_feed_next(&T.feed, step, &idx, &x, &count))) {
+        st = dml_error_prefix(st, "epoch %ld step %ld", epoch, step);
+        break;
+      }
       st = train_step(&T, epoch, step, idx, x, labels, emb, grad, &loss);
       /* storage samplers: the batch's training-mode embeddings overwrite its storage rows (the reference) */
       if (!st && T.sampler.needs_storage && !T.sampler.storage_no_update) dml_sampler_update(&T.sampler, idx, emb, B, D);
@@ -904,6 +945,11 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
                                 .images_per_second = secs > 0 ? step * (double)B / secs : 0};
     st = dml_runrecord_append_train(T.rr, epoch, &row);
     if (!st) st = evaluate_all(&T, epoch, &storage);
+    if (!st && T.train.src) {
+      double wait = T.feed.wait_seconds - wait0;
+      printf("time epoch %ld: data wait %.2f s, forward+backward+update %.2f s, evaluation %.2f s\n", epoch, wait,
+             secs - wait, T.t_eval);
+    }
     /* checkpoint first, then the record: a kill in between is repaired by --resume (see open_run) */
     if (!st) st = save_checkpoint(&T, dir, epoch, &row);
     if (!st) commit_window_hook(epoch);
@@ -919,7 +965,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
   }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  free(x); free(emb); free(grad); free(idx); free(labels);
+  free(emb); free(grad); free(labels);
   if (T.wl) {
     size_t unsent = 0;
     char saved[1024];

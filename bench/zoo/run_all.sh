@@ -9,7 +9,7 @@ TRAIN=$BUILD/bin/dml-train
 CRIT=$BUILD/bin/dml-criterion
 fails=0
 run() {
-  out=$($TRAIN "$@" --n_epochs 1 --max_per_class 100 --no_train_metrics --save_path "$OUT" --group "zoo$(date +%s%N)" 2>&1)
+  out=$($TRAIN --dataset fashion_mnist "$@" --n_epochs 1 --max_per_class 100 --no_train_metrics --save_path "$OUT" --group "zoo$(date +%s%N)" 2>&1)
   rc=$?
   [ $rc -ne 0 ] && fails=$((fails + 1))
   echo "rc=$rc dml-train $* :: $(echo "$out" | grep -o 'after 1 epoch [0-9.na]*') $(echo "$out" | grep 'error' | head -1)"

@@ -6,5 +6,5 @@ set -euo pipefail
 [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST: skipped"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-DML_PROGRESS=0 "$1" --max_per_class 50 --n_epochs 1 --bs 20 --lr 1e-3 --seed 2 --eval_init --save_path "$tmp" --group h5 >/dev/null
+DML_PROGRESS=0 "$1" --dataset fashion_mnist --max_per_class 50 --n_epochs 1 --bs 20 --lr 1e-3 --seed 2 --eval_init --save_path "$tmp" --group h5 >/dev/null
 /usr/bin/python3 "$(dirname "$0")/../reference/check_runrecord_h5py.py" "$tmp/fashion_mnist/h5_s2/run.h5"

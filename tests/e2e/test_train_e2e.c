@@ -178,7 +178,7 @@ static int conv_resume_test(const char *tmp) {
   snprintf(d2, sizeof d2, "%s/fashion_mnist/conv_s3", s2);
   snprintf(p1, sizeof p1, "%s/fashion_mnist/conv_s3/run.h5", s1);
   snprintf(p2, sizeof p2, "%s/run.h5", d2);
-#define CONV_ARGS "--arch", "resnet18_w8_normalize", "--max_per_class", "40", "--bs", "20", "--lr", "1e-3", \
+#define CONV_ARGS "--dataset", "fashion_mnist", "--arch", "resnet18_w8_normalize", "--max_per_class", "40", "--bs", "20", "--lr", "1e-3", \
   "--embed_dim", "8", "--no_train_metrics", "--group", "conv", "--seed", "3", "--evaluation_metrics", "e_recall@1", "nmi"
   char *a[] = {CONV_ARGS, "--n_epochs", "2", "--save_path", s1, NULL};
   char *b[] = {CONV_ARGS, "--n_epochs", "1", "--save_path", s2, NULL};
@@ -205,7 +205,7 @@ static int bad_input(const char *tmp) {
   char *a1[] = {"--lrr", "1e-3", NULL};
   int rc = run("1", a1, err, sizeof err, NULL, 1);
   f += expect_true("unknown flag: exit 2 with 'did you mean --lr'", rc == 2 && strstr(err, "did you mean --lr?"));
-  char *a2[] = {"--source_path", "/nonexistent/fmnist", "--save_path", save, NULL};
+  char *a2[] = {"--dataset", "fashion_mnist", "--source_path", "/nonexistent/fmnist", "--save_path", save, NULL};
   rc = run("1", a2, err, sizeof err, NULL, 1);
   f += expect_true("missing dataset folder: one clear line, exit 1", rc == 1 && strstr(err, "/nonexistent/fmnist") &&
                                                                           strstr(err, "dml-train: error:"));

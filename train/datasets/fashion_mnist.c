@@ -94,9 +94,10 @@ static dml_status load_pair(const char *root, const char *prefix, int lo, int hi
 
 dml_status dml_dataset_fashion_mnist(const struct dml_train_opts *o, struct dml_dataset *train,
                                      struct dml_dataset *test) {
-  dml_status st = load_pair(o->source_path, "train", 0, 4, o->max_per_class, "fashion_mnist/train", train);
+  const char *root = *o->source_path ? o->source_path : "/usr/share/datasets/fashion-mnist";
+  dml_status st = load_pair(root, "train", 0, 4, o->max_per_class, "fashion_mnist/train", train);
   if (st) return st;
-  if ((st = load_pair(o->source_path, "t10k", 5, 9, o->max_per_class, "fashion_mnist/test", test))) {
+  if ((st = load_pair(root, "t10k", 5, 9, o->max_per_class, "fashion_mnist/test", test))) {
     dml_dataset_free(train);
     return st;
   }

@@ -3,28 +3,52 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/train.h"
+#include "train/datasets/datasets-impl.h"
 
 static const struct {
   const char *name;
   dml_status (*load)(const struct dml_train_opts *, struct dml_dataset *, struct dml_dataset *);
 } datasets[] = {
   {"fashion_mnist", dml_dataset_fashion_mnist},
+  {"cub200", dml_dataset_cub200},
+  {"cars196", dml_dataset_cars196},
+  {"online_products", dml_dataset_online_products},
+  {"in_shop", dml_dataset_in_shop},
+  {"folder", dml_dataset_folder},
 };
 
 dml_status dml_dataset_load(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *test) {
   size_t n = sizeof datasets / sizeof *datasets;
   for (size_t i = 0; i < n; i++)
     if (!strcmp(o->dataset, datasets[i].name)) {
+      memset(train, 0, sizeof *train);
+      memset(test, 0, sizeof *test);
       dml_status st = datasets[i].load(o, train, test);
-      if (st) return dml_error_prefix(st, "dataset %s", o->dataset);
+      if (st) {
+        dml_dataset_free(train);
+        dml_dataset_free(test);
+        return strncmp(dml_error_message(), "dataset ", 8) ? dml_error_prefix(st, "dataset %s", o->dataset) : st;
+      }
       if (train->n_classes < 2) return dml_error(DML_ERR_FORMAT, "dataset %s: fewer than 2 training classes", o->dataset);
       return DML_OK;
     }
-  return dml_error(DML_ERR_ARG, "unknown --dataset '%s' (known in this build: fashion_mnist)", o->dataset);
+  return dml_error(DML_ERR_ARG, "unknown --dataset '%s' (known: cub200, cars196, online_products, in_shop, folder, "
+                   "fashion_mnist)", o->dataset);
 }
 
 void dml_dataset_free(struct dml_dataset *d) {
+  if (d->val_split) {
+    dml_dataset_free(d->val_split);
+    free(d->val_split);
+  }
+  if (d->paths)
+    for (int i = 0; i < d->n; i++) free(d->paths[i]);
+  free(d->paths);
+  if (d->src && --d->src->refs == 0) {
+    dml_loader_free(d->src->loader);
+    dml_image_cache_close(d->src->cache);
+    free(d->src);
+  }
   free(d->name);
   free(d->pixels);
   free(d->labels);
@@ -32,7 +56,27 @@ void dml_dataset_free(struct dml_dataset *d) {
   memset(d, 0, sizeof *d);
 }
 
-void dml_dataset_batch(const struct dml_dataset *d, const int32_t *idx, int count, float *out) {
+/* An image dataset's batch through the decode workers (train: the training transform of `epoch`). */
+static dml_status image_batch(const struct dml_dataset *d, const int32_t *idx, int count, int train, long epoch,
+                              long pos0, float *out) {
+  const char **paths = xmalloc(((size_t)count + 1) * sizeof *paths);
+  for (int i = 0; i < count; i++) paths[i] = d->paths[idx[i]];
+  struct dml_batch_req q = {.paths = paths, .count = count, .tf = train ? &d->src->train_tf : &d->src->eval_tf,
+                            .seed = d->src->seed, .epoch = (uint64_t)epoch, .pos0 = (uint64_t)pos0, .out = out,
+                            .skip_bad = d->src->skip_bad};
+  dml_status st = dml_loader_wait(d->src->loader, dml_loader_submit(d->src->loader, &q));
+  free(paths);
+  return st;
+}
+
+dml_status dml_dataset_batch_train(const struct dml_dataset *d, const int32_t *idx, int count, long epoch, long pos0,
+                                   float *out) {
+  if (d->paths) return image_batch(d, idx, count, 1, epoch, pos0, out);
+  return dml_dataset_batch(d, idx, count, out);
+}
+
+dml_status dml_dataset_batch(const struct dml_dataset *d, const int32_t *idx, int count, float *out) {
+  if (d->paths) return image_batch(d, idx, count, 0, 0, 0, out);
   size_t px = (size_t)d->height * d->width;
   for (int b = 0; b < count; b++) {
     const uint8_t *src = d->pixels + (size_t)idx[b] * d->channels * px;
@@ -51,6 +95,7 @@ void dml_dataset_batch(const struct dml_dataset *d, const int32_t *idx, int coun
         }
     }
   }
+  return DML_OK;
 }
 
 /* Keep the items with keep[i] in d, move the others to out (same image geometry and normalisation). */
@@ -95,6 +140,13 @@ static void partition(struct dml_dataset *d, const unsigned char *keep, struct d
 }
 
 dml_status dml_dataset_split_val(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *val) {
+  if (train->paths) { /* an image dataset built its validation split by its own rule */
+    if (!train->val_split) return dml_error(DML_ERR_STATE, "dataset %s has no validation split", o->dataset);
+    *val = *train->val_split;
+    free(train->val_split);
+    train->val_split = NULL;
+    return DML_OK;
+  }
   if (!(o->tv_split_perc > 0 && o->tv_split_perc < 1))
     return dml_error(DML_ERR_ARG, "--tv_split_perc must be in (0, 1), got %g", o->tv_split_perc);
   unsigned char *keep = xcalloc((size_t)train->n + 1, 1);
@@ -114,7 +166,9 @@ dml_status dml_dataset_split_val(const struct dml_train_opts *o, struct dml_data
       int m = (int)floor(n * o->tv_split_perc);
       /* positions round(linspace(0, n−1, m)) within the class, in file order */
       unsigned char *pick = xcalloc((size_t)n + 1, 1);
-      for (int j = 0; j < m; j++) pick[m > 1 ? (int)lround((double)j * (n - 1) / (m - 1)) : 0] = 1;
+      int *at = xmalloc(((size_t)m + 1) * sizeof *at), k = dml_linspace_pick(n, m, at); /* numpy: half to even */
+      for (int j = 0; j < k; j++) pick[at[j]] = 1;
+      free(at);
       int r = 0;
       for (int i = 0; i < train->n; i++)
         if (train->labels[i] == train->classes[c]) keep[i] = pick[r++];

@@ -80,6 +80,12 @@ static void png_on_read(png_structp p, png_bytep out, png_size_t len) {
 /* header_only: stop after the header (probe). */
 static dml_status png_read(const char *path, const unsigned char *buf, size_t n, long max_pixels, int header_only,
                            struct dml_image *out) {
+  if (n >= 24 && !memcmp(buf + 12, "IHDR", 4)) { /* the size straight from IHDR, before libpng reads further */
+    long w = (long)buf[16] << 24 | buf[17] << 16 | buf[18] << 8 | buf[19];
+    long h = (long)buf[20] << 24 | buf[21] << 16 | buf[22] << 8 | buf[23];
+    dml_status st = check_size(path, w, h, max_pixels);
+    if (st) return st;
+  }
   struct png_src s = {.buf = buf, .n = n};
   png_structp p = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, png_on_error, png_on_warning);
   png_infop info = p ? png_create_info_struct(p) : NULL;

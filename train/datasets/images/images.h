@@ -122,6 +122,10 @@ void dml_transform_normalize(const struct dml_transform *t, const uint8_t *px, f
 /* The DCT scale (1, 2, 4, 8) a JPEG of w × h may be decoded at for geometry g (1 in exact mode). */
 int dml_transform_scale(const struct dml_transform *t, const struct dml_geom *g, int w, int h);
 
+/* One PIL-level colour operation in place on n RGB pixels: which = 0 brightness, 1 contrast, 2 saturation, 3 hue
+ * (torchvision's F.adjust_*; factor as theirs), 4 grayscale (F.rgb_to_grayscale(img, 3); factor unused). */
+void dml_transform_adjust(uint8_t *px, size_t n, int which, double factor);
+
 /* The evaluation transform of an already decoded full-size image (dml-embed, tests): out (3, crop, crop). */
 void dml_image_eval_transform(const uint8_t *rgb, int w, int h, const struct dml_transform *t, float *out);
 

@@ -188,6 +188,13 @@ static void adjust(uint8_t *px, size_t n, int which, double factor) {
   }
 }
 
+void dml_transform_adjust(uint8_t *px, size_t n, int which, double factor) {
+  if (which == 4)
+    for (size_t i = 0; i < n; i++) px[3 * i] = px[3 * i + 1] = px[3 * i + 2] = luma(px + 3 * i);
+  else
+    adjust(px, n, which, factor);
+}
+
 // ---------------------------------------------------------------------------------------------- geometry
 
 static double rng_uniform(void *ctx, double lo, double hi) { return lo + (hi - lo) * dml_rng_uniform(ctx); }
