@@ -158,7 +158,7 @@ int gen_sop(const char *root, int n_super, int classes_per_super, int per_class,
   /* train = the first half of the class ids, test = the rest; rows interleave super-classes so that first
    * appearance order differs from id order */
   for (int k = 0; k < n_classes && !r; k++) {
-    int sc = (k * 3 + 1) % n_super, cls = k + 1;
+    int sc = (k * 2 + 1) % n_super, cls = k + 1;
     char *sdir = dml_strfmt("%s/online_products/images/super%d_final", root, sc + 1);
     r = gen_mkdirs(sdir);
     for (int i = 0; i < per_class && !r; i++) {

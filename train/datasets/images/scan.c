@@ -28,7 +28,7 @@ static dml_status safe_stat(const char *root, const char *full, struct stat *sb)
     return dml_error(DML_ERR_FORMAT, "%s: %s", full,
                      errno == ELOOP ? "symbolic link loop" : errno == ENOENT ? "dangling symbolic link" : strerror(errno));
   size_t n = strlen(root);
-  if (strncmp(res, root, n) || (res[n] != '/' && res[n] != 0))
+  if (n > 1 && (strncmp(res, root, n) || (res[n] != '/' && res[n] != 0)))
     return dml_error(DML_ERR_FORMAT, "%s: symbolic link leaves the dataset root %s (points to %s)", full, root, res);
   if (stat(res, sb)) return dml_error(DML_ERR_IO, "cannot read %s: %s", res, strerror(errno));
   return DML_OK;
