@@ -183,7 +183,7 @@ static json_t *real_run(const char *bin, const char *args) {
   return j;
 }
 
-#define RUN_ARGS "--max_per_class 5 --n_epochs 1 --embed_dim 4 --bs 20 --no_train_metrics --evaluation_metrics " \
+#define RUN_ARGS "--dataset fashion_mnist --max_per_class 5 --n_epochs 1 --embed_dim 4 --bs 20 --no_train_metrics --evaluation_metrics " \
   "e_recall@1 --save_path out --group cfg --kernels 1 --loss_margin_nu 0.01 --miner_distance_lower 0.4"
 
 int main(int argc, char **argv) {
