@@ -135,7 +135,7 @@ static int sampler_by_hand(void) {
 static int trains(void) {
   int f = 0;
   char *dir = test_tmpdir("methods");
-  char *args = dml_strfmt("--loss toy --batch_mining toy --data_sampler toy --loss_toy_scale 2 --miner_toy_every 2 "
+  char *args = dml_strfmt("--dataset fashion_mnist --loss toy --batch_mining toy --data_sampler toy --loss_toy_scale 2 --miner_toy_every 2 "
                           "--data_toy_offset 1 --max_per_class 10 "
                           "--n_epochs 1 --embed_dim 4 --bs 20 --no_train_metrics --evaluation_metrics e_recall@1 "
                           "--kernels 1 --group toy --save_path %s",
