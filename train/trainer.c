@@ -638,7 +638,9 @@ static void log_online_row(struct trainer *T, long epoch, const struct dml_train
 /* Flags a resume may change (recorded in config_history): the epoch budget and flags that do not change what is
  * computed, or change it only as a deliberate move (--backend). Every other difference is refused. */
 static const char *const resume_changeable[] = {"n_epochs", "kernels", "log_online", "wandb_entity", "backend", "gpu",
-                                                "evaluate_on_gpu", "wandb_finish_timeout"};
+                                                "evaluate_on_gpu", "wandb_finish_timeout",
+                                                /* the data pipeline: never changes a pixel */
+                                                "data_workers", "prefetch", "cache_dir"};
 
 static int changeable(const char *k) {
   for (size_t i = 0; i < sizeof resume_changeable / sizeof *resume_changeable; i++)
