@@ -52,6 +52,8 @@ struct trainer {
   char *run_id;                  /* the record's run_id, also in the checkpoint's metadata */
   struct dml_feed feed;          /* training batches, decoded ahead (image datasets) */
   double t_eval;                 /* this epoch's evaluation seconds */
+  long repaired_epoch;           /* >= 0: --resume recorded this epoch from the checkpoint (commit-window kill) */
+  struct dml_train_row repaired_row; /* and its train row, for the W&B row of that epoch */
 };
 
 // ---------------------------------------------------------------------------------------------- run folder
@@ -591,6 +593,8 @@ static void teardown(struct trainer *T) {
   free(T->host_values); free(T->host_grads);
   free(T->lr_net); free(T->lr_crit); free(T->frozen_net); free(T->run_id); free(T->steps_net); free(T->steps_crit);
   dml_backend_free(T->be);
+  json_decref(T->row);
+  T->row = NULL;
   if (T->lock_fd >= 0) close(T->lock_fd); /* last: the record is closed */
   T->lock_fd = -1;
 }
@@ -799,7 +803,9 @@ static dml_status resume_run(struct trainer *T, const char *config_json, const c
   if (last < ck_epoch) { /* killed between the checkpoint and the record commit: record that epoch now */
     double storage = NAN;
     st = dml_runrecord_append_train(T->rr, ck_epoch, &row);
-    if (!st) st = evaluate_all(T, ck_epoch, &storage);
+    if (!st) st = evaluate_all(T, ck_epoch, &storage); /* fills T->row too: logged online once the logger runs */
+    T->repaired_epoch = ck_epoch;
+    T->repaired_row = row;
   }
   if (!st) st = dml_runrecord_commit(T->rr);
   if (st) goto out;
@@ -851,6 +857,8 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
   struct trainer T;
   memset(&T, 0, sizeof T);
   T.lock_fd = -1;
+  T.repaired_epoch = -1;
+  if (o->log_online) T.row = json_object(); /* before open_run: a repaired epoch's metrics go into it */
   char *dir = NULL, *path = NULL;
   long start_epoch = 0;
   int fresh = 1, has_init = 0;
@@ -877,7 +885,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
       free(path);
       return st;
     }
-    T.row = json_object();
+    if (T.repaired_epoch >= 0) log_online_row(&T, T.repaired_epoch, &T.repaired_row);
     printf("W&B: logging %s/%s online in the background\n", o->project, o->group);
   }
 
@@ -981,7 +989,6 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
     }
     if (st) dml_error(st, "%s", saved);
   }
-  json_decref(T.row);
   st = finish(&T, st);
   teardown(&T);
   if (run_path && !st) *run_path = path;

@@ -6,12 +6,17 @@
  *     local record's series;
  *  2. 429 with Retry-After: 3 — the waits follow Retry-After (bounded requests, "retrying in 3 s");
  *  3. failures no retry can cure fail fast with one line and do not retry: connection refused on a loopback
- *     address, an unknown host, an unsupported scheme, HTTP 404.
+ *     address, an unknown host, an unsupported scheme, HTTP 404;
+ *  4. an online run SIGKILLed between the checkpoint of epoch 1 and its record commit (the documented hook
+ *     DML_TRAIN_TEST_COMMIT_PAUSE_MS) and resumed: the W&B run gets epoch 1 too and equals the local record.
  * argv: fake server, dml-train, dml-sync, dml-fetch. */
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "analysis/wandb/wandb-impl.h"
@@ -173,6 +178,76 @@ static int fail_fast(const struct fake *f, const char *dir, const char *url, con
   return fails;
 }
 
+/* Start the online run with the commit-window hook, kill it once epoch `e`'s checkpoint is written. */
+static int kill_in_window(char *const argv[], int e) {
+  int p[2];
+  if (pipe(p)) return 0;
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("DML_TRAIN_TEST_COMMIT_PAUSE_MS", "3000", 1);
+    dup2(p[1], 2);
+    close(p[0]);
+    int dn = open("/dev/null", O_WRONLY);
+    dup2(dn, 1);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(p[1]);
+  char buf[16384], needle[64];
+  size_t len = 0;
+  snprintf(needle, sizeof needle, "checkpoint of epoch %d written", e);
+  buf[0] = 0;
+  int seen = 0;
+  while (!seen && len + 1 < sizeof buf) {
+    ssize_t r = read(p[0], buf + len, sizeof buf - 1 - len);
+    if (r <= 0) break;
+    len += (size_t)r;
+    buf[len] = 0;
+    seen = strstr(buf, needle) != NULL;
+  }
+  kill(pid, SIGKILL);
+  close(p[0]);
+  waitpid(pid, NULL, 0);
+  return seen;
+}
+
+static int window_resume_online(const char *dir, const char *fetch_bin) {
+  int fails = 0;
+  char *save = dml_strfmt("%s/w", dir), *run_dir = dml_strfmt("%s/w/fashion_mnist/win_s3", dir);
+  char *rec = dml_strfmt("%s/run.h5", run_dir);
+  char *argv[] = {(char *)train_bin, "--dataset", "fashion_mnist", "--max_per_class", "50", "--n_epochs", "3",
+                  "--lr", "1e-3", "--embed_dim", "8", "--bs", "56", "--samples_per_class", "2", "--seed", "3",
+                  "--no_train_metrics", "--kernels", "1", "--log_online", "--project", "proj", "--group", "win",
+                  "--save_path", save, NULL};
+  fails += expect_true("online run killed inside the commit window of epoch 1", kill_in_window(argv, 1));
+  char *ra[] = {(char *)train_bin, "--resume", run_dir, NULL};
+  char *out = NULL, *err = NULL;
+  int rc = run_prog(ra, 170, &out, &err);
+  if (rc) printf("resume: %s%s\n", out, err);
+  fails += expect_true("resumed online run exits 0, record finished", rc == 0 && record_finished(rec));
+  free(out);
+  free(err);
+  char *fetched = dml_strfmt("%s/fetched_w", dir);
+  char *fa[] = {(char *)fetch_bin, "tester/proj", "--group", "win", "--out", fetched, NULL};
+  rc = run_prog(fa, 60, &out, &err);
+  if (rc) printf("dml-fetch: %s%s\n", out, err);
+  free(out);
+  free(err);
+  char *fpath = dml_strfmt("%s/fashion_mnist/win_s3/run.h5", fetched);
+  struct dml_run a = {0}, b = {0};
+  if (rc == 0 && dml_runrecord_read(rec, &a) == DML_OK && dml_runrecord_read(fpath, &b) == DML_OK) {
+    fails += same_series(&a, &b, "test", "e_recall@1");
+    fails += expect_true("W&B train rows of the resumed run: epochs 0, 1 (repaired), 2", b.n_train == 3 &&
+                                                                                           b.train_epoch[1] == 1);
+  } else {
+    fails += expect_true("fetch of the resumed online run", 0);
+  }
+  dml_run_free(&a);
+  dml_run_free(&b);
+  free(fpath); free(fetched); free(save); free(run_dir); free(rec);
+  return fails;
+}
+
 int main(int argc, char **argv) {
   if (argc < 5) return 2;
   if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) {
@@ -198,6 +273,7 @@ int main(int argc, char **argv) {
   char *nope = dml_strfmt("%s/nope", f.url);
   fails += fail_fast(&f, dir, nope, "http404", "the server refused the request");
   free(nope);
+  fails += window_resume_online(dir, argv[4]);
   fake_stop(&f);
   if (!fails) {
     char *cmd = dml_strfmt("rm -rf '%s'", dir);
