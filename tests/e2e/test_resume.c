@@ -246,7 +246,7 @@ static int commit_window_kill(const char *tmp, const char *ref, int E) {
   paths_for(tmp, tag, save, dir, rec);
   rm_rf(save);
   struct child c;
-  start_or_resume(&c, save, dir, rec, 2000);
+  start_or_resume(&c, save, dir, rec, 4000);
   snprintf(needle, sizeof needle, "checkpoint of epoch %d written", E);
   int seen = wait_for(&c, needle);
   kill(c.pid, SIGKILL);

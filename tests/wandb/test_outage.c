@@ -87,7 +87,7 @@ static int outage_500(const struct fake *f, const char *dir, const char *sync_bi
   long r0 = stat_of(f, "faults"); /* every failed history request is a fault */
   char *out = NULL, *err = NULL;
   double t0 = dml_now();
-  int rc = train(save, "o500", "5", &out, &err);
+  int rc = train(save, "o500", "6", &out, &err);
   double secs = dml_now() - t0;
   long n = stat_of(f, "faults") - r0;
   free(fake_control(f, "{\"fail\": \"500\", \"count\": 0}"));
