@@ -66,7 +66,7 @@ int dml_image_cache_lookup(dml_image_cache_t *c, const char *path, struct dml_im
   struct stat sb;
   void *map = MAP_FAILED;
   if (fd >= 0 && !fstat(fd, &sb) && sb.st_size > HEADER)
-    map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0); /* one fault-in, not one per page */
   if (fd >= 0) close(fd);
   int ok = 0;
   if (map != MAP_FAILED) {
