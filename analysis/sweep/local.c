@@ -79,7 +79,7 @@ long dml_sweep_local(const struct dml_sweep *s, const struct dml_sweep_policy *p
   sigaction(SIGTERM, &sa, &ot);
   struct slot *slots = xcalloc((size_t)jobs, sizeof *slots);
   size_t next = 0, n_ok = 0, n_fail = 0, running = 0;
-  double t_start = dml_now(), dur_sum = 0, t_draw = 0;
+  double t_start = dml_now(), t_draw = 0;
   int tty = isatty(2) && !(getenv("DML_PROGRESS") && !strcmp(getenv("DML_PROGRESS"), "plain"));
   int quiet = getenv("DML_PROGRESS") && !strcmp(getenv("DML_PROGRESS"), "0");
   int forwarded = 0;
@@ -129,10 +129,8 @@ long dml_sweep_local(const struct dml_sweep *s, const struct dml_sweep_policy *p
       char d[32], r1[32] = "";
       fmt_dur(dt, d, sizeof d);
       if (!isnan(rs.r1)) snprintf(r1, sizeof r1, ", test R@1 %.4f", rs.r1);
-      if (rc == 0 && rs.kind == DML_SWEEP_FINISHED) {
-        n_ok++;
-        dur_sum += dt;
-      } else n_fail++;
+      if (rc == 0 && rs.kind == DML_SWEEP_FINISHED) n_ok++;
+      else n_fail++;
       if (tty && !quiet) fprintf(stderr, "\r\033[K");
       const char *what = rc == 0 && rs.kind == DML_SWEEP_FINISHED ? "done" : rs.kind == DML_SWEEP_INTERRUPTED ? "stop"
                                                                                                          : "FAILED";
@@ -149,9 +147,18 @@ long dml_sweep_local(const struct dml_sweep *s, const struct dml_sweep_policy *p
     }
     double now = dml_now();
     if (!quiet && (pid > 0 || now - t_draw >= (tty ? 1.0 : 30.0))) {
-      size_t done = n_ok + n_fail, left = n_todo - next;
+      size_t done = n_ok + n_fail;
+      /* the running runs count by their committed epochs: an ETA before the first run ends */
+      double part = 0;
+      for (int k = 0; k < jobs; k++) {
+        if (!slots[k].pid) continue;
+        struct dml_sweep_state rs;
+        dml_sweep_state_of(s, slots[k].run, &rs);
+        if (rs.n_epochs > 0 && rs.epochs > 0) part += (double)rs.epochs / (double)rs.n_epochs;
+      }
       char eta[32] = "?", el[32];
-      if (n_ok) fmt_dur(dur_sum / (double)n_ok * ((double)left + 0.5 * (double)running) / jobs, eta, sizeof eta);
+      double frac = n_todo ? ((double)done + part) / (double)n_todo : 1;
+      if (frac > 0 && now > t_start) fmt_dur((now - t_start) * (1 - frac) / frac, eta, sizeof eta);
       fmt_dur(now - t_start, el, sizeof el);
       fprintf(stderr, "%ssweep: %zu/%zu done, %zu running, %zu failed, %s elapsed, ETA %s%s", tty ? "\r\033[K" : "", done,
               n_todo, running, n_fail, el, eta, tty ? "" : "\n");

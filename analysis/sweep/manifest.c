@@ -39,8 +39,36 @@ dml_status sweep_mkdirs(const struct dml_sweep *s) {
 
 // ---------------------------------------------------------------------------------------------- manifest
 
+/* A run whose record exists but whose line changed since the previous manifest would be taken for finished
+ * (or resumed) with the old configuration: refuse, naming it. */
+static dml_status check_unchanged(const struct dml_sweep *s) {
+  struct dml_sweep old;
+  if (dml_sweep_read_manifest(&old, s->save_path)) {
+    dml_error_clear();
+    return DML_OK;
+  }
+  dml_status st = DML_OK;
+  for (size_t i = 0; i < s->n && !st; i++) {
+    const struct dml_sweep_run *r = &s->runs[i];
+    if (access(r->record, F_OK)) continue;
+    for (size_t j = 0; j < old.n; j++) {
+      const struct dml_sweep_run *o = &old.runs[j];
+      if (strcmp(o->dir, r->dir)) continue;
+      int same = o->argc == r->argc;
+      for (int k = 0; same && k < r->argc; k++) same = !strcmp(o->argv[k], r->argv[k]);
+      if (!same)
+        st = dml_error(DML_ERR_STATE, "run %s: its preset line (line %d) changed since its record was made; move %s "
+                                      "away or use another --save_path", r->name, r->line, r->dir);
+      break;
+    }
+  }
+  dml_sweep_free(&old);
+  return st;
+}
+
 dml_status dml_sweep_write_manifest(const struct dml_sweep *s) {
   dml_status st = sweep_mkdirs(s);
+  if (!st) st = check_unchanged(s);
   if (st) return st;
   json_t *root = json_object(), *runs = json_array();
   json_object_set_new(root, "schema", json_integer(MANIFEST_SCHEMA));

@@ -373,7 +373,7 @@ dml_status dml_sweep_from_preset(struct dml_sweep *s, const char *preset_path, c
     free(text.s);
     return dml_error(DML_ERR_ARG, "--save_path is empty");
   }
-  dml_status st = mkdir_p(o->save_path);
+  dml_status st = o->no_create ? DML_OK : mkdir_p(o->save_path);
   if (st) {
     free(text.s);
     return st;

@@ -27,6 +27,22 @@ char *dml_sweep_sibling(const char *name) {
   return dml_strfmt("%s/%s", self, name);
 }
 
+void sweep_print_word(FILE *f, const char *w) {
+  int plain = *w != 0;
+  for (const char *c = w; *c && plain; c++)
+    plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("@%+=:,./_-", *c);
+  if (plain) {
+    fputs(w, f);
+    return;
+  }
+  fputc('\'', f);
+  for (const char *c = w; *c; c++) {
+    if (*c == '\'') fputs("'\\''", f);
+    else fputc(*c, f);
+  }
+  fputc('\'', f);
+}
+
 int sweep_wstatus(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -130,6 +146,11 @@ int dml_sweep_exec_run(const struct dml_sweep *s, size_t i, const char *dml_trai
   int got = 0;
   for (int t = 0; lock >= 0 && t < 50 && !got; t++) { /* a status probe holds it for microseconds */
     got = !flock(lock, LOCK_EX | LOCK_NB);
+    if (!got && errno != EWOULDBLOCK) { /* a file system without flock: run unlocked, and say so */
+      fprintf(stderr, "dml-sweep: warning: cannot lock run %zu (%s): %s; running it unlocked\n", i, r->name,
+              strerror(errno));
+      got = 1;
+    }
     if (!got) nanosleep(&(struct timespec){0, 100000000}, NULL);
   }
   if (!got) {
@@ -188,7 +209,10 @@ int dml_sweep_exec_run(const struct dml_sweep *s, size_t i, const char *dml_trai
   char when[32];
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
   printf("== dml-sweep %s: %s run %zu (%s), pid %ld:", when, resume ? "resuming" : "starting", i, r->name, (long)getpid());
-  for (int j = 0; j < n; j++) printf(" %s", argv[j]);
+  for (int j = 0; j < n; j++) {
+    putchar(' ');
+    sweep_print_word(stdout, argv[j]);
+  }
   printf("\n");
   fflush(stdout);
   setenv("OMP_NUM_THREADS", kbuf, 1);

@@ -13,6 +13,8 @@ void sweep_state_of(const struct dml_sweep *s, size_t i, int probe_lock, struct 
 int sweep_capture(char *const argv[], char *out, size_t cap);
 /* Fork, exec_run in the child; the parent waits, writes the exit file and returns the exit status. */
 int sweep_run_one(const struct dml_sweep *s, size_t i, const char *dml_train, int kernels);
+/* Print one argv word so that a shell would read it back as it is (display only: nothing here runs a shell). */
+void sweep_print_word(FILE *f, const char *w);
 /* Exit status of a waitpid status word: the code, or 128 + signal. */
 int sweep_wstatus(int status);
 #endif

@@ -54,13 +54,14 @@ struct dml_sweep {
 struct dml_sweep_opts {
   const char *save_path;
   const char *seeds;          /* "0-4", "0,1,2" or NULL: the lines' own --seed */
+  int no_create;              /* do not create save_path (dml-sweep list) */
 };
 
 /* Split one logical preset line into words (shell-like quoting, no expansion). err gets a reason on failure. */
 dml_status dml_sweep_split_words(const char *text, int line, char ***words, int *n);
 /* Parse a seed list: "3", "0,1,2", "0-4", "0-2,7"; appended to (*v, *n). */
 dml_status dml_sweep_parse_seeds(const char *s, long **v, size_t *n);
-/* Read a preset and expand it into runs (save_path made absolute, created). */
+/* Read a preset and expand it into runs (save_path made absolute, created unless o->no_create). */
 dml_status dml_sweep_from_preset(struct dml_sweep *s, const char *preset_path, const struct dml_sweep_opts *o);
 void dml_sweep_free(struct dml_sweep *s);
 

@@ -60,13 +60,17 @@ static int cmd_run(int argc, char **argv, int list_only) {
   if (o.jobs < 1 || o.cpus < 1 || o.cores < 0)
     dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "--jobs, --cpus-per-task must be >= 1 and --cores >= 0"));
   struct dml_sweep s;
-  struct dml_sweep_opts so = {.save_path = o.save_path, .seeds = *o.seeds ? o.seeds : NULL};
+  struct dml_sweep_opts so = {.save_path = o.save_path, .seeds = *o.seeds ? o.seeds : NULL, .no_create = list_only};
   dml_exit_on_error(cli.prog, dml_sweep_from_preset(&s, cli.positional[0], &so));
   if (list_only) {
     char *train = dml_sweep_sibling("dml-train");
     for (size_t i = 0; i < s.n; i++) {
-      printf("%zu\t%s\t%s", i, s.runs[i].record, train);
-      for (int j = 0; j < s.runs[i].argc; j++) printf(" %s", s.runs[i].argv[j]);
+      printf("%zu\t%s\t", i, s.runs[i].record);
+      sweep_print_word(stdout, train);
+      for (int j = 0; j < s.runs[i].argc; j++) {
+        putchar(' ');
+        sweep_print_word(stdout, s.runs[i].argv[j]);
+      }
       printf("\n");
     }
     free(train);

@@ -43,6 +43,12 @@ out=$("$SWEEP" run "$T/p1.txt" --save_path "$T/s1" --jobs 2 --cores 2 --seeds 0-
 check "second run of the sweep starts nothing" grep -q "0 to run, 4 finished already" <<<"$out"
 check "records untouched by the second run" [ "$sum1" = "$(cat "$T"/s1/fashion_mnist/*/run.h5 | md5sum)" ]
 check "no duplicate run folders" [ "$(ls "$T/s1/fashion_mnist" | wc -l)" = 4 ]
+sed 's/--n_epochs 2 --group A_Margin/--n_epochs 3 --group A_Margin/' "$T/p1.txt" > "$T/p1b.txt"
+set +e
+out=$("$SWEEP" run "$T/p1b.txt" --save_path "$T/s1" --jobs 2 --cores 2 --seeds 0-1 2>&1); rc=$?
+set -e
+check "a changed line over an existing record is refused (exit 1)" [ $rc = 1 ]
+check "... naming the run" grep -q "run A_Margin_s0: its preset line (line 2) changed" <<<"$out"
 if "$RECDIFF" "$T/s1/fashion_mnist/A_Margin_s0/run.h5" "$T/s1/fashion_mnist/A_Margin_s1/run.h5"; then bad "recdiff tells two seeds apart"
 else ok "recdiff tells two seeds apart"; fi
 
