@@ -1,5 +1,5 @@
 # The Makefile only wraps the README's commands; the build is CMake.
-#   make demo    install, build, train 3 seeds on Fashion-MNIST, aggregate, table + figure
+#   make demo    install, build, a study (5 methods x 3 seeds on Fashion-MNIST through dml-sweep), table + every figure
 #   make test    install, build, run every test (ctest)
 #   make bench   benchmarks side by side with the reference stacks (needs scripts/install-deps --reference)
 #   make report  aggregate runs/ into a PDF report (latex/)
