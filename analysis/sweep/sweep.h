@@ -101,7 +101,8 @@ struct dml_sweep_policy {
 int dml_sweep_wanted(const struct dml_sweep_state *st, const struct dml_sweep_policy *p, const char **why);
 /* Bring run i to completion in this process: take its lock, move a stale folder aside, then exec dml-train
  * (fresh, or --resume when the record has completed epochs) with --kernels k and output appended to its log.
- * Returns only on failure: 75 when another process holds the run, else 127 with a message on stderr. */
+ * Returns 0 without running anything when the run is already finished, 75 when another process holds the run,
+ * 127 (message on stderr) when it cannot start; otherwise it does not return. */
 int dml_sweep_exec_run(const struct dml_sweep *s, size_t i, const char *dml_train, int kernels);
 /* The sibling program `name` beside the running executable (or in $DML_BIN), heap. */
 char *dml_sweep_sibling(const char *name);

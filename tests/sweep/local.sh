@@ -86,6 +86,22 @@ for r in K_Margin_s0 K_Triplet_s0; do
   else bad "$r: killed + resumed == unbroken"; fi
 done
 
+# SIGTERM to the sweep reaches every dml-train: each stops after its step, the records say interrupted
+"$SWEEP" run "$T/p2.txt" --save_path "$T/t" --jobs 2 --cores 2 > "$T/t.log" 2>&1 &
+spid=$!
+seen=0
+for _ in $(seq 1 600); do
+  sleep 0.1
+  if "$SWEEP" status "$T/t" 2>/dev/null | grep -Eq "K_Margin_s0 +running +[1-4]/5"; then seen=1; break; fi
+done
+kill -TERM "$spid"
+set +e
+wait "$spid"; rc=$?
+set -e
+check "SIGTERM: the sweep exits 130" [ $rc = 130 ]
+st=$("$SWEEP" status "$T/t")
+check "SIGTERM: the runs are interrupted (not killed)" [ "$(grep -cE "interrupted +[0-4]/5 +([0-9.]+|-) *$" <<<"$st")" = 2 ]
+
 # ---------------------------------------------------------------- 3. a failing run
 cat > "$T/p3.txt" <<EOF
 dml-train $COMMON --n_epochs 1 --group F_Good --seed 0
@@ -123,6 +139,16 @@ set +e
 "$SWEEP" status "$T/nothing" > "$T/e.log" 2>&1; rc=$?
 set -e
 check "status of a folder without a study: one line, exit 1" [ $rc = 1 ] && grep -q "not a sweep folder" "$T/e.log"
+
+# the demo's preset: 15 runs, each line's flags parse in dml-train (the list output is shell-quoted)
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+lines=$("$SWEEP" list "$SRC/runs/presets/fmnist_study.sweep" --save_path "$T/demo")
+check "demo preset: 15 runs (5 methods x 3 seeds)" [ "$(wc -l <<<"$lines")" = 15 ]
+nparse=0
+while IFS=$'\t' read -r _ _ cmd; do
+  if eval "$cmd --help" > /dev/null 2>&1; then nparse=$((nparse + 1)); else echo "does not parse: $cmd"; fi
+done <<<"$lines"
+check "demo preset: every line parses in dml-train" [ $nparse = 15 ]
 
 echo "sweep_local: $fails failure(s)"
 [ $fails = 0 ]
