@@ -87,17 +87,20 @@ static void resample_window(const uint8_t *src, int sw, int sh, size_t stride, d
       t[3 * i] = clip8(s0), t[3 * i + 1] = clip8(s1), t[3 * i + 2] = clip8(s2);
     }
   }
-  for (int j = 0; j < ny; j++) { /* vertical pass */
+  int32_t *acc = xmalloc((size_t)3 * nx * sizeof *acc); /* vertical pass, a whole output row at a time: the */
+  for (int j = 0; j < ny; j++) {                          /* same integer sums, in an order that vectorises */
     const int32_t *k = kv + (size_t)j * ksv;
     uint8_t *o = out + ((size_t)(y0 + j - wy) * wn + (x0 - wx)) * 3;
-    int first = bv[2 * j] - rmin, taps = bv[2 * j + 1];
-    for (int i = 0; i < 3 * nx; i++) {
-      int32_t s = 1 << (PRECISION_BITS - 1);
-      const uint8_t *p = tmp + (size_t)first * nx * 3 + i;
-      for (int y = 0; y < taps; y++, p += (size_t)nx * 3) s += *p * k[y];
-      o[i] = clip8(s);
+    int first = bv[2 * j] - rmin, taps = bv[2 * j + 1], m = 3 * nx;
+    for (int i = 0; i < m; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+    for (int y = 0; y < taps; y++) {
+      const uint8_t *p = tmp + (size_t)(first + y) * m;
+      int32_t ky = k[y];
+      for (int i = 0; i < m; i++) acc[i] += p[i] * ky;
     }
+    for (int i = 0; i < m; i++) o[i] = clip8(acc[i]);
   }
+  free(acc);
   free(tmp);
   free(bh);
   free(bv);
