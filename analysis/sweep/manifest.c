@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,8 +149,33 @@ dml_status dml_sweep_read_manifest(struct dml_sweep *s, const char *dir) {
   }
   json_decref(root);
   free(path);
-  if (st) dml_sweep_free(s);
-  return st;
+  if (st) {
+    dml_sweep_free(s);
+    return st;
+  }
+  /* a study moved or copied elsewhere: re-root every path at the folder given */
+  char real[PATH_MAX];
+  if (realpath(dir, real) && strcmp(real, s->save_path)) {
+    size_t k = strlen(s->save_path);
+    for (size_t i = 0; i < s->n; i++) {
+      struct dml_sweep_run *r = &s->runs[i];
+      char **fix[] = {&r->dir, &r->record};
+      for (int f = 0; f < 2; f++)
+        if (!strncmp(*fix[f], s->save_path, k) && (*fix[f])[k] == '/') {
+          char *n = dml_strfmt("%s%s", real, *fix[f] + k);
+          free(*fix[f]);
+          *fix[f] = n;
+        }
+      for (int j = 1; j < r->argc; j++)
+        if (!strcmp(r->argv[j - 1], "--save_path") && !strcmp(r->argv[j], s->save_path)) {
+          free(r->argv[j]);
+          r->argv[j] = xstrdup(real);
+        }
+    }
+    free(s->save_path);
+    s->save_path = xstrdup(real);
+  }
+  return DML_OK;
 }
 
 // ---------------------------------------------------------------------------------------------- state

@@ -52,6 +52,11 @@ check "... naming the run" grep -q "run A_Margin_s0: its preset line (line 2) ch
 if "$RECDIFF" "$T/s1/fashion_mnist/A_Margin_s0/run.h5" "$T/s1/fashion_mnist/A_Margin_s1/run.h5"; then bad "recdiff tells two seeds apart"
 else ok "recdiff tells two seeds apart"; fi
 
+mv "$T/s1" "$T/s1m"
+check "a moved study: status reads its records at the new place" grep -q "4 runs: 4 finished" <<<"$("$SWEEP" status "$T/s1m")"
+out=$("$SWEEP" run "$T/p1.txt" --save_path "$T/s1m" --jobs 2 --cores 2 --seeds 0-1 2>&1)
+check "a moved study: the sweep run there starts nothing" grep -q "0 to run, 4 finished already" <<<"$out"
+
 # ---------------------------------------------------------------- 2. kill the whole study, resume it
 BIG="--dataset fashion_mnist --max_per_class 600 --lr 1e-3 --embed_dim 8 --bs 56 --evaluation_metrics e_recall@1 nmi --n_epochs 5"
 cat > "$T/p2.txt" <<EOF
