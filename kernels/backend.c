@@ -9,7 +9,7 @@
 const char *const dml_op_names[DML_OP_COUNT] = {
   [DML_OP_LINEAR] = "linear", [DML_OP_RELU] = "relu", [DML_OP_L2NORM] = "l2norm",
   [DML_OP_CONV2D] = "conv2d", [DML_OP_BATCHNORM] = "batchnorm", [DML_OP_POOL2D] = "pool2d",
-  [DML_OP_GLOBAL_POOL] = "global_pool", [DML_OP_ADD] = "add", [DML_OP_CONCAT] = "concat", [DML_OP_MUL] = "mul",
+  [DML_OP_GLOBAL_POOL] = "global_pool", [DML_OP_ADD] = "add", [DML_OP_CONCAT] = "concat", [DML_OP_MUL] = "mul", [DML_OP_BF16] = "bf16 activations",
 };
 
 int dml_backend_supports(const struct dml_backend *be, enum dml_op op) {
@@ -24,6 +24,7 @@ int dml_backend_supports(const struct dml_backend *be, enum dml_op op) {
     case DML_OP_ADD: return be->fn.add_forward && be->fn.add_backward;
     case DML_OP_CONCAT: return be->fn.concat_forward && be->fn.concat_backward;
     case DML_OP_MUL: return be->fn.mul_forward && be->fn.mul_backward;
+    case DML_OP_BF16: return be->fn.act_convert && be->fn.round_bf16;
     default: return 0;
   }
 }
@@ -41,6 +42,22 @@ int dml_cuda_count_devices(void);
 int dml_cuda_knn(const float *base, size_t nb, const float *q, size_t nq, size_t d, size_t k, int metric, int64_t *idx,
                  float *dist, char *err, size_t cap);
 #endif
+
+const char *dml_prec_name(int prec) { return prec == DML_BF16 ? "bf16" : "fp32"; }
+
+int dml_prec_parse(const char *s) {
+  if (!strcmp(s, "fp32")) return DML_FP32;
+  if (!strcmp(s, "bf16")) return DML_BF16;
+  return -1;
+}
+
+void dml_backend_configure(struct dml_backend *be, const struct dml_backend_config *cfg) {
+  if (be->fn.configure) be->fn.configure(be->ctx, cfg);
+}
+
+const char *dml_backend_conv_isa(const struct dml_backend *be, int prec) {
+  return be->fn.conv_isa ? be->fn.conv_isa(be->ctx, prec) : NULL;
+}
 
 int dml_cuda_device_count(void) {
 #ifdef DML_HAVE_CUDA

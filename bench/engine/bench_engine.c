@@ -31,36 +31,36 @@ static struct dml_backend_fn orig;
     call;                   \
     prof[k] += now() - t0_; \
   } while (0)
-static void w_conv_f(void *c, float *y, const float *x, const float *w, const float *b, const struct dml_conv_shape *s) {
+static void w_conv_f(void *c, void *y, const void *x, const float *w, const float *b, const struct dml_conv_shape *s) {
   TIMED(P_CONV_F, orig.conv2d_forward(c, y, x, w, b, s));
 }
-static void w_conv_b(void *c, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+static void w_conv_b(void *c, void *dx, float *dw, float *db, const void *dy, const void *x, const float *w,
                      const struct dml_conv_shape *s, int ow) {
   TIMED(P_CONV_B, orig.conv2d_backward(c, dx, dw, db, dy, x, w, s, ow));
 }
-static void w_bn_f(void *c, float *y, float *m, float *is, float *rm, float *rv, const float *x, const float *g,
-                   const float *b, int B, int C, int HW, float eps, float mom, int tr, int r) {
-  TIMED(P_BN_F, orig.batchnorm_forward(c, y, m, is, rm, rv, x, g, b, B, C, HW, eps, mom, tr, r));
+static void w_bn_f(void *c, void *y, float *m, float *is, float *rm, float *rv, const void *x, const float *g,
+                   const float *b, int B, int C, int HW, float eps, float mom, int tr, int r, int p) {
+  TIMED(P_BN_F, orig.batchnorm_forward(c, y, m, is, rm, rv, x, g, b, B, C, HW, eps, mom, tr, r, p));
 }
-static void w_bn_b(void *c, float *dx, float *dg, float *db, const float *dy, const float *x, const float *y,
-                   const float *m, const float *is, const float *g, int B, int C, int HW, int tr, int r, int ow) {
-  TIMED(P_BN_B, orig.batchnorm_backward(c, dx, dg, db, dy, x, y, m, is, g, B, C, HW, tr, r, ow));
+static void w_bn_b(void *c, void *dx, float *dg, float *db, const void *dy, const void *x, const void *y,
+                   const float *m, const float *is, const float *g, int B, int C, int HW, int tr, int r, int ow, int p) {
+  TIMED(P_BN_B, orig.batchnorm_backward(c, dx, dg, db, dy, x, y, m, is, g, B, C, HW, tr, r, ow, p));
 }
-static void w_pool_f(void *c, float *y, int32_t *i, const float *x, const struct dml_conv_shape *s, int k) {
+static void w_pool_f(void *c, void *y, int32_t *i, const void *x, const struct dml_conv_shape *s, int k) {
   TIMED(P_POOL_F, orig.pool2d_forward(c, y, i, x, s, k));
 }
-static void w_pool_b(void *c, float *dx, const float *dy, const int32_t *i, const struct dml_conv_shape *s, int k) {
+static void w_pool_b(void *c, void *dx, const void *dy, const int32_t *i, const struct dml_conv_shape *s, int k) {
   TIMED(P_POOL_B, orig.pool2d_backward(c, dx, dy, i, s, k));
 }
 static void w_relu_f(void *c, float *y, const float *x, size_t n) { TIMED(P_RELU_F, orig.relu_forward(c, y, x, n)); }
 static void w_relu_b(void *c, float *dx, const float *dy, const float *y, size_t n) {
   TIMED(P_RELU_B, orig.relu_backward(c, dx, dy, y, n));
 }
-static void w_add_f(void *c, float *y, const float *a, const float *b, size_t n, int r) {
-  TIMED(P_ADD_F, orig.add_forward(c, y, a, b, n, r));
+static void w_add_f(void *c, void *y, const void *a, const void *b, size_t n, int r, int p) {
+  TIMED(P_ADD_F, orig.add_forward(c, y, a, b, n, r, p));
 }
-static void w_add_b(void *c, float *da, float *db, const float *dy, const float *y, size_t n, int r, int ow) {
-  TIMED(P_ADD_B, orig.add_backward(c, da, db, dy, y, n, r, ow));
+static void w_add_b(void *c, void *da, void *db, const void *dy, const void *y, size_t n, int r, int ow, int p) {
+  TIMED(P_ADD_B, orig.add_backward(c, da, db, dy, y, n, r, ow, p));
 }
 static void w_zero(void *c, void *p, size_t n) { TIMED(P_ZERO, orig.zero(c, p, n)); }
 

@@ -1,6 +1,7 @@
-/* activation (CPU) — ReLU, the (optionally ReLU-fused) elementwise add, the mask product of dropout and channel
- * concatenation, forward/backward, plain C with OpenMP static schedules (elementwise: no reduction,
- * thread-count independent). */
+/* activation (CPU) — ReLU, the (optionally ReLU-fused) elementwise add, the mask product of dropout, channel
+ * concatenation, the activation format conversion and bf16 rounding, forward/backward, plain C with OpenMP static
+ * schedules (elementwise: no reduction, thread-count independent). bf16 values are computed in float32 and
+ * rounded once per output (kernels/ops.h). */
 #include <string.h>
 
 #include "kernels/cpu/cpu.h"
@@ -17,12 +18,32 @@ void dml_cpu_relu_backward(void *ctx, float *dx, const float *dy, const float *y
   for (size_t i = 0; i < n; i++) dx[i] += y[i] > 0 ? dy[i] : 0;
 }
 
-void dml_cpu_add_forward(void *ctx, float *y, const float *a, const float *b, size_t n, int relu) {
-  (void)ctx;
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (size_t i = 0; i < n; i++) {
+DML_CPU_CLONES static void add_f32(float *restrict y, const float *a, const float *b, size_t i0, size_t i1, int relu) {
+  for (size_t i = i0; i < i1; i++) {
     float v = a[i] + b[i];
     y[i] = relu && !(v > 0) ? 0 : v;
+  }
+}
+
+DML_CPU_CLONES static void add_bf16(uint16_t *restrict y, const uint16_t *a, const uint16_t *b, size_t i0, size_t i1,
+                                    int relu) {
+  for (size_t i = i0; i < i1; i++) {
+    float v = dml_bf16_to_f32(a[i]) + dml_bf16_to_f32(b[i]);
+    y[i] = dml_bf16_from_f32(relu && !(v > 0) ? 0 : v);
+  }
+}
+
+void dml_cpu_add_forward(void *ctx, void *y, const void *a, const void *b, size_t n, int relu, int prec) {
+  (void)ctx;
+  const size_t chunk = 16384;
+  const long nch = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (nch > 2)
+  for (long c = 0; c < nch; c++) {
+    size_t i0 = (size_t)c * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
+    if (prec == DML_BF16)
+      add_bf16(y, a, b, i0, i1, relu);
+    else
+      add_f32(y, a, b, i0, i1, relu);
   }
 }
 
@@ -35,15 +56,27 @@ DML_CPU_CLONES static void add_bw_range(float *restrict da, float *restrict db, 
   }
 }
 
-void dml_cpu_add_backward(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu,
-                          int overwrite) {
+DML_CPU_CLONES static void add_bw_bf16(uint16_t *restrict da, uint16_t *restrict db, const uint16_t *restrict dy,
+                                       const uint16_t *restrict y, size_t i0, size_t i1, int relu, int ow) {
+  for (size_t i = i0; i < i1; i++) {
+    float g = relu && !(dml_bf16_to_f32(y[i]) > 0) ? 0 : dml_bf16_to_f32(dy[i]);
+    if (da) da[i] = dml_bf16_from_f32((ow & 1 ? 0 : dml_bf16_to_f32(da[i])) + g);
+    if (db) db[i] = dml_bf16_from_f32((ow & 2 ? 0 : dml_bf16_to_f32(db[i])) + g);
+  }
+}
+
+void dml_cpu_add_backward(void *ctx, void *da, void *db, const void *dy, const void *y, size_t n, int relu,
+                          int overwrite, int prec) {
   (void)ctx;
   const size_t chunk = 16384;
   const long nch = (long)((n + chunk - 1) / chunk);
 #pragma omp parallel for schedule(static) if (nch > 2)
   for (long c = 0; c < nch; c++) {
     size_t i0 = (size_t)c * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
-    add_bw_range(da, db, dy, y, i0, i1, relu, overwrite);
+    if (prec == DML_BF16)
+      add_bw_bf16(da, db, dy, y, i0, i1, relu, overwrite);
+    else
+      add_bw_range(da, db, dy, y, i0, i1, relu, overwrite);
   }
 }
 
@@ -59,20 +92,70 @@ void dml_cpu_mul_backward(void *ctx, float *dx, const float *dy, const float *m,
   for (size_t i = 0; i < n; i++) dx[i] += dy[i] * m[i];
 }
 
-void dml_cpu_concat_forward(void *ctx, float *y, const float *x, int B, int Ctot, int c0, int C, int HW) {
+void dml_cpu_concat_forward(void *ctx, void *y, const void *x, int B, int Ctot, int c0, int C, int HW, int prec) {
   (void)ctx;
+  if (prec == DML_BF16) { /* NHWC: each (b, hw) row of C channels lands at channel c0 of a row of Ctot */
+    const size_t rows = (size_t)B * HW;
+    uint16_t *yy = y;
+    const uint16_t *xx = x;
+#pragma omp parallel for schedule(static) if (rows * C > 32768)
+    for (size_t r = 0; r < rows; r++) memcpy(yy + r * Ctot + c0, xx + r * C, (size_t)C * sizeof *yy);
+    return;
+  }
+  float *yy = y;
+  const float *xx = x;
   const size_t blk = (size_t)C * HW;
 #pragma omp parallel for schedule(static) if (B > 1 && blk > 4096)
-  for (int b = 0; b < B; b++) memcpy(y + ((size_t)b * Ctot + c0) * HW, x + b * blk, blk * sizeof *y);
+  for (int b = 0; b < B; b++) memcpy(yy + ((size_t)b * Ctot + c0) * HW, xx + b * blk, blk * sizeof *yy);
 }
 
-void dml_cpu_concat_backward(void *ctx, float *dx, const float *dy, int B, int Ctot, int c0, int C, int HW) {
+void dml_cpu_concat_backward(void *ctx, void *dx, const void *dy, int B, int Ctot, int c0, int C, int HW, int prec) {
   (void)ctx;
+  if (prec == DML_BF16) {
+    const size_t rows = (size_t)B * HW;
+    uint16_t *d = dx;
+    const uint16_t *g = dy;
+#pragma omp parallel for schedule(static) if (rows * C > 32768)
+    for (size_t r = 0; r < rows; r++)
+      for (int c = 0; c < C; c++)
+        d[r * C + c] = dml_bf16_from_f32(dml_bf16_to_f32(d[r * C + c]) + dml_bf16_to_f32(g[r * Ctot + c0 + c]));
+    return;
+  }
   const size_t blk = (size_t)C * HW;
 #pragma omp parallel for schedule(static) if (B > 1 && blk > 4096)
   for (int b = 0; b < B; b++) {
-    const float *src = dy + ((size_t)b * Ctot + c0) * HW;
-    float *dst = dx + b * blk;
+    const float *src = (const float *)dy + ((size_t)b * Ctot + c0) * HW;
+    float *dst = (float *)dx + b * blk;
     for (size_t i = 0; i < blk; i++) dst[i] += src[i];
   }
+}
+
+void dml_cpu_act_convert(void *ctx, void *y, int yprec, const void *x, int xprec, int B, int C, int HW) {
+  (void)ctx;
+  const size_t n = (size_t)B * C * HW;
+  if (yprec == xprec) {
+    memcpy(y, x, n * dml_prec_size(xprec));
+  } else if (yprec == DML_BF16) { /* float32 NCHW → bf16 NHWC */
+    const float *xx = x;
+    uint16_t *yy = y;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int b = 0; b < B; b++)
+      for (int hw = 0; hw < HW; hw++)
+        for (int c = 0; c < C; c++)
+          yy[((size_t)b * HW + hw) * C + c] = dml_bf16_from_f32(xx[((size_t)b * C + c) * HW + hw]);
+  } else { /* bf16 NHWC → float32 NCHW */
+    const uint16_t *xx = x;
+    float *yy = y;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int b = 0; b < B; b++)
+      for (int c = 0; c < C; c++)
+        for (int hw = 0; hw < HW; hw++)
+          yy[((size_t)b * C + c) * HW + hw] = dml_bf16_to_f32(xx[((size_t)b * HW + hw) * C + c]);
+  }
+}
+
+void dml_cpu_round_bf16(void *ctx, float *y, const float *x, size_t n) {
+  (void)ctx;
+#pragma omp parallel for schedule(static) if (n > 32768)
+  for (size_t i = 0; i < n; i++) y[i] = dml_bf16_round(x[i]);
 }

@@ -40,6 +40,11 @@ struct dml_backend *dml_backend_cpu_new(void) {
     .concat_backward = dml_cpu_concat_backward,
     .mul_forward = dml_cpu_mul_forward,
     .mul_backward = dml_cpu_mul_backward,
+    .act_convert = dml_cpu_act_convert,
+    .round_bf16 = dml_cpu_round_bf16,
+    .step_begin = dml_cpu_step_begin,
+    .configure = dml_cpu_configure,
+    .conv_isa = dml_cpu_conv_isa,
     .alloc = cpu_alloc,
     .release = cpu_release,
     .to_device = cpu_copy,
@@ -47,6 +52,7 @@ struct dml_backend *dml_backend_cpu_new(void) {
     .zero = cpu_zero,
   };
   be->ctx = dml_cpu_ctx_new();
+  if (!dml_cpu_bf16_supported(be->ctx)) be->fn.act_convert = NULL; /* DML_OP_BF16 unsupported: a clear error */
   be->destroy = dml_cpu_ctx_free;
   return be;
 }

@@ -1,7 +1,11 @@
 /* conv (CPU) — 2-D convolution forward / backward-data / backward-weights on oneDNN 2.6 primitives.
  *
- * Contract (kernels/ops.h): our tensors are plain NCHW / OIHW float32; every primitive is created with
- * format_tag_any so oneDNN picks its blocked layouts, and we reorder into and out of them around each call.
+ * Contract (kernels/ops.h): activations are float32 NCHW (DML_FP32) or bfloat16 NHWC (DML_BF16), weights OIHW
+ * float32; every primitive is created with format_tag_any so oneDNN picks its layouts, and we reorder into and out
+ * of them around a call where they differ from ours (bf16 on AMX / AVX512-BF16 picks NHWC: no activation
+ * reorder). Weights are reordered (and rounded to bf16) into the primitive's layout once per step when the
+ * caller brackets steps with step_begin (the tape does), else per call. In bf16, forward and backward-data run
+ * on bf16 weights, backward-weights writes float32 weight and bias gradients.
  * Primitive descriptors, primitives and reorders are created once per convolution shape and cached in the CPU
  * backend context (struct dml_cpu_ctx); blocked intermediates live in the context's growable scratch buffers.
  * Gradients for weights and bias are accumulated (`+=`) after a reorder into plain layout; the input gradient
@@ -11,8 +15,10 @@
  * Determinism: forward and backward-data give every output element to one thread (no split reduction), but
  * backward-weights splits the reduction over the minibatch across threads, decided from the thread count when its
  * primitive descriptor is created, and the primitive then always runs with that many threads. We create it under
- * a fixed count (DML_CONV_BWD_THREADS, default 2, read once), so weight gradients are bitwise the same whatever
- * OMP_NUM_THREADS is (measured: with the count taken from OMP_NUM_THREADS, 1 and 2 threads differ at batch 16). Every oneDNN call is checked by DNNL_CHECK, which aborts naming the statement: a
+ * a fixed count (struct dml_backend_config's conv_bwd_threads, default 2, recorded by dml-train), so weight
+ * gradients are bitwise the same whatever OMP_NUM_THREADS is (measured: with the count taken from
+ * OMP_NUM_THREADS, 1 and 2 threads differ at batch 16). Every oneDNN call is checked by DNNL_CHECK, which aborts
+ * naming the statement: a
  * failure here is a library or programming error, not a user input error (shapes are validated by the caller).
  */
 #include <omp.h>
@@ -53,6 +59,15 @@ struct conv_entry {
   dnnl_primitive_t dsrc_acc;                  /* diff_src blocked → plain with accumulation (sum post-op) */
 };
 
+/* a weight tensor reordered into one primitive's layout, valid for the step it was made in */
+struct wcopy {
+  const float *w;
+  dnnl_memory_desc_t md;
+  void *buf;
+  size_t bytes;
+  unsigned long epoch;
+};
+
 struct dml_cpu_ctx {
   dnnl_engine_t eng;
   dnnl_stream_t st;
@@ -61,24 +76,59 @@ struct dml_cpu_ctx {
   int bwd_threads;     /* thread count backward-weights primitives are planned (and run) with */
   void *scratch[8];
   size_t scratch_bytes[8]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw, 5 db, 6 */
+  struct wcopy *wc;    /* weight copies (step_begin bumps epoch; epoch 0: no copies kept) */
+  int n_wc, cap_wc;
+  unsigned long epoch;
+  char isa[2][64];     /* per precision: the ISA of the first forward convolution planned */
 };
 
 struct dml_cpu_ctx *dml_cpu_ctx_new(void) {
   struct dml_cpu_ctx *c = xcalloc(1, sizeof *c);
   DNNL_CHECK(dnnl_engine_create(&c->eng, dnnl_cpu, 0));
   DNNL_CHECK(dnnl_stream_create(&c->st, c->eng, dnnl_stream_default_flags));
-  const char *e = getenv("DML_CONV_BWD_THREADS");
-  c->bwd_threads = e && atoi(e) > 0 && atoi(e) <= 1024 ? atoi(e) : 2;
+  c->bwd_threads = 2;
   return c;
+}
+
+static void conv_cache_clear(struct dml_cpu_ctx *c);
+
+void dml_cpu_configure(void *ctx, const struct dml_backend_config *cfg) {
+  struct dml_cpu_ctx *c = ctx;
+  int n = cfg->conv_bwd_threads > 0 ? cfg->conv_bwd_threads : 2;
+  if (n != c->bwd_threads) conv_cache_clear(c); /* primitives planned under the old count */
+  c->bwd_threads = n;
+}
+
+int dml_cpu_bf16_supported(void *ctx) {
+  /* oneDNN 2.6 has bf16 convolutions on avx512_core and above (AMX, AVX512-BF16 natively, plain AVX-512 emulated);
+   * below that, descriptor creation reports unimplemented */
+  struct dml_cpu_ctx *c = ctx;
+  dnnl_memory_desc_t s, w, d;
+  dnnl_dims_t sd = {1, 16, 4, 4}, wd = {16, 16, 3, 3}, st = {1, 1}, pad = {1, 1};
+  DNNL_CHECK(dnnl_memory_desc_init_by_tag(&s, 4, sd, dnnl_bf16, dnnl_nhwc));
+  DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w, 4, wd, dnnl_bf16, dnnl_format_tag_any));
+  DNNL_CHECK(dnnl_memory_desc_init_by_tag(&d, 4, sd, dnnl_bf16, dnnl_nhwc));
+  dnnl_convolution_desc_t cd;
+  DNNL_CHECK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &s, &w, NULL, &d,
+                                                st, pad, pad));
+  dnnl_primitive_desc_t pd = NULL;
+  int ok = dnnl_primitive_desc_create(&pd, &cd, NULL, c->eng, NULL) == dnnl_success;
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  return ok;
+}
+
+void dml_cpu_step_begin(void *ctx) { ((struct dml_cpu_ctx *)ctx)->epoch++; }
+
+const char *dml_cpu_conv_isa(void *ctx, int prec) {
+  struct dml_cpu_ctx *c = ctx;
+  return c->isa[prec == DML_BF16][0] ? c->isa[prec == DML_BF16] : NULL;
 }
 
 static void slot_free(struct slot *s) {
   if (s->reo) dnnl_primitive_destroy(s->reo);
 }
 
-void dml_cpu_ctx_free(void *ctx) {
-  struct dml_cpu_ctx *c = ctx;
-  if (!c) return;
+static void conv_cache_clear(struct dml_cpu_ctx *c) {
   for (int i = 0; i < c->n_conv; i++) {
     struct conv_entry *e = &c->conv[i];
     dnnl_primitive_destroy(e->fwd);
@@ -91,7 +141,17 @@ void dml_cpu_ctx_free(void *ctx) {
     for (size_t k = 0; k < sizeof sl / sizeof *sl; k++) slot_free(sl[k]);
     if (e->dsrc_acc) dnnl_primitive_destroy(e->dsrc_acc);
   }
+  c->n_conv = 0;
+  for (int i = 0; i < c->n_wc; i++) free(c->wc[i].buf);
+  c->n_wc = 0;
+}
+
+void dml_cpu_ctx_free(void *ctx) {
+  struct dml_cpu_ctx *c = ctx;
+  if (!c) return;
+  conv_cache_clear(c);
   free(c->conv);
+  free(c->wc);
   for (int k = 0; k < 8; k++) free(c->scratch[k]);
   dnnl_stream_destroy(c->st);
   dnnl_engine_destroy(c->eng);
@@ -150,9 +210,32 @@ static const void *slot_in(struct dml_cpu_ctx *c, struct slot *s, const dnnl_mem
   return buf;
 }
 
-static void md4(dnnl_memory_desc_t *md, int a, int b, int h, int w, dnnl_format_tag_t tag) {
+/* weights in the slot's layout: a copy made once per step (epoch) when steps are bracketed, else scratch k */
+static const void *wei_in(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_desc_t *user_md, const float *w, int k) {
+  if (s->same) return w;
+  if (!c->epoch) return slot_in(c, s, user_md, w, k);
+  struct wcopy *x = NULL;
+  for (int i = 0; i < c->n_wc && !x; i++)
+    if (c->wc[i].w == w && dnnl_memory_desc_equal(&c->wc[i].md, &s->md)) x = &c->wc[i];
+  if (!x) {
+    if (c->n_wc == c->cap_wc) {
+      c->cap_wc = c->cap_wc ? 2 * c->cap_wc : 64;
+      c->wc = xrealloc(c->wc, (size_t)c->cap_wc * sizeof *c->wc);
+    }
+    x = &c->wc[c->n_wc++];
+    *x = (struct wcopy){.w = w, .md = s->md, .bytes = s->bytes, .epoch = 0};
+    if (posix_memalign(&x->buf, 64, s->bytes)) DML_ABORT("out of memory allocating %zu bytes of weights", s->bytes);
+  }
+  if (x->epoch != c->epoch) {
+    run_reorder(c, s->reo, user_md, w, &s->md, x->buf);
+    x->epoch = c->epoch;
+  }
+  return x->buf;
+}
+
+static void md4(dnnl_memory_desc_t *md, int a, int b, int h, int w, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
   dnnl_dims_t d = {a, b, h, w};
-  DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, tag));
+  DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, 4, d, dt, tag));
 }
 
 static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_shape *s, int has_bias) {
@@ -166,15 +249,18 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
   memset(e, 0, sizeof *e);
   e->s = *s;
   e->has_bias = has_bias;
-  md4(&e->u_src, s->B, s->C, s->H, s->W, dnnl_nchw);
-  md4(&e->u_wei, s->OC, s->C, s->KH, s->KW, dnnl_oihw);
-  md4(&e->u_dst, s->B, s->OC, s->OH, s->OW, dnnl_nchw);
+  const int bf = s->prec == DML_BF16;
+  const dnnl_data_type_t adt = bf ? dnnl_bf16 : dnnl_f32;     /* activations and the compute copy of weights */
+  md4(&e->u_src, s->B, s->C, s->H, s->W, adt, bf ? dnnl_nhwc : dnnl_nchw);
+  md4(&e->u_wei, s->OC, s->C, s->KH, s->KW, dnnl_f32, dnnl_oihw);
+  md4(&e->u_dst, s->B, s->OC, s->OH, s->OW, adt, bf ? dnnl_nhwc : dnnl_nchw);
   dnnl_dims_t bd = {s->OC};
   DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->u_bias, 1, bd, dnnl_f32, dnnl_x));
-  dnnl_memory_desc_t a_src, a_wei, a_dst;
-  md4(&a_src, s->B, s->C, s->H, s->W, dnnl_format_tag_any);
-  md4(&a_wei, s->OC, s->C, s->KH, s->KW, dnnl_format_tag_any);
-  md4(&a_dst, s->B, s->OC, s->OH, s->OW, dnnl_format_tag_any);
+  dnnl_memory_desc_t a_src, a_wei, a_dst, a_dwei;
+  md4(&a_src, s->B, s->C, s->H, s->W, adt, dnnl_format_tag_any);
+  md4(&a_wei, s->OC, s->C, s->KH, s->KW, adt, dnnl_format_tag_any);
+  md4(&a_dwei, s->OC, s->C, s->KH, s->KW, dnnl_f32, dnnl_format_tag_any); /* float32 weight gradients */
+  md4(&a_dst, s->B, s->OC, s->OH, s->OW, adt, dnnl_format_tag_any);
   dnnl_dims_t strides = {s->SH, s->SW}, pad_l = {s->PH, s->PW};
   /* right padding so that the output size is exactly OH × OW (floor mode) */
   dnnl_dims_t pad_r = {(s->OH - 1) * s->SH + s->KH - s->H - s->PH, (s->OW - 1) * s->SW + s->KW - s->W - s->PW};
@@ -185,6 +271,12 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
                                                 &a_dst, strides, pad_l, pad_r));
   DNNL_CHECK(dnnl_primitive_desc_create(&e->fwd_pd, &d, NULL, c->eng, NULL));
   DNNL_CHECK(dnnl_primitive_create(&e->fwd, e->fwd_pd));
+  if (!c->isa[bf][0]) { /* "brgconv:avx512_core_amx_bf16" → "avx512_core_amx_bf16" */
+    const char *impl = NULL;
+    DNNL_CHECK(dnnl_primitive_desc_query(e->fwd_pd, dnnl_query_impl_info_str, 0, &impl));
+    const char *colon = impl ? strrchr(impl, ':') : NULL;
+    snprintf(c->isa[bf], sizeof c->isa[bf], "%s", colon ? colon + 1 : impl ? impl : "unknown");
+  }
   slot_init(c, &e->f_src, &e->u_src, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_src_md, 0), 1);
   slot_init(c, &e->f_wei, &e->u_wei, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0), 1);
   slot_init(c, &e->f_dst, &e->u_dst, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_dst_md, 0), 0);
@@ -211,7 +303,7 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
     dnnl_primitive_attr_destroy(attr);
   }
 
-  DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &a_src, &a_wei, bias, &a_dst,
+  DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &a_src, &a_dwei, bias, &a_dst,
                                                          strides, pad_l, pad_r));
   int keep = omp_get_max_threads();
   omp_set_num_threads(c->bwd_threads); /* the reduction split is planned here: make it independent of the caller */
@@ -238,12 +330,17 @@ static void add_into(float *restrict d, const float *restrict s, size_t n) {
   for (size_t i = 0; i < n; i++) d[i] += s[i];
 }
 
-void dml_cpu_conv2d_forward(void *ctx, float *y, const float *x, const float *w, const float *b,
+DML_CPU_CLONES static void add_into_bf16(uint16_t *restrict d, const uint16_t *restrict s, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 32768)
+  for (size_t i = 0; i < n; i++) d[i] = dml_bf16_from_f32(dml_bf16_to_f32(d[i]) + dml_bf16_to_f32(s[i]));
+}
+
+void dml_cpu_conv2d_forward(void *ctx, void *y, const void *x, const float *w, const float *b,
                             const struct dml_conv_shape *s) {
   struct dml_cpu_ctx *c = ctx;
   struct conv_entry *e = conv_get(c, s, b != NULL);
   const void *src = slot_in(c, &e->f_src, &e->u_src, x, 0);
-  const void *wei = slot_in(c, &e->f_wei, &e->u_wei, w, 1);
+  const void *wei = wei_in(c, &e->f_wei, &e->u_wei, w, 1);
   void *dst = e->f_dst.same ? (void *)y : dml_cpu_scratch(c, 2, e->f_dst.bytes);
   if (b)
     exec(c, e->fwd, 4, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
@@ -255,22 +352,24 @@ void dml_cpu_conv2d_forward(void *ctx, float *y, const float *x, const float *w,
   if (!e->f_dst.same) run_reorder(c, e->f_dst.reo, &e->f_dst.md, dst, &e->u_dst, y);
 }
 
-void dml_cpu_conv2d_backward(void *ctx, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+void dml_cpu_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const void *dy, const void *x, const float *w,
                              const struct dml_conv_shape *s, int dx_overwrite) {
   struct dml_cpu_ctx *c = ctx;
   struct conv_entry *e = conv_get(c, s, db != NULL);
   size_t nx = (size_t)s->B * s->C * s->H * s->W, nw = (size_t)s->OC * s->C * s->KH * s->KW;
   if (dx) {
     const void *ddst = slot_in(c, &e->d_ddst, &e->u_dst, dy, 0);
-    const void *wei = slot_in(c, &e->d_wei, &e->u_wei, w, 1);
+    const void *wei = wei_in(c, &e->d_wei, &e->u_wei, w, 1);
     /* where the diff_src lands: blocked in scratch 2, then reordered into dx (`=`) or added to it by the
      * sum-post-op reorder (`+=`); in our layout: directly in dx (`=`) or in scratch 3, then added */
-    float *plain = dx_overwrite || !e->d_dsrc.same ? dx : dml_cpu_scratch(c, 3, nx * sizeof(float));
+    void *plain = dx_overwrite || !e->d_dsrc.same ? dx : dml_cpu_scratch(c, 3, nx * dml_prec_size(s->prec));
     void *dsrc = e->d_dsrc.same ? (void *)plain : dml_cpu_scratch(c, 2, e->d_dsrc.bytes);
     exec(c, e->bwd_data, 3, (int[]){DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
          (const dnnl_memory_desc_t *[]){&e->d_ddst.md, &e->d_wei.md, &e->d_dsrc.md}, (const void *[]){ddst, wei, dsrc});
     if (!e->d_dsrc.same)
       run_reorder(c, dx_overwrite ? e->d_dsrc.reo : e->dsrc_acc, &e->d_dsrc.md, dsrc, &e->u_src, dx);
+    else if (!dx_overwrite && s->prec == DML_BF16)
+      add_into_bf16(dx, plain, nx);
     else if (!dx_overwrite)
       add_into(dx, plain, nx);
   }

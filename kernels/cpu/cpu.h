@@ -19,27 +19,34 @@ void dml_cpu_relu_forward(void *ctx, float *y, const float *x, size_t n);
 void dml_cpu_relu_backward(void *ctx, float *dx, const float *dy, const float *y, size_t n);
 void dml_cpu_l2norm_forward(void *ctx, float *y, float *norm, const float *x, int B, int D);
 void dml_cpu_l2norm_backward(void *ctx, float *dx, const float *dy, const float *y, const float *norm, int B, int D);
-void dml_cpu_conv2d_forward(void *ctx, float *y, const float *x, const float *w, const float *b,
+void dml_cpu_conv2d_forward(void *ctx, void *y, const void *x, const float *w, const float *b,
                             const struct dml_conv_shape *s);
-void dml_cpu_conv2d_backward(void *ctx, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+void dml_cpu_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const void *dy, const void *x, const float *w,
                              const struct dml_conv_shape *s, int dx_overwrite);
-void dml_cpu_batchnorm_forward(void *ctx, float *y, float *mean, float *invstd, float *running_mean, float *running_var,
-                               const float *x, const float *gamma, const float *beta, int B, int C, int HW, float eps,
-                               float momentum, int training, int relu);
-void dml_cpu_batchnorm_backward(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
-                                const float *y, const float *mean, const float *invstd, const float *gamma, int B,
-                                int C, int HW, int training, int relu, int dx_overwrite);
-void dml_cpu_pool2d_forward(void *ctx, float *y, int32_t *idx, const float *x, const struct dml_conv_shape *s, int kind);
-void dml_cpu_pool2d_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, const struct dml_conv_shape *s,
+void dml_cpu_batchnorm_forward(void *ctx, void *y, float *mean, float *invstd, float *running_mean, float *running_var,
+                               const void *x, const float *gamma, const float *beta, int B, int C, int HW, float eps,
+                               float momentum, int training, int relu, int prec);
+void dml_cpu_batchnorm_backward(void *ctx, void *dx, float *dgamma, float *dbeta, const void *dy, const void *x,
+                                const void *y, const float *mean, const float *invstd, const float *gamma, int B,
+                                int C, int HW, int training, int relu, int dx_overwrite, int prec);
+void dml_cpu_pool2d_forward(void *ctx, void *y, int32_t *idx, const void *x, const struct dml_conv_shape *s, int kind);
+void dml_cpu_pool2d_backward(void *ctx, void *dx, const void *dy, const int32_t *idx, const struct dml_conv_shape *s,
                              int kind);
-void dml_cpu_global_pool_forward(void *ctx, float *y, int32_t *idx, const float *x, int B, int C, int HW, int kind);
-void dml_cpu_global_pool_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, int B, int C, int HW,
-                                  int kind);
-void dml_cpu_add_forward(void *ctx, float *y, const float *a, const float *b, size_t n, int relu);
-void dml_cpu_add_backward(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu,
-                          int overwrite);
-void dml_cpu_concat_forward(void *ctx, float *y, const float *x, int B, int Ctot, int c0, int C, int HW);
-void dml_cpu_concat_backward(void *ctx, float *dx, const float *dy, int B, int Ctot, int c0, int C, int HW);
+void dml_cpu_global_pool_forward(void *ctx, float *y, int32_t *idx, const void *x, int B, int C, int HW, int kind,
+                                 int prec);
+void dml_cpu_global_pool_backward(void *ctx, void *dx, const float *dy, const int32_t *idx, int B, int C, int HW,
+                                  int kind, int prec);
+void dml_cpu_add_forward(void *ctx, void *y, const void *a, const void *b, size_t n, int relu, int prec);
+void dml_cpu_add_backward(void *ctx, void *da, void *db, const void *dy, const void *y, size_t n, int relu,
+                          int overwrite, int prec);
+void dml_cpu_concat_forward(void *ctx, void *y, const void *x, int B, int Ctot, int c0, int C, int HW, int prec);
+void dml_cpu_concat_backward(void *ctx, void *dx, const void *dy, int B, int Ctot, int c0, int C, int HW, int prec);
+void dml_cpu_act_convert(void *ctx, void *y, int yprec, const void *x, int xprec, int B, int C, int HW);
+void dml_cpu_round_bf16(void *ctx, float *y, const float *x, size_t n);
+void dml_cpu_step_begin(void *ctx);
+int dml_cpu_bf16_supported(void *ctx); /* can oneDNN run bf16 convolutions on this CPU? */
+void dml_cpu_configure(void *ctx, const struct dml_backend_config *cfg);
+const char *dml_cpu_conv_isa(void *ctx, int prec);
 void dml_cpu_mul_forward(void *ctx, float *y, const float *x, const float *m, size_t n);
 void dml_cpu_mul_backward(void *ctx, float *dx, const float *dy, const float *m, size_t n);
 /* x86-64: a second, AVX2+FMA build of the hot loops chosen at load time (GCC function multiversioning) */

@@ -2,10 +2,16 @@
  * Max pooling ignores padded positions (torch pads with −inf) and keeps the first maximum in row-major window
  * order; its argmax (index into the input plane) is saved for the backward. Average pooling divides by KH·KW
  * (count_include_pad=True, ceil_mode=False: every window lies inside the padded input). Every output element
- * is owned by one thread and every input gradient plane by one thread: results do not depend on thread count. */
+ * is owned by one thread and every input gradient plane by one thread: results do not depend on thread count.
+ * bf16 (NHWC): the same windows over rows of C channels; max keeps a bf16 value exactly, averages are summed in
+ * float32 in window order and rounded once; the backward accumulates an image's gradient in a float32 plane
+ * (one thread per image) and rounds each element once. */
 #include <float.h>
 #include <math.h>
 
+#include <stdlib.h>
+
+#include "common/error.h"
 #include "kernels/cpu/cpu.h"
 
 /* one (b, c) plane; window bounds clipped once per output, no per-element bounds test */
@@ -43,8 +49,17 @@ DML_CPU_CLONES static void pool_plane(float *restrict yp, int32_t *restrict ip, 
   }
 }
 
-void dml_cpu_pool2d_forward(void *ctx, float *y, int32_t *idx, const float *x, const struct dml_conv_shape *s, int kind) {
+static void pool_fwd_bf16(uint16_t *y, int32_t *idx, const uint16_t *x, const struct dml_conv_shape *s, int kind);
+static void pool_bwd_bf16(uint16_t *dx, const uint16_t *dy, const int32_t *idx, const struct dml_conv_shape *s, int kind);
+
+void dml_cpu_pool2d_forward(void *ctx, void *yv, int32_t *idx, const void *xv, const struct dml_conv_shape *s, int kind) {
   (void)ctx;
+  if (s->prec == DML_BF16) {
+    pool_fwd_bf16(yv, idx, xv, s, kind);
+    return;
+  }
+  float *y = yv;
+  const float *x = xv;
   const int planes = s->B * s->C;
   const size_t in_plane = (size_t)s->H * s->W, out_plane = (size_t)s->OH * s->OW;
 #pragma omp parallel for schedule(static)
@@ -52,9 +67,15 @@ void dml_cpu_pool2d_forward(void *ctx, float *y, int32_t *idx, const float *x, c
     pool_plane(y + p * out_plane, idx ? idx + p * out_plane : NULL, x + p * in_plane, s, kind);
 }
 
-void dml_cpu_pool2d_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, const struct dml_conv_shape *s,
+void dml_cpu_pool2d_backward(void *ctx, void *dxv, const void *dyv, const int32_t *idx, const struct dml_conv_shape *s,
                              int kind) {
   (void)ctx;
+  if (s->prec == DML_BF16) {
+    pool_bwd_bf16(dxv, dyv, idx, s, kind);
+    return;
+  }
+  float *dx = dxv;
+  const float *dy = dyv;
   const int planes = s->B * s->C, H = s->H, W = s->W, OH = s->OH, OW = s->OW;
 #pragma omp parallel for schedule(static)
   for (int p = 0; p < planes; p++) {
@@ -84,8 +105,17 @@ void dml_cpu_pool2d_backward(void *ctx, float *dx, const float *dy, const int32_
   }
 }
 
-void dml_cpu_global_pool_forward(void *ctx, float *y, int32_t *idx, const float *x, int B, int C, int HW, int kind) {
+static void gpool_fwd_bf16(float *y, int32_t *idx, const uint16_t *x, int B, int C, int HW, int kind);
+static void gpool_bwd_bf16(uint16_t *dx, const float *dy, const int32_t *idx, int B, int C, int HW, int kind);
+
+void dml_cpu_global_pool_forward(void *ctx, float *y, int32_t *idx, const void *xv, int B, int C, int HW, int kind,
+                                 int prec) {
   (void)ctx;
+  if (prec == DML_BF16) {
+    gpool_fwd_bf16(y, idx, xv, B, C, HW, kind);
+    return;
+  }
+  const float *x = xv;
 #pragma omp parallel for schedule(static)
   for (int p = 0; p < B * C; p++) {
     const float *xp = x + (size_t)p * HW;
@@ -107,9 +137,14 @@ void dml_cpu_global_pool_forward(void *ctx, float *y, int32_t *idx, const float 
   }
 }
 
-void dml_cpu_global_pool_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, int B, int C, int HW,
-                                  int kind) {
+void dml_cpu_global_pool_backward(void *ctx, void *dxv, const float *dy, const int32_t *idx, int B, int C, int HW,
+                                  int kind, int prec) {
   (void)ctx;
+  if (prec == DML_BF16) {
+    gpool_bwd_bf16(dxv, dy, idx, B, C, HW, kind);
+    return;
+  }
+  float *dx = dxv;
 #pragma omp parallel for schedule(static)
   for (int p = 0; p < B * C; p++) {
     float *dxp = dx + (size_t)p * HW;
@@ -118,6 +153,143 @@ void dml_cpu_global_pool_backward(void *ctx, float *dx, const float *dy, const i
     } else {
       float g = dy[p] / (float)HW;
       for (int i = 0; i < HW; i++) dxp[i] += g;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- bf16, NHWC
+
+static void pool_fwd_bf16(uint16_t *y, int32_t *idx, const uint16_t *x, const struct dml_conv_shape *s, int kind) {
+  const int H = s->H, W = s->W, C = s->C, OH = s->OH, OW = s->OW;
+#pragma omp parallel
+  {
+    float *acc = xmalloc((size_t)C * sizeof *acc);
+    int32_t *am = xmalloc((size_t)C * sizeof *am);
+#pragma omp for schedule(static)
+    for (int bo = 0; bo < s->B * OH; bo++) {
+      const int b = bo / OH, oh = bo % OH;
+      int h0 = oh * s->SH - s->PH, ha = h0 < 0 ? 0 : h0, hb = h0 + s->KH > H ? H : h0 + s->KH;
+      int hp = (h0 + s->KH < H + s->PH ? h0 + s->KH : H + s->PH) - h0;
+      for (int ow = 0; ow < OW; ow++) {
+        int w0 = ow * s->SW - s->PW, wa = w0 < 0 ? 0 : w0, wb = w0 + s->KW > W ? W : w0 + s->KW;
+        int wp = (w0 + s->KW < W + s->PW ? w0 + s->KW : W + s->PW) - w0;
+        const size_t o = (((size_t)b * OH + oh) * OW + ow) * C;
+        for (int c = 0; c < C; c++) acc[c] = kind == DML_POOL_MAX ? -INFINITY : 0.0f, am[c] = -1;
+        for (int h = ha; h < hb; h++)
+          for (int w = wa; w < wb; w++) {
+            const uint16_t *xr = x + (((size_t)b * H + h) * W + w) * C;
+            if (kind == DML_POOL_MAX) {
+              for (int c = 0; c < C; c++) {
+                float v = dml_bf16_to_f32(xr[c]);
+                if (v > acc[c] || am[c] < 0) acc[c] = v, am[c] = h * W + w;
+              }
+            } else {
+#pragma omp simd
+              for (int c = 0; c < C; c++) acc[c] += dml_bf16_to_f32(xr[c]);
+            }
+          }
+        if (kind == DML_POOL_MAX) {
+          for (int c = 0; c < C; c++) y[o + c] = dml_bf16_from_f32(acc[c]), idx[o + c] = am[c];
+        } else {
+          const float inv = 1.0f / (float)(hp * wp);
+          for (int c = 0; c < C; c++) y[o + c] = dml_bf16_from_f32(acc[c] * inv);
+        }
+      }
+    }
+    free(acc);
+    free(am);
+  }
+}
+
+static void pool_bwd_bf16(uint16_t *dx, const uint16_t *dy, const int32_t *idx, const struct dml_conv_shape *s, int kind) {
+  const int H = s->H, W = s->W, C = s->C, OH = s->OH, OW = s->OW;
+  const size_t plane = (size_t)H * W * C, oplane = (size_t)OH * OW * C;
+#pragma omp parallel
+  {
+    float *g = xmalloc(plane * sizeof *g);
+#pragma omp for schedule(static)
+    for (int b = 0; b < s->B; b++) {
+      uint16_t *dxb = dx + (size_t)b * plane;
+      const uint16_t *dyb = dy + (size_t)b * oplane;
+      for (size_t i = 0; i < plane; i++) g[i] = dml_bf16_to_f32(dxb[i]);
+      if (kind == DML_POOL_MAX) {
+        const int32_t *ib = idx + (size_t)b * oplane;
+        for (size_t o = 0; o < oplane; o++)
+          if (ib[o] >= 0) g[(size_t)ib[o] * C + o % C] += dml_bf16_to_f32(dyb[o]);
+      } else {
+        for (int oh = 0; oh < OH; oh++)
+          for (int ow = 0; ow < OW; ow++) {
+            int h0 = oh * s->SH - s->PH, w0 = ow * s->SW - s->PW;
+            int hp = (h0 + s->KH < H + s->PH ? h0 + s->KH : H + s->PH) - h0;
+            int wp = (w0 + s->KW < W + s->PW ? w0 + s->KW : W + s->PW) - w0;
+            const uint16_t *dr = dyb + ((size_t)oh * OW + ow) * C;
+            const float inv = 1.0f / (float)(hp * wp);
+            for (int kh = 0; kh < s->KH; kh++) {
+              int h = h0 + kh;
+              if (h < 0 || h >= H) continue;
+              for (int kw = 0; kw < s->KW; kw++) {
+                int w = w0 + kw;
+                if (w < 0 || w >= W) continue;
+                float *gr = g + ((size_t)h * W + w) * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++) gr[c] += dml_bf16_to_f32(dr[c]) * inv;
+              }
+            }
+          }
+      }
+      for (size_t i = 0; i < plane; i++) dxb[i] = dml_bf16_from_f32(g[i]);
+    }
+    free(g);
+  }
+}
+
+static void gpool_fwd_bf16(float *y, int32_t *idx, const uint16_t *x, int B, int C, int HW, int kind) {
+#pragma omp parallel
+  {
+    double *acc = xmalloc((size_t)C * sizeof *acc);
+#pragma omp for schedule(static)
+    for (int b = 0; b < B; b++) {
+      const uint16_t *xb = x + (size_t)b * HW * C;
+      float *yb = y + (size_t)b * C;
+      if (kind == DML_POOL_MAX) {
+        int32_t *ib = idx + (size_t)b * C;
+        for (int c = 0; c < C; c++) yb[c] = dml_bf16_to_f32(xb[c]), ib[c] = 0;
+        for (int i = 1; i < HW; i++)
+          for (int c = 0; c < C; c++) {
+            float v = dml_bf16_to_f32(xb[(size_t)i * C + c]);
+            if (v > yb[c]) yb[c] = v, ib[c] = i;
+          }
+      } else {
+        for (int c = 0; c < C; c++) acc[c] = 0;
+        for (int i = 0; i < HW; i++) {
+          const uint16_t *xr = xb + (size_t)i * C;
+#pragma omp simd
+          for (int c = 0; c < C; c++) acc[c] += dml_bf16_to_f32(xr[c]);
+        }
+        for (int c = 0; c < C; c++) yb[c] = (float)(acc[c] / HW);
+      }
+    }
+    free(acc);
+  }
+}
+
+static void gpool_bwd_bf16(uint16_t *dx, const float *dy, const int32_t *idx, int B, int C, int HW, int kind) {
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; b++) {
+    uint16_t *dxb = dx + (size_t)b * HW * C;
+    const float *dyb = dy + (size_t)b * C;
+    if (kind == DML_POOL_MAX) {
+      const int32_t *ib = idx + (size_t)b * C;
+      for (int c = 0; c < C; c++) {
+        uint16_t *p = dxb + (size_t)ib[c] * C + c;
+        *p = dml_bf16_from_f32(dml_bf16_to_f32(*p) + dyb[c]);
+      }
+    } else {
+      for (int i = 0; i < HW; i++) {
+        uint16_t *dr = dxb + (size_t)i * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) dr[c] = dml_bf16_from_f32(dml_bf16_to_f32(dr[c]) + dyb[c] / (float)HW);
+      }
     }
   }
 }

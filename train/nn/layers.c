@@ -17,10 +17,48 @@ float *dml_tape_grad_for_write(struct dml_tape *t, struct dml_tensor *x, int *ov
   if (x->grad) {
     *overwrite = 0;
   } else {
-    x->grad = dml_arena_alloc(&t->arena, x->n * sizeof(float));
+    x->grad = dml_arena_alloc(&t->arena, x->n * dml_tensor_elem_size(x));
     *overwrite = 1;
   }
   return x->grad;
+}
+
+#define BE(t) if (!(t)->count_only) (t)->be->fn /* a backend call, skipped by a counting dry run */
+
+// ---------------------------------------------------------------------------------------------- convert
+
+static void convert_bw(struct dml_tape *t, struct dml_tape_entry *e) {
+  struct dml_tensor *x = e->in[0], *y = e->out;
+  if (!wants_grad(x)) return;
+  int ow = 0;
+  float *dx = dml_tape_grad_for_write(t, x, &ow);
+  int B = x->shape[0], C = y->shape[1], HW = y->shape[2] * y->shape[3];
+  if (ow) {
+    BE(t).act_convert(t->be->ctx, dx, x->dtype, y->grad, y->dtype, B, C, HW);
+  } else {
+    void *tmp = dml_arena_alloc(&t->arena, x->n * dml_tensor_elem_size(x));
+    BE(t).act_convert(t->be->ctx, tmp, x->dtype, y->grad, y->dtype, B, C, HW);
+    BE(t).add_backward(t->be->ctx, dx, NULL, tmp, NULL, x->n, 0, 0, x->dtype);
+  }
+}
+
+/* x (float32, flat or NCHW) as a 4-D tensor (B, C, H, W) in the tape's precision: x itself, or a converted copy */
+static struct dml_tensor *to_act(struct dml_tape *t, struct dml_tensor *x, int ndim, const int *shape) {
+  struct dml_tensor *y = dml_tape_tensor_prec(t, ndim, shape, t->prec);
+  DML_ASSERT(y->n == x->n);
+  BE(t).act_convert(t->be->ctx, y->data, y->dtype, x->data, x->dtype, shape[0], shape[1], shape[2] * shape[3]);
+  y->needs_grad = t->record && wants_grad(x);
+  if (y->needs_grad) {
+    struct dml_tape_entry *e = last_entry(t);
+    e->backward = convert_bw;
+    e->in[0] = x;
+  }
+  return y;
+}
+
+/* a 4-D operand of a conv-family op in the tape's precision */
+static struct dml_tensor *act(struct dml_tape *t, struct dml_tensor *x) {
+  return x->dtype == t->prec ? x : to_act(t, x, 4, x->shape);
 }
 
 // ---------------------------------------------------------------------------------------------- reshape
@@ -28,10 +66,12 @@ float *dml_tape_grad_for_write(struct dml_tape *t, struct dml_tensor *x, int *ov
 static void reshape_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   struct dml_tensor *x = e->in[0];
   dml_tape_need_grad(t, x);
-  t->be->fn.add_backward(t->be->ctx, x->grad, NULL, e->out->grad, NULL, x->n, 0, 0);
+  BE(t).add_backward(t->be->ctx, x->grad, NULL, e->out->grad, NULL, x->n, 0, 0, x->dtype);
 }
 
 struct dml_tensor *dml_reshape(struct dml_tape *t, struct dml_tensor *x, int ndim, const int *shape) {
+  if (ndim == 4 && x->dtype != t->prec) return to_act(t, x, ndim, shape);
+  DML_ASSERT(x->dtype == DML_FP32 || ndim == 4);
   struct dml_tensor *y = dml_tape_tensor(t, 0, NULL); /* header only: no data of its own */
   y->ndim = ndim;
   y->n = 1;
@@ -41,6 +81,7 @@ struct dml_tensor *dml_reshape(struct dml_tape *t, struct dml_tensor *x, int ndi
   }
   DML_ASSERT(y->n == x->n);
   y->data = x->data;
+  y->dtype = x->dtype;
   y->needs_grad = t->record && wants_grad(x);
   if (y->needs_grad) {
     struct dml_tape_entry *e = last_entry(t);
@@ -56,19 +97,20 @@ static void conv_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   struct dml_tensor *x = e->in[0], *w = e->in[1], *b = e->in[2];
   int ow = 0;
   float *dx = wants_grad(x) ? dml_tape_grad_for_write(t, x, &ow) : NULL;
-  t->be->fn.conv2d_backward(t->be->ctx, dx, w->grad, b ? b->grad : NULL, e->out->grad, x->data, w->data, &e->cs, ow);
+  BE(t).conv2d_backward(t->be->ctx, dx, w->grad, b ? b->grad : NULL, e->out->grad, x->data, w->data, &e->cs, ow);
 }
 
 struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, struct dml_tensor *b,
                               int stride, int pad) {
   DML_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[1] == w->shape[1]);
+  x = act(t, x);
   struct dml_conv_shape s = {.B = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
                              .OC = w->shape[0], .KH = w->shape[2], .KW = w->shape[3], .SH = stride, .SW = stride,
-                             .PH = pad, .PW = pad};
+                             .PH = pad, .PW = pad, .prec = t->prec};
   s.OH = (s.H + 2 * pad - s.KH) / stride + 1;
   s.OW = (s.W + 2 * pad - s.KW) / stride + 1;
-  struct dml_tensor *y = dml_tape_tensor(t, 4, (int[]){s.B, s.OC, s.OH, s.OW});
-  t->be->fn.conv2d_forward(t->be->ctx, y->data, x->data, w->data, b ? b->data : NULL, &s);
+  struct dml_tensor *y = dml_tape_tensor_prec(t, 4, (int[]){s.B, s.OC, s.OH, s.OW}, t->prec);
+  BE(t).conv2d_forward(t->be->ctx, y->data, x->data, w->data, b ? b->data : NULL, &s);
   y->needs_grad = t->record;
   if (t->record) {
     struct dml_tape_entry *e = last_entry(t);
@@ -86,19 +128,20 @@ static void bn_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   int ow = 0;
   float *dx = wants_grad(x) ? dml_tape_grad_for_write(t, x, &ow) : NULL;
   int B = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
-  t->be->fn.batchnorm_backward(t->be->ctx, dx, g->grad, b->grad, e->out->grad, x->data, e->out->data, e->saved,
-                               e->saved2, g->data, B, C, HW, e->iarg[0], e->iarg[1], ow);
+  BE(t).batchnorm_backward(t->be->ctx, dx, g->grad, b->grad, e->out->grad, x->data, e->out->data, e->saved,
+                           e->saved2, g->data, B, C, HW, e->iarg[0], e->iarg[1], ow, x->dtype);
 }
 
 struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
                                  struct dml_tensor *beta, float *running_mean, float *running_var, float eps,
                                  float momentum, int training, int relu) {
   DML_ASSERT(x->ndim == 4 && (int)gamma->n == x->shape[1]);
+  x = act(t, x);
   int B = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
   float *mean = dml_arena_alloc(&t->arena, 2 * (size_t)C * sizeof(float)), *invstd = mean + C;
-  struct dml_tensor *y = dml_tape_tensor(t, 4, x->shape);
-  t->be->fn.batchnorm_forward(t->be->ctx, y->data, mean, invstd, running_mean, running_var, x->data, gamma->data,
-                              beta->data, B, C, HW, eps, momentum, training, relu);
+  struct dml_tensor *y = dml_tape_tensor_prec(t, 4, x->shape, x->dtype);
+  BE(t).batchnorm_forward(t->be->ctx, y->data, mean, invstd, running_mean, running_var, x->data, gamma->data,
+                          beta->data, B, C, HW, eps, momentum, training, relu, x->dtype);
   y->needs_grad = t->record;
   if (t->record) {
     struct dml_tape_entry *e = last_entry(t);
@@ -118,7 +161,7 @@ static void pool_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   struct dml_tensor *x = e->in[0];
   if (!wants_grad(x)) return;
   dml_tape_need_grad(t, x);
-  t->be->fn.pool2d_backward(t->be->ctx, x->grad, e->out->grad, e->isaved, &e->cs, e->iarg[0]);
+  BE(t).pool2d_backward(t->be->ctx, x->grad, e->out->grad, e->isaved, &e->cs, e->iarg[0]);
 }
 
 /* torch's pooling output size: floor or ceil, and in ceil mode the last window must start inside the input or
@@ -132,14 +175,16 @@ static int pool_out(int H, int k, int s, int p, int ceil_mode) {
 struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad,
                               int ceil_mode) {
   DML_ASSERT(x->ndim == 4);
+  x = act(t, x);
   struct dml_conv_shape s = {.B = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
-                             .OC = x->shape[1], .KH = k, .KW = k, .SH = stride, .SW = stride, .PH = pad, .PW = pad};
+                             .OC = x->shape[1], .KH = k, .KW = k, .SH = stride, .SW = stride, .PH = pad, .PW = pad,
+                             .prec = x->dtype};
   s.OH = pool_out(s.H, k, stride, pad, ceil_mode);
   s.OW = pool_out(s.W, k, stride, pad, ceil_mode);
   int32_t *idx = kind == DML_POOL_MAX
                      ? dml_arena_alloc(&t->arena, (size_t)s.B * s.C * s.OH * s.OW * sizeof(int32_t)) : NULL;
-  struct dml_tensor *y = dml_tape_tensor(t, 4, (int[]){s.B, s.C, s.OH, s.OW});
-  t->be->fn.pool2d_forward(t->be->ctx, y->data, idx, x->data, &s, kind);
+  struct dml_tensor *y = dml_tape_tensor_prec(t, 4, (int[]){s.B, s.C, s.OH, s.OW}, x->dtype);
+  BE(t).pool2d_forward(t->be->ctx, y->data, idx, x->data, &s, kind);
   y->needs_grad = t->record;
   if (t->record) {
     struct dml_tape_entry *e = last_entry(t);
@@ -156,16 +201,16 @@ static void gpool_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   struct dml_tensor *x = e->in[0];
   if (!wants_grad(x)) return;
   dml_tape_need_grad(t, x);
-  t->be->fn.global_pool_backward(t->be->ctx, x->grad, e->out->grad, e->isaved, x->shape[0], x->shape[1],
-                                 x->shape[2] * x->shape[3], e->iarg[0]);
+  BE(t).global_pool_backward(t->be->ctx, x->grad, e->out->grad, e->isaved, x->shape[0], x->shape[1],
+                             x->shape[2] * x->shape[3], e->iarg[0], x->dtype);
 }
 
 struct dml_tensor *dml_global_pool(struct dml_tape *t, struct dml_tensor *x, int kind) {
   DML_ASSERT(x->ndim == 4);
   int B = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
   int32_t *idx = kind == DML_POOL_MAX ? dml_arena_alloc(&t->arena, (size_t)B * C * sizeof(int32_t)) : NULL;
-  struct dml_tensor *y = dml_tape_tensor(t, 2, (int[]){B, C});
-  t->be->fn.global_pool_forward(t->be->ctx, y->data, idx, x->data, B, C, HW, kind);
+  struct dml_tensor *y = dml_tape_tensor(t, 2, (int[]){B, C}); /* float32 features */
+  BE(t).global_pool_forward(t->be->ctx, y->data, idx, x->data, B, C, HW, kind, x->dtype);
   y->needs_grad = t->record;
   if (t->record) {
     struct dml_tape_entry *e = last_entry(t);
@@ -185,13 +230,19 @@ static void add_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   int owa = 0, owb = 0;
   if (wants_grad(a)) da = dml_tape_grad_for_write(t, a, &owa);
   if (wants_grad(b)) db = dml_tape_grad_for_write(t, b, &owb);
-  t->be->fn.add_backward(t->be->ctx, da, db, e->out->grad, e->out->data, e->out->n, e->iarg[0], owa | owb << 1);
+  BE(t).add_backward(t->be->ctx, da, db, e->out->grad, e->out->data, e->out->n, e->iarg[0], owa | owb << 1,
+                     e->out->dtype);
 }
 
 struct dml_tensor *dml_add(struct dml_tape *t, struct dml_tensor *a, struct dml_tensor *b, int relu) {
-  DML_ASSERT(a->n == b->n);
-  struct dml_tensor *y = dml_tape_tensor(t, a->ndim, a->shape);
-  t->be->fn.add_forward(t->be->ctx, y->data, a->data, b->data, a->n, relu);
+  DML_ASSERT(a->n == b->n && a->ndim == b->ndim);
+  if (a->ndim == 4) {
+    a = act(t, a);
+    b = act(t, b);
+  }
+  DML_ASSERT(a->dtype == b->dtype);
+  struct dml_tensor *y = dml_tape_tensor_prec(t, a->ndim, a->shape, a->dtype);
+  BE(t).add_forward(t->be->ctx, y->data, a->data, b->data, a->n, relu, a->dtype);
   y->needs_grad = t->record;
   if (t->record) {
     struct dml_tape_entry *e = last_entry(t);
@@ -211,14 +262,16 @@ static void concat_bw(struct dml_tape *t, struct dml_tape_entry *e) {
     struct dml_tensor *x = e->list[i];
     if (wants_grad(x)) {
       dml_tape_need_grad(t, x);
-      t->be->fn.concat_backward(t->be->ctx, x->grad, y->grad, B, Ctot, c0, x->shape[1], HW);
+      BE(t).concat_backward(t->be->ctx, x->grad, y->grad, B, Ctot, c0, x->shape[1], HW, y->dtype);
     }
     c0 += x->shape[1];
   }
 }
 
-struct dml_tensor *dml_concat(struct dml_tape *t, struct dml_tensor *const *xs, int n) {
-  DML_ASSERT(n >= 1 && xs[0]->ndim == 4);
+struct dml_tensor *dml_concat(struct dml_tape *t, struct dml_tensor *const *xs_in, int n) {
+  DML_ASSERT(n >= 1 && n <= 64 && xs_in[0]->ndim == 4);
+  struct dml_tensor *xs[64];
+  for (int i = 0; i < n; i++) xs[i] = act(t, xs_in[i]);
   int Ctot = 0;
   for (int i = 0; i < n; i++) {
     DML_ASSERT(xs[i]->ndim == 4 && xs[i]->shape[0] == xs[0]->shape[0] && xs[i]->shape[2] == xs[0]->shape[2] &&
@@ -226,9 +279,9 @@ struct dml_tensor *dml_concat(struct dml_tape *t, struct dml_tensor *const *xs, 
     Ctot += xs[i]->shape[1];
   }
   int B = xs[0]->shape[0], H = xs[0]->shape[2], W = xs[0]->shape[3];
-  struct dml_tensor *y = dml_tape_tensor(t, 4, (int[]){B, Ctot, H, W});
+  struct dml_tensor *y = dml_tape_tensor_prec(t, 4, (int[]){B, Ctot, H, W}, t->prec);
   for (int i = 0, c0 = 0; i < n; c0 += xs[i]->shape[1], i++)
-    t->be->fn.concat_forward(t->be->ctx, y->data, xs[i]->data, B, Ctot, c0, xs[i]->shape[1], H * W);
+    BE(t).concat_forward(t->be->ctx, y->data, xs[i]->data, B, Ctot, c0, xs[i]->shape[1], H * W, t->prec);
   y->needs_grad = t->record;
   if (t->record) {
     struct dml_tape_entry *e = last_entry(t);
@@ -246,20 +299,20 @@ static void dropout_bw(struct dml_tape *t, struct dml_tape_entry *e) {
   struct dml_tensor *x = e->in[0];
   if (!wants_grad(x)) return;
   dml_tape_need_grad(t, x);
-  t->be->fn.mul_backward(t->be->ctx, x->grad, e->out->grad, e->saved, x->n);
+  BE(t).mul_backward(t->be->ctx, x->grad, e->out->grad, e->saved, x->n);
 }
 
 struct dml_tensor *dml_dropout(struct dml_tape *t, struct dml_tensor *x, float p) {
   if (!t->record || p <= 0) return x;
-  DML_ASSERT(p < 1);
+  DML_ASSERT(p < 1 && x->dtype == DML_FP32);
   float *host = xmalloc(x->n * sizeof *host), keep = 1.0f / (1.0f - p);
   struct dml_rng r = dml_rng_init(t->seed, DML_RNG_DROPOUT, t->step, t->calls++);
   for (size_t i = 0; i < x->n; i++) host[i] = dml_rng_uniformf(&r) < p ? 0.0f : keep;
   float *mask = dml_arena_alloc(&t->arena, x->n * sizeof *mask);
-  t->be->fn.to_device(t->be->ctx, mask, host, x->n * sizeof *mask);
+  BE(t).to_device(t->be->ctx, mask, host, x->n * sizeof *mask);
   free(host);
   struct dml_tensor *y = dml_tape_tensor(t, x->ndim, x->shape);
-  t->be->fn.mul_forward(t->be->ctx, y->data, x->data, mask, x->n);
+  BE(t).mul_forward(t->be->ctx, y->data, x->data, mask, x->n);
   y->needs_grad = 1;
   struct dml_tape_entry *e = last_entry(t);
   e->backward = dropout_bw;

@@ -126,22 +126,24 @@ void dml_network_free(struct dml_network *net) {
   net->state = NULL;
 }
 
+size_t dml_network_arena_bytes_prec(const struct dml_network *net, int B, int prec) {
+  /* a counting dry run of one recorded training step: every arena allocation of the forward (activations,
+   * saved statistics, indices, bf16 copies) and of the backward (gradients), nothing computed or changed */
+  struct dml_network *n = (struct dml_network *)net; /* the forward reads the network, it does not change it */
+  struct dml_tape t;
+  dml_tape_init_counting(&t, net->ps->be, prec);
+  t.seed = 1;
+  struct dml_tensor *x = dml_tape_input(&t, NULL, B, net->in_dim);
+  struct dml_tensor *z = dml_network_forward(n, &t, x);
+  dml_tape_need_grad(&t, z);
+  dml_tape_backward(&t);
+  size_t peak = t.arena.peak;
+  dml_tape_free(&t);
+  return peak + 4096; /* the arena base is 64-byte aligned already: a page of slack */
+}
+
 size_t dml_network_arena_bytes(const struct dml_network *net, int B) {
-  if (net->impl->init == dml_mlp_init) {
-    size_t widest = (size_t)(net->in_dim > 512 ? net->in_dim : 512);
-    return (size_t)B * widest * sizeof(float) * 12 + (64u << 20);
-  }
-  if (!strncmp(net->arch, "googlenet", 9) || !strncmp(net->arch, "bninception", 11)) {
-    /* measured like the ResNets below: googlenet 395 floats per input pixel (bninception: same bound, unmeasured) */
-    double px = (double)B * net->height * net->width;
-    return (size_t)(px * 395 * (net->base_width / 64.0) * 1.1 * sizeof(float)) + (64u << 20);
-  }
-  /* ResNet: every layer's activations and gradients; measured peak per input pixel at width 64 (training
-   * step, bench/engine): resnet18 305 floats, resnet50 1284 floats; +10% margin, linear in the width */
-  double per_px = strstr(net->arch, "resnet50") ? 1284 : 305;
-  double scale = net->base_width / 64.0;
-  double px = (double)B * net->height * net->width;
-  return (size_t)(px * per_px * scale * 1.1 * sizeof(float)) + (64u << 20);
+  return dml_network_arena_bytes_prec(net, B, DML_FP32);
 }
 
 void dml_network_declare_bn(struct dml_network *net, const char *bn, int channels, int *gamma, int *beta, int *rmean,

@@ -27,12 +27,13 @@
 #define DML_MAX_PARAMS 512
 
 struct dml_tensor {
-  float *data;      /* device memory of the backend */
-  float *grad;      /* NULL until the tape needs it (same shape) */
+  float *data;      /* device memory of the backend; a DML_BF16 tensor's are bf16 NHWC (read through void *) */
+  float *grad;      /* NULL until the tape needs it (same shape and format) */
   int ndim;
   int shape[4];
   size_t n;         /* number of elements */
   int needs_grad;   /* made by a recorded op: backward propagates into it (network inputs: 0) */
+  int dtype;        /* DML_FP32 (float32, NCHW when 4-D) or DML_BF16 (4-D only: bfloat16 NHWC), kernels/ops.h */
 };
 
 /* ---- parameter table: one contiguous block each for values, gradients, Adam m, Adam v ---- */
@@ -97,13 +98,22 @@ struct dml_tape {
   int record;       /* 0: inference, nothing is recorded */
   uint64_t seed, step; /* dropout masks: counter RNG stream (seed, DML_RNG_DROPOUT, step, call) — set per step */
   uint64_t calls;   /* dropout calls since the last reset */
+  int prec;         /* activation precision of the conv-family layers (DML_FP32 default, DML_BF16): a 4-D input in
+                       another format is converted on entry (the reshape of the flat input); 2-D tensors stay
+                       float32, and dml_linear rounds its input and weights to bf16 under DML_BF16 */
+  int count_only;   /* counting dry run (dml_network_arena_bytes): ops allocate but compute nothing */
 };
 
 void dml_tape_init(struct dml_tape *t, struct dml_backend *be, size_t arena_bytes);
+/* A counting tape (count_only, precision prec, an arena without memory whose peak is the bytes a run needs). */
+void dml_tape_init_counting(struct dml_tape *t, struct dml_backend *be, int prec);
 void dml_tape_reset(struct dml_tape *t);
 void dml_tape_free(struct dml_tape *t);
-/* A new arena tensor (uninitialised). */
+/* A new arena tensor (uninitialised), float32; _prec: of precision prec (DML_BF16 only for 4-D). */
 struct dml_tensor *dml_tape_tensor(struct dml_tape *t, int ndim, const int *shape);
+struct dml_tensor *dml_tape_tensor_prec(struct dml_tape *t, int ndim, const int *shape, int prec);
+/* Bytes of one element of x (and of its gradient). */
+size_t dml_tensor_elem_size(const struct dml_tensor *x);
 /* Copy host data (B, D) to a new arena tensor. */
 struct dml_tensor *dml_tape_input(struct dml_tape *t, const float *host, int B, int D);
 /* Make sure x->grad exists (zeroed). */
@@ -117,7 +127,8 @@ struct dml_tensor *dml_relu(struct dml_tape *t, struct dml_tensor *x);
 struct dml_tensor *dml_l2norm(struct dml_tape *t, struct dml_tensor *x);
 
 /* Convolutional layers (train/nn/layers.c); activations are (B, C, H, W). */
-/* A view of x with another shape (same data, same element count); gradients flow back by copy. */
+/* A view of x with another shape (same data, same element count); gradients flow back by copy. On a tape of
+ * precision DML_BF16, a float32 tensor reshaped to 4-D is converted (a copy in bf16 NHWC): the network input. */
 struct dml_tensor *dml_reshape(struct dml_tape *t, struct dml_tensor *x, int ndim, const int *shape);
 /* nn.Conv2d(stride, padding), square kernel from w (OC, C, K, K); b may be NULL. */
 struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, struct dml_tensor *b,
@@ -196,8 +207,11 @@ void dml_network_declare_bn(struct dml_network *net, const char *bn, int channel
                             int *rvar);
 /* Reset every buffer to torch's initial batch-norm statistics: running_mean 0, running_var 1. */
 void dml_network_reset_buffers(struct dml_network *net);
-/* Bytes of step arena a training step of batch B needs (forward + backward), estimated from the geometry. */
+/* Bytes of step arena one training step (forward + backward, recorded) of batch B needs at precision prec: counted
+ * exactly by a dry run of the network's forward and backward that allocates from an empty arena and computes
+ * nothing (the tape's count_only), plus the arena's alignment slack. Inference (dml-embed) needs at most this. */
 size_t dml_network_arena_bytes(const struct dml_network *net, int B);
+size_t dml_network_arena_bytes_prec(const struct dml_network *net, int B, int prec);
 
 /* Weights (train/nn/safetensors.c): load a .safetensors file of torchvision names into parameters and buffers.
  * Every backbone tensor must be present with its shape (F32); the head (last_linear.*) is loaded when present
