@@ -46,6 +46,8 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(pretrained, STR, "", "(dml) ImageNet weights as .safetensors with torchvision names (the reference downloads them)"),
     FLAG(arch, STR, "mlp_normalize", "network: mlp, mlp_normalize (this build)"),
     FLAG(backend, STR, "auto", "(dml) compute backend: auto, cpu, cuda"),
+    FLAG(precision, STR, "fp32", "(dml) activations of the conv layers: fp32, or bf16 (fp32 master weights, gradients, Adam state, head output and loss)"),
+    FLAG(conv_bwd_threads, INT, "2", "(dml) threads oneDNN plans convolution weight gradients with (changes result bits; any OMP thread count then gives the same bits)"),
     /* evaluation */
     FLAG(no_train_metrics, BOOL, "0", "skip metrics on the training split (honoured, unlike the reference)"),
     FLAG(evaluate_on_gpu, BOOL, "0", "exact kNN of the evaluation on the GPU (own CUDA search; k-means stays on the CPU)"),

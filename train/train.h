@@ -37,6 +37,8 @@ struct dml_train_opts {
   int embed_dim, not_pretrained;
   char *pretrained;
   char *arch, *backend;
+  char *precision;                  /* ours: "fp32" or "bf16" activations of the conv layers */
+  int conv_bwd_threads;             /* ours: oneDNN's plan for convolution weight gradients (recorded: changes bits) */
   /* evaluation */
   int no_train_metrics, evaluate_on_gpu, eval_init;
   struct dml_strlist evaluation_metrics, storage_metrics, evaltypes;

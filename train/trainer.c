@@ -31,6 +31,8 @@ static void on_signal(int sig) { stop_requested = sig; }
 struct trainer {
   const struct dml_train_opts *o;
   struct dml_backend *be;
+  int prec;                      /* --precision: DML_FP32 or DML_BF16 (kernels/ops.h) */
+  int isa_noted;                 /* cpu_isa printed and recorded */
   struct dml_dataset train, test, val;   /* val is empty without --use_tv_split */
   struct dml_params ps;
   struct dml_network net;
@@ -163,6 +165,16 @@ static char *new_run_id(void) {
 
 // ---------------------------------------------------------------------------------------------- evaluation
 
+/* After the first forward: the instruction set oneDNN chose for this precision's convolutions, printed once and
+ * stored as the record attribute cpu_isa (bf16 results differ between ISAs); "none" without a convolution. */
+static void note_isa(struct trainer *T) {
+  if (T->isa_noted) return;
+  T->isa_noted = 1;
+  const char *isa = dml_backend_conv_isa(T->be, T->prec);
+  printf("cpu_isa: %s (%s convolutions)\n", isa ? isa : "none", dml_prec_name(T->prec));
+  if (T->rr) dml_runrecord_set_attr(T->rr, "cpu_isa", isa ? isa : "none");
+}
+
 /* Embed a whole split in eval mode: out (n, embed_dim) host; image batches decode ahead of the forward passes. */
 static dml_status embed_split(struct trainer *T, const struct dml_dataset *d, float *out) {
   int chunk = T->o->bs, D = T->net.embed_dim, in = T->net.in_dim;  /* the reference evaluates in batches of bs */
@@ -180,6 +192,7 @@ static dml_status embed_split(struct trainer *T, const struct dml_dataset *d, fl
     struct dml_tensor *xin = dml_tape_input(&T->tape, x, c, in);
     struct dml_tensor *e = dml_network_forward(&T->net, &T->tape, xin);
     T->be->fn.to_host(T->be->ctx, out + (size_t)s * D, e->data, (size_t)c * D * sizeof *out);
+    note_isa(T);
   }
   dml_tape_reset(&T->tape);
   T->tape.record = 1;
@@ -306,6 +319,7 @@ static dml_status train_step(struct trainer *T, long epoch, long step, const int
   struct dml_tensor *xin = dml_tape_input(&T->tape, x, B, in);
   struct dml_tensor *emb = dml_network_forward(&T->net, &T->tape, xin);
   be->fn.to_host(be->ctx, emb_host, emb->data, (size_t)B * D * sizeof *emb_host);
+  note_isa(T);
 
   struct dml_tuples tu = {0};
   struct dml_rng r = dml_rng_init((uint64_t)T->o->seed, DML_RNG_MINER, (uint64_t)epoch, (uint64_t)step);
@@ -513,6 +527,14 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
   int threads = o->kernels < 1 ? 1 : (ncpu > 0 && o->kernels > ncpu ? (int)ncpu : o->kernels);
   omp_set_num_threads(threads);
   if (!(T->be = dml_backend_select(o->backend, stdout))) return DML_ERR_ARG;
+  if ((T->prec = dml_prec_parse(o->precision)) < 0)
+    return dml_error(DML_ERR_ARG, "unknown --precision '%s' (known: fp32, bf16)", o->precision);
+  if (T->prec == DML_BF16 && !dml_backend_supports(T->be, DML_OP_BF16))
+    return dml_error(DML_ERR_ARG, "--precision bf16: backend %s cannot run bf16 activations here (oneDNN has no bf16 "
+                     "convolution on this CPU); use --precision fp32", T->be->name);
+  if (o->conv_bwd_threads < 1 || o->conv_bwd_threads > 1024)
+    return dml_error(DML_ERR_ARG, "--conv_bwd_threads must be in 1..1024, got %d", o->conv_bwd_threads);
+  dml_backend_configure(T->be, &(struct dml_backend_config){.conv_bwd_threads = o->conv_bwd_threads});
   if ((st = dml_dataset_load(o, &T->train, &T->test))) return st;
   if (o->use_tv_split && (st = dml_dataset_split_val(o, &T->train, &T->val))) return st;
   printf("dataset %s: train %d images / %d classes, test %d images / %d classes", o->dataset, T->train.n,
@@ -571,10 +593,11 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
   T->steps_net = xcalloc((size_t)T->ps.n + 1, sizeof *T->steps_net);
   T->steps_crit = xcalloc((size_t)T->crit.params.n + 1, sizeof *T->steps_crit);
   /* one step's activations and gradients, for the training batch and the evaluation chunks (also bs) */
-  size_t arena = dml_network_arena_bytes(&T->net, o->bs);
+  size_t arena = dml_network_arena_bytes_for(&T->net, o->bs, T->prec, 1);
   dml_tape_init(&T->tape, T->be, arena);
-  printf("memory: parameters %.2f MiB (x4 with grads and Adam moments), step arena %.1f MiB\n",
-         T->ps.total * 4.0 / (1 << 20), arena / (double)(1 << 20));
+  T->tape.prec = T->prec;
+  printf("memory: parameters %.2f MiB (x4 with grads and Adam moments), step arena %.1f MiB (%s activations)\n",
+         T->ps.total * 4.0 / (1 << 20), arena / (double)(1 << 20), dml_prec_name(T->prec));
   return DML_OK;
 }
 

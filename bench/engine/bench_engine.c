@@ -1,17 +1,21 @@
-/* bench_engine — images/s of one training step (forward + backward + SGD update) of a network on the CPU
- * backend, at a given batch size and image size; threads from OMP_NUM_THREADS. Prints one line
- * "arch B S img_per_s ms_per_step" for bench/engine/compare.py, which runs PyTorch on the same configurations.
+/* bench_engine — images/s of one training step (forward + backward + SGD or Adam update) of a network on the CPU
+ * backend, at a given batch size and image size and precision; threads from OMP_NUM_THREADS. Prints one line
+ * "arch B S img_per_s ms_per_step arena_peak_MiB A peak_rss_MiB R isa I precision P" for
+ * bench/engine/compare.py, which runs PyTorch on the same configurations. --infer times an inference forward
+ * (the embedding of dml-embed) instead of a training step.
  *
- *   dml-bench-engine --arch resnet50 --bs 64 --size 64 --steps 5 --warmup 1
+ *   dml-bench-engine --arch resnet50_frozen_normalize --bs 32 --size 224 --precision bf16 --optim adam --profile
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/flags.h"
 #include "common/rng.h"
 #include "train/nn/nn.h"
+#include "train/train.h"
 
 static double now(void) {
   struct timespec ts;
@@ -20,9 +24,11 @@ static double now(void) {
 }
 
 /* --profile: the backend's op table wrapped with timers (seconds per op kind, summed over the timed steps) */
-enum { P_CONV_F, P_CONV_B, P_BN_F, P_BN_B, P_POOL_F, P_POOL_B, P_RELU_F, P_RELU_B, P_ADD_F, P_ADD_B, P_ZERO, P_N };
+enum { P_CONV_F, P_CONV_B, P_BN_F, P_BN_B, P_POOL_F, P_POOL_B, P_RELU_F, P_RELU_B, P_ADD_F, P_ADD_B, P_GP_F, P_GP_B,
+       P_CVT, P_LIN_F, P_LIN_B, P_ZERO, P_OPT, P_N };
 static const char *pnames[P_N] = {"conv fwd", "conv bwd", "bn fwd", "bn bwd", "pool fwd", "pool bwd", "relu fwd",
-                                  "relu bwd", "add fwd", "add bwd", "zero"};
+                                  "relu bwd", "add fwd", "add bwd", "gpool fwd", "gpool bwd", "convert", "head fwd",
+                                  "head bwd", "zero", "optimizer"};
 static double prof[P_N];
 static struct dml_backend_fn orig;
 #define TIMED(k, call)      \
@@ -62,6 +68,22 @@ static void w_add_f(void *c, void *y, const void *a, const void *b, size_t n, in
 static void w_add_b(void *c, void *da, void *db, const void *dy, const void *y, size_t n, int r, int ow, int p) {
   TIMED(P_ADD_B, orig.add_backward(c, da, db, dy, y, n, r, ow, p));
 }
+static void w_gp_f(void *c, float *y, int32_t *i, const void *x, int B, int C, int HW, int k, int p) {
+  TIMED(P_GP_F, orig.global_pool_forward(c, y, i, x, B, C, HW, k, p));
+}
+static void w_gp_b(void *c, void *dx, const float *dy, const int32_t *i, int B, int C, int HW, int k, int p) {
+  TIMED(P_GP_B, orig.global_pool_backward(c, dx, dy, i, B, C, HW, k, p));
+}
+static void w_cvt(void *c, void *y, int yp, const void *x, int xp, int B, int C, int HW) {
+  TIMED(P_CVT, orig.act_convert(c, y, yp, x, xp, B, C, HW));
+}
+static void w_lin_f(void *c, float *y, const float *x, const float *w, const float *b, int B, int C, int OC) {
+  TIMED(P_LIN_F, orig.linear_forward(c, y, x, w, b, B, C, OC));
+}
+static void w_lin_b(void *c, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int B,
+                    int C, int OC) {
+  TIMED(P_LIN_B, orig.linear_backward(c, dx, dw, db, dy, x, w, B, C, OC));
+}
 static void w_zero(void *c, void *p, size_t n) { TIMED(P_ZERO, orig.zero(c, p, n)); }
 
 static void wrap(struct dml_backend *be) {
@@ -71,13 +93,16 @@ static void wrap(struct dml_backend *be) {
   be->fn.pool2d_forward = w_pool_f, be->fn.pool2d_backward = w_pool_b;
   be->fn.relu_forward = w_relu_f, be->fn.relu_backward = w_relu_b;
   be->fn.add_forward = w_add_f, be->fn.add_backward = w_add_b;
+  be->fn.global_pool_forward = w_gp_f, be->fn.global_pool_backward = w_gp_b;
+  if (be->fn.act_convert) be->fn.act_convert = w_cvt;
+  be->fn.linear_forward = w_lin_f, be->fn.linear_backward = w_lin_b;
   be->fn.zero = w_zero;
 }
 
 int main(int argc, char **argv) {
   struct {
-    char *arch;
-    int bs, size, steps, warmup, embed_dim, profile, checksum;
+    char *arch, *precision, *optim;
+    int bs, size, steps, warmup, embed_dim, profile, checksum, conv_bwd_threads, infer;
   } o;
   const struct dml_flag flags[] = {
     {"arch", DML_FLAG_STR, &o.arch, "resnet50", "network"},
@@ -87,6 +112,10 @@ int main(int argc, char **argv) {
     {"warmup", DML_FLAG_INT, &o.warmup, "1", "untimed steps first (primitive creation)"},
     {"embed_dim", DML_FLAG_INT, &o.embed_dim, "128", "embedding size"},
     {"profile", DML_FLAG_BOOL, &o.profile, "0", "print the time per op kind (stderr)"},
+    {"precision", DML_FLAG_STR, &o.precision, "fp32", "activations of the conv layers: fp32, bf16"},
+    {"optim", DML_FLAG_STR, &o.optim, "sgd", "update: sgd (lr 1e-3, as the PyTorch side) or adam (lr 1e-5, the reference)"},
+    {"conv_bwd_threads", DML_FLAG_INT, &o.conv_bwd_threads, "2", "oneDNN's thread plan of conv weight gradients"},
+    {"infer", DML_FLAG_BOOL, &o.infer, "0", "time an inference forward (no gradients, BN on running statistics)"},
     {"checksum", DML_FLAG_BOOL, &o.checksum, "0", "print an FNV-1a hash of the parameters and gradients after the "
                                                    "steps (compare runs with different OMP_NUM_THREADS)"},
   };
@@ -95,7 +124,13 @@ int main(int argc, char **argv) {
   dml_exit_on_error(cli.prog, dml_flags_parse(&cli, argc, argv));
   if (o.bs < 1 || o.size < 32 || o.steps < 1 || o.warmup < 0)
     dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "need --bs >= 1, --size >= 32, --steps >= 1, --warmup >= 0"));
+  int prec = dml_prec_parse(o.precision);
+  if (prec < 0 || (strcmp(o.optim, "sgd") && strcmp(o.optim, "adam")))
+    dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "need --precision fp32|bf16 and --optim sgd|adam"));
   struct dml_backend *be = dml_backend_cpu_new();
+  if (prec == DML_BF16 && !dml_backend_supports(be, DML_OP_BF16))
+    dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "--precision bf16: no bf16 convolution on this CPU"));
+  dml_backend_configure(be, &(struct dml_backend_config){.conv_bwd_threads = o.conv_bwd_threads});
   if (o.profile) wrap(be);
   struct dml_params ps;
   dml_params_init(&ps, be);
@@ -109,7 +144,14 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < (size_t)o.bs * in; i++) x[i] = 2 * dml_rng_uniformf(&r) - 1;
   for (int i = 0; i < o.bs * o.embed_dim; i++) c[i] = (2 * dml_rng_uniformf(&r) - 1) / o.bs;
   struct dml_tape t;
-  dml_tape_init(&t, be, getenv("DML_ARENA_MB") ? (size_t)atol(getenv("DML_ARENA_MB")) << 20 : dml_network_arena_bytes(&net, o.bs));
+  dml_tape_init(&t, be, dml_network_arena_bytes_for(&net, o.bs, prec, !o.infer));
+  t.prec = prec;
+  t.record = !o.infer;
+  float *am = calloc(ps.total + 1, sizeof *am), *av = calloc(ps.total + 1, sizeof *av);
+  double *lr = malloc((ps.n + 1) * sizeof *lr);
+  long *steps = calloc(ps.n + 1, sizeof *steps);
+  for (int i = 0; i < ps.n; i++) lr[i] = 1e-5;
+  const struct dml_adam adam = {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
   double t0 = 0;
   for (int s = 0; s < o.warmup + o.steps; s++) {
     if (s == o.warmup) {
@@ -120,18 +162,27 @@ int main(int argc, char **argv) {
     dml_params_zero_grad(&ps);
     struct dml_tensor *xin = dml_tape_input(&t, x, o.bs, in);
     struct dml_tensor *z = dml_network_forward(&net, &t, xin);
+    if (o.infer) continue;
     dml_tape_need_grad(&t, z);
     memcpy(z->grad, c, (size_t)o.bs * o.embed_dim * sizeof *c);
     dml_tape_backward(&t);
-    /* SGD with momentum-free update, as the PyTorch side (torch.optim.SGD(lr=1e-3)) */
-    float *restrict v = ps.values;
-    const float *restrict g = ps.grads;
+    double t1 = now();
+    if (!strcmp(o.optim, "adam")) { /* the reference: Adam, lr 1e-5, weight decay 4e-4 */
+      dml_adam_step(&adam, &ps, am, av, 4e-4, lr, steps);
+    } else { /* SGD with momentum-free update, as the PyTorch side (torch.optim.SGD(lr=1e-3)) */
+      float *restrict v = ps.values;
+      const float *restrict g = ps.grads;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < ps.total; i++) v[i] -= 1e-3f * g[i];
+      for (size_t i = 0; i < ps.total; i++) v[i] -= 1e-3f * g[i];
+    }
+    prof[P_OPT] += now() - t1;
   }
   double dt = (now() - t0) / o.steps;
-  printf("%s %d %d %.2f %.1f arena_peak_MiB %.0f\n", o.arch, o.bs, o.size, o.bs / dt, dt * 1e3,
-         t.arena.peak / 1048576.0);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  const char *isa = dml_backend_conv_isa(be, prec);
+  printf("%s %d %d %.2f %.1f arena_peak_MiB %.0f peak_rss_MiB %.0f isa %s precision %s\n", o.arch, o.bs, o.size,
+         o.bs / dt, dt * 1e3, t.arena.peak / 1048576.0, ru.ru_maxrss / 1024.0, isa ? isa : "none", o.precision);
   if (o.checksum) {
     uint64_t h = 1469598103934665603ull;
     const unsigned char *b[2] = {(const unsigned char *)ps.values, (const unsigned char *)ps.grads};
@@ -154,6 +205,7 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "  %-9s %8.1f ms/step\n", "other", dt * 1e3 - sum * 1e3 / o.steps);
   }
+  free(am), free(av), free(lr), free(steps);
   dml_tape_free(&t);
   dml_network_free(&net);
   dml_params_free(&ps);

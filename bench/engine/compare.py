@@ -1,61 +1,146 @@
 #!/usr/bin/python3
-"""compare — the engine benchmark: one training step (forward + backward + SGD) in images/s, ours
-(dml-bench-engine) and PyTorch's (Debian python3-torch, torchvision models, torch.set_num_threads(2)) on the same
-configurations, in the same run, printing the ratio per row.
+"""compare — the engine benchmark: one training step (forward + backward + update) in images/s, ours
+(dml-bench-engine, --precision fp32 and bf16) and PyTorch's (Debian python3-torch, torchvision models,
+torch.set_num_threads(2); fp32 as the reference runs, and bf16 autocast + channels_last, its best CPU setting) on the
+same configurations, in the same run, with the ratios, the peak memory (max RSS of each measuring process) and the
+instruction set oneDNN chose for our convolutions per row. Inference rows (--infer: the network step of dml-embed,
+ResNet-50 at 224², no image decoding) compare against torchvision in eval mode, fp32 and bf16 autocast.
 
   /usr/bin/python3 bench/engine/compare.py BUILD/bin/dml-bench-engine [--threads 2] [--repeat 3] [--quick]
+      [--rows 4,5] [--profile]
 
 Each row is measured --repeat times, alternating ours and PyTorch, and the best rate of each is kept: on a shared
-machine a load spike then costs a repeat, not the comparison.
+machine a load spike then costs a repeat, not the comparison. The load average is printed before and after.
+Every PyTorch measurement runs in its own process (its peak RSS is its own).
 """
 import argparse
 import os
+import resource
 import subprocess
+import sys
 import time
 
-import torch
-import torchvision
+# (arch, batch, size, optimizer, mode): mode "train" or "infer"
+ROWS = [
+    ("resnet18", 64, 64, "sgd", "train"),
+    ("resnet50", 64, 64, "sgd", "train"),
+    ("resnet18", 16, 224, "sgd", "train"),
+    ("resnet50", 16, 224, "sgd", "train"),
+    ("resnet50_frozen_normalize", 16, 224, "adam", "train"),  # the reference's setting (frozen BN, Adam, 128-d, L2)
+    ("resnet50_frozen_normalize", 32, 224, "adam", "train"),
+    ("resnet50_frozen_normalize", 32, 224, "adam", "infer"),  # dml-embed's network step
+]
 
-ROWS = [("resnet18", 64, 64), ("resnet50", 64, 64), ("resnet18", 16, 224), ("resnet50", 16, 224)]
 
-
-def torch_rate(arch, bs, size, steps, warmup):
-    m = getattr(torchvision.models, arch)()
+def torch_one(arch, bs, size, optim, mode, setting, steps, warmup):
+    """images/s of PyTorch for one row; setting 'fp32' or 'bf16cl' (autocast bf16 + channels_last)"""
+    import torch
+    import torch.nn.functional as F
+    import torchvision
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    base = arch.split("_")[0]
+    frozen, normalize = "_frozen" in arch, "_normalize" in arch
+    m = getattr(torchvision.models, base)()
     m.fc = torch.nn.Linear(m.fc.in_features, 128)
-    m.train()
-    opt = torch.optim.SGD(m.parameters(), lr=1e-3)
+    m.train(mode == "train")
+    if frozen:
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.eval()
     x = torch.rand(bs, 3, size, size) * 2 - 1
     c = (torch.rand(bs, 128) * 2 - 1) / bs
+    cl = setting == "bf16cl"
+    if cl:
+        m = m.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
+    opt = (torch.optim.Adam(m.parameters(), lr=1e-5, weight_decay=4e-4) if optim == "adam"
+           else torch.optim.SGD(m.parameters(), lr=1e-3))
+
+    def fwd():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cl):
+            z = m(x)
+        z = z.float()
+        return F.normalize(z, dim=-1) if normalize else z
+
     for s in range(warmup + steps):
         if s == warmup:
             t0 = time.perf_counter()
+        if mode == "infer":
+            with torch.no_grad():
+                fwd()
+            continue
         opt.zero_grad()
-        m(x).backward(c)
+        fwd().backward(c)
         opt.step()
-    return bs * steps / (time.perf_counter() - t0)
+    rate = bs * steps / (time.perf_counter() - t0)
+    print("%.3f %.0f" % (rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+
+
+def ours(prog, env, arch, bs, size, optim, mode, prec, steps, profile=False):
+    cmd = [prog, "--arch", arch, "--bs", str(bs), "--size", str(size), "--steps", str(steps), "--warmup", "1",
+           "--precision", prec, "--optim", optim]
+    if mode == "infer":
+        cmd.append("--infer")
+    if profile:
+        cmd.append("--profile")
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    out = p.stdout.split()
+    kv = dict(zip(out[5::2], out[6::2]))
+    return float(out[3]), float(kv["peak_rss_MiB"]), kv["isa"], p.stderr
+
+
+def theirs(env, arch, bs, size, optim, mode, setting, steps):
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-one", arch, str(bs), str(size), optim, mode,
+                        setting, str(steps)], env=env, capture_output=True, text=True, check=True)
+    rate, rss = p.stdout.split()[-2:]
+    return float(rate), float(rss)
+
+
+def load():
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--torch-one":
+        a = sys.argv[2:]
+        torch_one(a[0], int(a[1]), int(a[2]), a[3], a[4], a[5], int(a[6]), 1)
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("prog")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="1 warm-up and 2 timed steps per row")
     ap.add_argument("--repeat", type=int, default=3, help="measurements per row (best kept)")
-    ap.add_argument("--rows", default="", help="comma-separated row numbers to run (0-3), default all")
+    ap.add_argument("--rows", default="", help="comma-separated row numbers to run (0-%d), default all" % (len(ROWS) - 1))
+    ap.add_argument("--profile", action="store_true", help="per-op time breakdown of our bf16 step for each row")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    print("%-9s %5s %5s %12s %12s %7s" % ("arch", "batch", "size", "dml img/s", "torch img/s", "ratio"))
+    print("%s, %d threads, %s" % (load(), a.threads, time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())))
+    print("%-27s %-5s %3s %4s | %8s %8s | %8s %8s | %6s %6s %6s | %6s %6s %6s %6s | %s" % (
+        "arch", "mode", "bs", "size", "dml fp32", "dml bf16", "pt fp32", "pt bf16", "f/f", "b/bcl", "b/f",
+        "MiB df", "db", "pf", "pb", "isa (fp32 / bf16)"))
     rows = [ROWS[int(i)] for i in a.rows.split(",")] if a.rows else ROWS
-    for arch, bs, size in rows:
+    profiles = []
+    for arch, bs, size, optim, mode in rows:
         steps = 2 if a.quick else (3 if size > 100 else 5)
-        ours = theirs = 0.0
+        best = {k: (0.0, 0.0) for k in ("df", "db", "pf", "pb")}
+        isa = {}
         for _ in range(max(1, a.repeat)):
-            out = subprocess.run([a.prog, "--arch", arch, "--bs", str(bs), "--size", str(size), "--steps", str(steps),
-                                  "--warmup", "1"], env=env, capture_output=True, text=True, check=True).stdout.split()
-            ours = max(ours, float(out[3]))
-            theirs = max(theirs, torch_rate(arch, bs, size, steps, 1))
-        print("%-9s %5d %5d %12.1f %12.1f %6.2fx" % (arch, bs, size, ours, theirs, ours / theirs), flush=True)
+            for prec, key in (("fp32", "df"), ("bf16", "db")):
+                r, rss, isa[prec], _ = ours(a.prog, env, arch, bs, size, optim, mode, prec, steps)
+                best[key] = max(best[key], (r, rss))
+            for setting, key in (("fp32", "pf"), ("bf16cl", "pb")):
+                best[key] = max(best[key], theirs(env, arch, bs, size, optim, mode, setting, steps))
+        df, db, pf, pb = (best[k][0] for k in ("df", "db", "pf", "pb"))
+        print("%-27s %-5s %3d %4d | %8.2f %8.2f | %8.2f %8.2f | %5.2fx %5.2fx %5.2fx | %6.0f %6.0f %6.0f %6.0f | %s / %s" % (
+            arch, mode, bs, size, df, db, pf, pb, df / pf, db / pb, db / pf, best["df"][1], best["db"][1],
+            best["pf"][1], best["pb"][1], isa["fp32"], isa["bf16"]), flush=True)
+        if a.profile:
+            profiles.append((arch, mode, bs, size, ours(a.prog, env, arch, bs, size, optim, mode, "bf16", steps, True)[3]))
+    print("columns: f/f = dml fp32 / PyTorch fp32; b/bcl = dml bf16 / PyTorch bf16 autocast + channels_last; "
+          "b/f = dml bf16 / PyTorch fp32; MiB = peak RSS of the measuring process")
+    for arch, mode, bs, size, prof in profiles:
+        print("\nper-op time of our bf16 step, %s %s batch %d at %d²:\n%s" % (arch, mode, bs, size, prof.rstrip()))
+    print(load())
 
 
 if __name__ == "__main__":

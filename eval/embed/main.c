@@ -71,7 +71,7 @@ static dml_status write_h5(const char *path, const float *emb, const int32_t *la
 
 int main(int argc, char **argv) {
   struct {
-    char *arch, *pretrained, *images, *out, *backend;
+    char *arch, *pretrained, *images, *out, *backend, *precision;
     int features, embed_dim, batch, seed;
   } o;
   const struct dml_flag flags[] = {
@@ -84,6 +84,7 @@ int main(int argc, char **argv) {
     {"batch", DML_FLAG_INT, &o.batch, "32", "images per forward pass"},
     {"seed", DML_FLAG_INT, &o.seed, "0", "seed of the random initialisation of tensors the weights lack"},
     {"backend", DML_FLAG_STR, &o.backend, "cpu", "compute backend: cpu, cuda, auto"},
+    {"precision", DML_FLAG_STR, &o.precision, "fp32", "activations of the conv layers: fp32 or bf16 (embeddings stay float32)"},
   };
   struct dml_cli cli = {.prog = "dml-embed", .summary = "embed a folder of images with a network",
                         .flags = flags, .n_flags = sizeof flags / sizeof *flags};
@@ -138,8 +139,13 @@ int main(int argc, char **argv) {
          o.features ? " (pooled features)" : "", norm.crop, norm.crop, D);
 
   struct dml_tape t;
-  dml_tape_init(&t, be, dml_network_arena_bytes(&net, o.batch) / 2 + (64u << 20));
+  int prec = dml_prec_parse(o.precision);
+  if (prec < 0 || (prec == DML_BF16 && !dml_backend_supports(be, DML_OP_BF16)))
+    dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, prec < 0 ? "unknown --precision '%s' (known: fp32, bf16)"
+                                          : "--precision %s: no bf16 convolution on this backend/CPU", o.precision));
+  dml_tape_init(&t, be, dml_network_arena_bytes_for(&net, o.batch, prec, 0));
   t.record = 0;
+  t.prec = prec;
   float *x = xmalloc((size_t)o.batch * in_dim * sizeof *x), *emb = xmalloc((size_t)n_files * D * sizeof *emb);
   struct dml_progress pr;
   dml_progress_init(&pr, "embed", (size_t)n_files, "img", stderr);

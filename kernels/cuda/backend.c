@@ -52,44 +52,55 @@ static void l2norm_forward(void *ctx, float *y, float *norm, const float *x, int
 static void l2norm_backward(void *ctx, float *dx, const float *dy, const float *y, const float *norm, int B, int D) {
   dml_cuda_l2norm_backward(dx, dy, y, norm, B, D, stream_of(ctx));
 }
-static void batchnorm_forward(void *ctx, float *y, float *mean, float *invstd, float *running_mean, float *running_var,
-                              const float *x, const float *gamma, const float *beta, int B, int C, int HW, float eps,
-                              float momentum, int training, int relu) {
+/* The conv-family ops take void * activations and a precision (kernels/ops.h); this backend has no act_convert,
+ * so networks only ever ask it for DML_FP32 (float32 NCHW). */
+static void batchnorm_forward(void *ctx, void *y, float *mean, float *invstd, float *running_mean, float *running_var,
+                              const void *x, const float *gamma, const float *beta, int B, int C, int HW, float eps,
+                              float momentum, int training, int relu, int prec) {
+  (void)prec;
   dml_cuda_batchnorm_forward(y, mean, invstd, running_mean, running_var, x, gamma, beta, B, C, HW, eps, momentum,
                              training, relu, stream_of(ctx));
 }
-static void batchnorm_backward(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
-                               const float *y, const float *mean, const float *invstd, const float *gamma, int B,
-                               int C, int HW, int training, int relu, int dx_overwrite) {
+static void batchnorm_backward(void *ctx, void *dx, float *dgamma, float *dbeta, const void *dy, const void *x,
+                               const void *y, const float *mean, const float *invstd, const float *gamma, int B,
+                               int C, int HW, int training, int relu, int dx_overwrite, int prec) {
+  (void)prec;
   dml_cuda_batchnorm_backward(dx, dgamma, dbeta, dy, x, y, mean, invstd, gamma, B, C, HW, training, relu,
                               dx_overwrite, stream_of(ctx));
 }
-static void pool2d_forward(void *ctx, float *y, int32_t *idx, const float *x, const struct dml_conv_shape *s,
+static void pool2d_forward(void *ctx, void *y, int32_t *idx, const void *x, const struct dml_conv_shape *s,
                            int kind) {
   dml_cuda_pool2d_forward(y, idx, x, s, kind, stream_of(ctx));
 }
-static void pool2d_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, const struct dml_conv_shape *s,
+static void pool2d_backward(void *ctx, void *dx, const void *dy, const int32_t *idx, const struct dml_conv_shape *s,
                             int kind) {
   dml_cuda_pool2d_backward(dx, dy, idx, s, kind, stream_of(ctx));
 }
-static void global_pool_forward(void *ctx, float *y, int32_t *idx, const float *x, int B, int C, int HW, int kind) {
+static void global_pool_forward(void *ctx, float *y, int32_t *idx, const void *x, int B, int C, int HW, int kind,
+                                int prec) {
+  (void)prec;
   dml_cuda_global_pool_forward(y, idx, x, B, C, HW, kind, stream_of(ctx));
 }
-static void global_pool_backward(void *ctx, float *dx, const float *dy, const int32_t *idx, int B, int C, int HW,
-                                 int kind) {
+static void global_pool_backward(void *ctx, void *dx, const float *dy, const int32_t *idx, int B, int C, int HW,
+                                 int kind, int prec) {
+  (void)prec;
   dml_cuda_global_pool_backward(dx, dy, idx, B, C, HW, kind, stream_of(ctx));
 }
-static void add_forward(void *ctx, float *y, const float *a, const float *b, size_t n, int relu) {
+static void add_forward(void *ctx, void *y, const void *a, const void *b, size_t n, int relu, int prec) {
+  (void)prec;
   dml_cuda_add_forward(y, a, b, n, relu, stream_of(ctx));
 }
-static void add_backward(void *ctx, float *da, float *db, const float *dy, const float *y, size_t n, int relu,
-                         int overwrite) {
+static void add_backward(void *ctx, void *da, void *db, const void *dy, const void *y, size_t n, int relu,
+                         int overwrite, int prec) {
+  (void)prec;
   dml_cuda_add_backward(da, db, dy, y, n, relu, overwrite, stream_of(ctx));
 }
-static void concat_forward(void *ctx, float *y, const float *x, int B, int Ctot, int c0, int C, int HW) {
+static void concat_forward(void *ctx, void *y, const void *x, int B, int Ctot, int c0, int C, int HW, int prec) {
+  (void)prec;
   dml_cuda_concat_forward(y, x, B, Ctot, c0, C, HW, stream_of(ctx));
 }
-static void concat_backward(void *ctx, float *dx, const float *dy, int B, int Ctot, int c0, int C, int HW) {
+static void concat_backward(void *ctx, void *dx, const void *dy, int B, int Ctot, int c0, int C, int HW, int prec) {
+  (void)prec;
   dml_cuda_concat_backward(dx, dy, B, Ctot, c0, C, HW, stream_of(ctx));
 }
 static void mul_forward(void *ctx, float *y, const float *x, const float *m, size_t n) {

@@ -106,7 +106,7 @@ static struct dml_cuda_conv_cache *plan_for(struct dml_cuda_ctx *c, const struct
   return p;
 }
 
-void dml_cuda_conv2d_forward(void *ctx, float *y, const float *x, const float *w, const float *b,
+void dml_cuda_conv2d_forward(void *ctx, void *y, const void *x, const float *w, const float *b,
                              const struct dml_conv_shape *s) {
   struct dml_cuda_ctx *c = ctx;
   struct dml_cuda_conv_cache *p = plan_for(c, s);
@@ -116,7 +116,7 @@ void dml_cuda_conv2d_forward(void *ctx, float *y, const float *x, const float *w
   if (b) CUDNN_CHECK(cudnnAddTensor(c->dnn, &one, p->bias, b, &one, p->y, y));
 }
 
-void dml_cuda_conv2d_backward(void *ctx, float *dx, float *dw, float *db, const float *dy, const float *x,
+void dml_cuda_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const void *dy, const void *x,
                               const float *w, const struct dml_conv_shape *s, int dx_overwrite) {
   struct dml_cuda_ctx *c = ctx;
   struct dml_cuda_conv_cache *p = plan_for(c, s);

@@ -34,9 +34,9 @@ void dml_cuda_linear_forward(void *ctx, float *y, const float *x, const float *w
 void dml_cuda_linear_backward(void *ctx, float *dx, float *dw, float *db, const float *dy, const float *x,
                               const float *w, int B, int C, int OC);
 /* ---- conv.c (cuDNN) ---- */
-void dml_cuda_conv2d_forward(void *ctx, float *y, const float *x, const float *w, const float *b,
+void dml_cuda_conv2d_forward(void *ctx, void *y, const void *x, const float *w, const float *b,
                              const struct dml_conv_shape *s);
-void dml_cuda_conv2d_backward(void *ctx, float *dx, float *dw, float *db, const float *dy, const float *x,
+void dml_cuda_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const void *dy, const void *x,
                               const float *w, const struct dml_conv_shape *s, int dx_overwrite);
 void dml_cuda_conv_cache_free(struct dml_cuda_ctx *c);
 

@@ -91,9 +91,9 @@ static void run_all(struct dml_backend *be, struct outs *o) {
     float *mean = be->fn.alloc(be->ctx, BN_C * 4), *invstd = be->fn.alloc(be->ctx, BN_C * 4);
     float *bdx = up(be, bx_h, nb), *dg = up(be, g_h, BN_C), *dbt = up(be, be_h, BN_C);
     be->fn.batchnorm_forward(be->ctx, by, mean, invstd, rm, rv, bx, g, bt, BN_B, BN_C, BN_HW, 1e-5f, 0.1f, training,
-                             relu);
+                             relu, DML_FP32);
     be->fn.batchnorm_backward(be->ctx, bdx, dg, dbt, bdy, bx, by, mean, invstd, g, BN_B, BN_C, BN_HW, training, relu,
-                              0);
+                              0, DML_FP32);
     keep(o, training ? "bn(train,relu) y" : "bn(eval) y", be, by, nb);
     keep(o, training ? "bn(train,relu) dx" : "bn(eval) dx", be, bdx, nb);
     keep(o, training ? "bn(train,relu) dgamma" : "bn(eval) dgamma", be, dg, BN_C);
@@ -129,8 +129,8 @@ static void run_all(struct dml_backend *be, struct outs *o) {
     float *gx = up(be, gx_h, gi), *gdy = up(be, gdy_h, go), *gy = be->fn.alloc(be->ctx, go * 4),
           *gdx = up(be, gx_h, gi);
     int32_t *idx = be->fn.alloc(be->ctx, go * 4);
-    be->fn.global_pool_forward(be->ctx, gy, idx, gx, GP_B, GP_C, GP_HW, kind);
-    be->fn.global_pool_backward(be->ctx, gdx, gdy, idx, GP_B, GP_C, GP_HW, kind);
+    be->fn.global_pool_forward(be->ctx, gy, idx, gx, GP_B, GP_C, GP_HW, kind, DML_FP32);
+    be->fn.global_pool_backward(be->ctx, gdx, gdy, idx, GP_B, GP_C, GP_HW, kind, DML_FP32);
     keep(o, kind == DML_POOL_MAX ? "gmaxpool y" : "gavgpool y", be, gy, go);
     keep(o, kind == DML_POOL_MAX ? "gmaxpool dx" : "gavgpool dx", be, gdx, gi);
     be->fn.release(be->ctx, gx), be->fn.release(be->ctx, gdy), be->fn.release(be->ctx, idx);
@@ -142,14 +142,14 @@ static void run_all(struct dml_backend *be, struct outs *o) {
   float *a_h = randn(na, 13, 1), *b_h = randn(na, 14, 1), *m_h = randn(na, 15, 1);
   float *a = up(be, a_h, na), *bb = up(be, b_h, na), *m = up(be, m_h, na), *ay = be->fn.alloc(be->ctx, na * 4);
   float *da = up(be, a_h, na), *dbb = up(be, b_h, na);
-  be->fn.add_forward(be->ctx, ay, a, bb, na, 1);
-  be->fn.add_backward(be->ctx, da, dbb, m, ay, na, 1, 2); /* da += , db = */
+  be->fn.add_forward(be->ctx, ay, a, bb, na, 1, DML_FP32);
+  be->fn.add_backward(be->ctx, da, dbb, m, ay, na, 1, 2, DML_FP32); /* da += , db = */
   keep(o, "add+relu y", be, ay, na);
   keep(o, "add+relu da (+=)", be, da, na);
   keep(o, "add+relu db (=)", be, dbb, na);
   float *cx = up(be, m_h, nc), *cy = up(be, a_h, na), *cdx = up(be, b_h, nc), *my = be->fn.alloc(be->ctx, na * 4);
-  be->fn.concat_forward(be->ctx, cy, cx, CAT_B, CAT_T, 4, CAT_C, CAT_HW);
-  be->fn.concat_backward(be->ctx, cdx, a, CAT_B, CAT_T, 4, CAT_C, CAT_HW);
+  be->fn.concat_forward(be->ctx, cy, cx, CAT_B, CAT_T, 4, CAT_C, CAT_HW, DML_FP32);
+  be->fn.concat_backward(be->ctx, cdx, a, CAT_B, CAT_T, 4, CAT_C, CAT_HW, DML_FP32);
   be->fn.mul_forward(be->ctx, my, a, m, na);
   be->fn.mul_backward(be->ctx, bb, a, m, na);
   keep(o, "concat y", be, cy, na);

@@ -96,7 +96,7 @@ static int run(struct dml_backend *be, const char *arch, int prec, const struct 
     return 1;
   }
   struct dml_tape tape;
-  dml_tape_init(&tape, be, dml_network_arena_bytes_prec(&net, B, prec));
+  dml_tape_init(&tape, be, dml_network_arena_bytes_for(&net, B, prec, 1));
   tape.prec = prec;
   dml_params_zero_grad(&ps);
   struct dml_tensor *x = dml_tape_input(&tape, input, B, 3 * S * S);
@@ -229,7 +229,7 @@ static float *step_with(const char *arch, int threads, int prec, size_t *n) {
   float *x = malloc(NB * 3 * S * S * sizeof *x);
   for (int i = 0; i < NB * 3 * S * S; i++) x[i] = (float)sin(i * 0.001) + (float)(i % 7) * 0.1f;
   struct dml_tape t;
-  dml_tape_init(&t, be, dml_network_arena_bytes_prec(&net, NB, prec));
+  dml_tape_init(&t, be, dml_network_arena_bytes_for(&net, NB, prec, 1));
   t.prec = prec;
   dml_params_zero_grad(&ps);
   struct dml_tensor *z = dml_network_forward(&net, &t, dml_tape_input(&t, x, NB, 3 * S * S));

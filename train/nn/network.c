@@ -126,24 +126,27 @@ void dml_network_free(struct dml_network *net) {
   net->state = NULL;
 }
 
-size_t dml_network_arena_bytes_prec(const struct dml_network *net, int B, int prec) {
-  /* a counting dry run of one recorded training step: every arena allocation of the forward (activations,
-   * saved statistics, indices, bf16 copies) and of the backward (gradients), nothing computed or changed */
+size_t dml_network_arena_bytes_for(const struct dml_network *net, int B, int prec, int training) {
+  /* a counting dry run of one step: every arena allocation of the forward (activations, saved statistics,
+   * indices, bf16 copies) and, when training, of the backward (gradients); nothing computed or changed */
   struct dml_network *n = (struct dml_network *)net; /* the forward reads the network, it does not change it */
   struct dml_tape t;
   dml_tape_init_counting(&t, net->ps->be, prec);
   t.seed = 1;
+  t.record = training;
   struct dml_tensor *x = dml_tape_input(&t, NULL, B, net->in_dim);
   struct dml_tensor *z = dml_network_forward(n, &t, x);
-  dml_tape_need_grad(&t, z);
-  dml_tape_backward(&t);
+  if (training) {
+    dml_tape_need_grad(&t, z);
+    dml_tape_backward(&t);
+  }
   size_t peak = t.arena.peak;
   dml_tape_free(&t);
   return peak + 4096; /* the arena base is 64-byte aligned already: a page of slack */
 }
 
 size_t dml_network_arena_bytes(const struct dml_network *net, int B) {
-  return dml_network_arena_bytes_prec(net, B, DML_FP32);
+  return dml_network_arena_bytes_for(net, B, DML_FP32, 1);
 }
 
 void dml_network_declare_bn(struct dml_network *net, const char *bn, int channels, int *gamma, int *beta, int *rmean,

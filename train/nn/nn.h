@@ -207,11 +207,12 @@ void dml_network_declare_bn(struct dml_network *net, const char *bn, int channel
                             int *rvar);
 /* Reset every buffer to torch's initial batch-norm statistics: running_mean 0, running_var 1. */
 void dml_network_reset_buffers(struct dml_network *net);
-/* Bytes of step arena one training step (forward + backward, recorded) of batch B needs at precision prec: counted
- * exactly by a dry run of the network's forward and backward that allocates from an empty arena and computes
- * nothing (the tape's count_only), plus the arena's alignment slack. Inference (dml-embed) needs at most this. */
+/* Bytes of step arena one step of batch B needs at precision prec (DML_FP32 / DML_BF16): a training step (forward
+ * recorded + backward) or, with training = 0, an inference forward (dml-embed). Counted exactly by a dry run of
+ * the network that allocates from an empty arena and computes nothing (the tape's count_only), plus a page of
+ * slack; no per-architecture constants. dml_network_arena_bytes(net, B) = _for(net, B, DML_FP32, 1). */
 size_t dml_network_arena_bytes(const struct dml_network *net, int B);
-size_t dml_network_arena_bytes_prec(const struct dml_network *net, int B, int prec);
+size_t dml_network_arena_bytes_for(const struct dml_network *net, int B, int prec, int training);
 
 /* Weights (train/nn/safetensors.c): load a .safetensors file of torchvision names into parameters and buffers.
  * Every backbone tensor must be present with its shape (F32); the head (last_linear.*) is loaded when present
