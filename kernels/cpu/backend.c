@@ -28,6 +28,7 @@ struct dml_backend *dml_backend_cpu_new(void) {
     .l2norm_backward = dml_cpu_l2norm_backward,
     .conv2d_forward = dml_cpu_conv2d_forward,
     .conv2d_backward = dml_cpu_conv2d_backward,
+    .conv2d_bn_forward = dml_cpu_conv2d_bn_forward,
     .batchnorm_forward = dml_cpu_batchnorm_forward,
     .batchnorm_backward = dml_cpu_batchnorm_backward,
     .pool2d_forward = dml_cpu_pool2d_forward,

@@ -21,6 +21,7 @@
  * naming the statement: a
  * failure here is a library or programming error, not a user input error (shapes are validated by the caller).
  */
+#include <math.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ struct slot {
 struct conv_entry {
   struct dml_conv_shape s;
   int has_bias;
+  int relu;                                   /* inference form, forward only: 1 with a ReLU post-op, 2 without */
   dnnl_memory_desc_t u_src, u_wei, u_bias, u_dst;
   dnnl_primitive_desc_t fwd_pd, bwd_data_pd, bwd_w_pd;
   dnnl_primitive_t fwd, bwd_data, bwd_w;
@@ -62,6 +64,7 @@ struct conv_entry {
 /* a weight tensor reordered into one primitive's layout, valid for the step it was made in */
 struct wcopy {
   const float *w;
+  int folded;           /* 1: w scaled per output channel by a frozen batch norm (conv2d_bn_forward) */
   dnnl_memory_desc_t md;
   void *buf;
   size_t bytes;
@@ -211,26 +214,34 @@ static const void *slot_in(struct dml_cpu_ctx *c, struct slot *s, const dnnl_mem
 }
 
 /* weights in the slot's layout: a copy made once per step (epoch) when steps are bracketed, else scratch k */
-static const void *wei_in(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_desc_t *user_md, const float *w, int k) {
-  if (s->same) return w;
-  if (!c->epoch) return slot_in(c, s, user_md, w, k);
+static const void *wei_in_tag(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_desc_t *user_md, const float *w,
+                              int k, const float *key, int folded) {
+  if (s->same && !folded) return w;
+  if (!c->epoch) return s->same ? (const void *)w : slot_in(c, s, user_md, w, k);
   struct wcopy *x = NULL;
   for (int i = 0; i < c->n_wc && !x; i++)
-    if (c->wc[i].w == w && dnnl_memory_desc_equal(&c->wc[i].md, &s->md)) x = &c->wc[i];
+    if (c->wc[i].w == key && c->wc[i].folded == folded && dnnl_memory_desc_equal(&c->wc[i].md, &s->md)) x = &c->wc[i];
   if (!x) {
     if (c->n_wc == c->cap_wc) {
       c->cap_wc = c->cap_wc ? 2 * c->cap_wc : 64;
       c->wc = xrealloc(c->wc, (size_t)c->cap_wc * sizeof *c->wc);
     }
     x = &c->wc[c->n_wc++];
-    *x = (struct wcopy){.w = w, .md = s->md, .bytes = s->bytes, .epoch = 0};
+    *x = (struct wcopy){.w = key, .folded = folded, .md = s->md, .bytes = s->bytes, .epoch = 0};
     if (posix_memalign(&x->buf, 64, s->bytes)) DML_ABORT("out of memory allocating %zu bytes of weights", s->bytes);
   }
   if (x->epoch != c->epoch) {
-    run_reorder(c, s->reo, user_md, w, &s->md, x->buf);
+    if (s->same)
+      memcpy(x->buf, w, s->bytes);
+    else
+      run_reorder(c, s->reo, user_md, w, &s->md, x->buf);
     x->epoch = c->epoch;
   }
   return x->buf;
+}
+
+static const void *wei_in(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_desc_t *user_md, const float *w, int k) {
+  return wei_in_tag(c, s, user_md, w, k, w, 0);
 }
 
 static void md4(dnnl_memory_desc_t *md, int a, int b, int h, int w, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
@@ -238,9 +249,10 @@ static void md4(dnnl_memory_desc_t *md, int a, int b, int h, int w, dnnl_data_ty
   DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, 4, d, dt, tag));
 }
 
-static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_shape *s, int has_bias) {
+static struct conv_entry *conv_get_relu(struct dml_cpu_ctx *c, const struct dml_conv_shape *s, int has_bias, int relu) {
   for (int i = 0; i < c->n_conv; i++)
-    if (!memcmp(&c->conv[i].s, s, sizeof *s) && c->conv[i].has_bias == has_bias) return &c->conv[i];
+    if (!memcmp(&c->conv[i].s, s, sizeof *s) && c->conv[i].has_bias == has_bias && c->conv[i].relu == relu)
+      return &c->conv[i];
   if (c->n_conv == c->cap_conv) {
     c->cap_conv = c->cap_conv ? 2 * c->cap_conv : 16;
     c->conv = xrealloc(c->conv, (size_t)c->cap_conv * sizeof *c->conv);
@@ -249,6 +261,7 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
   memset(e, 0, sizeof *e);
   e->s = *s;
   e->has_bias = has_bias;
+  e->relu = relu;
   const int bf = s->prec == DML_BF16;
   const dnnl_data_type_t adt = bf ? dnnl_bf16 : dnnl_f32;     /* activations and the compute copy of weights */
   md4(&e->u_src, s->B, s->C, s->H, s->W, adt, bf ? dnnl_nhwc : dnnl_nchw);
@@ -269,7 +282,17 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
   dnnl_convolution_desc_t d;
   DNNL_CHECK(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &a_src, &a_wei, bias,
                                                 &a_dst, strides, pad_l, pad_r));
-  DNNL_CHECK(dnnl_primitive_desc_create(&e->fwd_pd, &d, NULL, c->eng, NULL));
+  dnnl_primitive_attr_t fattr = NULL;
+  if (relu == 1) { /* ReLU as an eltwise post-op, applied in the kernel's registers */
+    dnnl_post_ops_t po;
+    DNNL_CHECK(dnnl_primitive_attr_create(&fattr));
+    DNNL_CHECK(dnnl_post_ops_create(&po));
+    DNNL_CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+    DNNL_CHECK(dnnl_primitive_attr_set_post_ops(fattr, po));
+    dnnl_post_ops_destroy(po);
+  }
+  DNNL_CHECK(dnnl_primitive_desc_create(&e->fwd_pd, &d, fattr, c->eng, NULL));
+  if (fattr) dnnl_primitive_attr_destroy(fattr);
   DNNL_CHECK(dnnl_primitive_create(&e->fwd, e->fwd_pd));
   if (!c->isa[bf][0]) { /* "brgconv:avx512_core_amx_bf16" → "avx512_core_amx_bf16" */
     const char *impl = NULL;
@@ -280,6 +303,7 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
   slot_init(c, &e->f_src, &e->u_src, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_src_md, 0), 1);
   slot_init(c, &e->f_wei, &e->u_wei, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0), 1);
   slot_init(c, &e->f_dst, &e->u_dst, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_dst_md, 0), 0);
+  if (relu) return e; /* inference form: no backward primitives */
 
   DNNL_CHECK(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &a_src, &a_wei, &a_dst, strides,
                                                       pad_l, pad_r));
@@ -314,6 +338,10 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
   slot_init(c, &e->w_ddst, &e->u_dst, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_diff_dst_md, 0), 1);
   slot_init(c, &e->w_dwei, &e->u_wei, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_diff_weights_md, 0), 0);
   return e;
+}
+
+static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_shape *s, int has_bias) {
+  return conv_get_relu(c, s, has_bias, 0);
 }
 
 static void exec(struct dml_cpu_ctx *c, dnnl_primitive_t p, int n, const int *arg, const dnnl_memory_desc_t *const *md,
@@ -393,4 +421,40 @@ void dml_cpu_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const vo
   if (!e->w_dwei.same) run_reorder(c, e->w_dwei.reo, &e->w_dwei.md, dwei, &e->u_wei, dw_plain);
   add_into(dw, dw_plain, nw);
   if (db) add_into(db, db_tmp, (size_t)s->OC);
+}
+
+void dml_cpu_conv2d_bn_forward(void *ctx, void *y, const void *x, const float *w, const float *gamma, const float *beta,
+                               const float *mean, const float *var, float eps, const struct dml_conv_shape *s,
+                               int relu) {
+  /* batch norm on running statistics folded into the convolution: w'[o] = w[o]·γ[o]/√(var[o]+eps),
+   * b'[o] = β[o] − mean[o]·γ[o]/√(var[o]+eps); the ReLU is the primitive's post-op */
+  struct dml_cpu_ctx *c = ctx;
+  struct conv_entry *e = conv_get_relu(c, s, 1, relu ? 1 : 2);
+  const size_t per = (size_t)s->C * s->KH * s->KW;
+  float *bias = dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof *bias);
+  for (int o = 0; o < s->OC; o++) {
+    double sc = gamma[o] / sqrt((double)var[o] + eps);
+    bias[o] = (float)(beta[o] - mean[o] * sc);
+  }
+  /* the folded weights: made once per step like every weight copy (epoch), keyed by the original pointer */
+  const void *wei;
+  int cached = 0;
+  for (int i = 0; c->epoch && i < c->n_wc && !cached; i++)
+    cached = c->wc[i].w == w && c->wc[i].folded && c->wc[i].epoch == c->epoch &&
+             dnnl_memory_desc_equal(&c->wc[i].md, &e->f_wei.md);
+  float *fw = NULL;
+  if (!cached) {
+    fw = dml_cpu_scratch(c, 7, (size_t)s->OC * per * sizeof *fw);
+    for (int o = 0; o < s->OC; o++) {
+      float sc = (float)(gamma[o] / sqrt((double)var[o] + eps));
+      for (size_t k = 0; k < per; k++) fw[(size_t)o * per + k] = w[(size_t)o * per + k] * sc;
+    }
+  }
+  wei = wei_in_tag(c, &e->f_wei, &e->u_wei, fw, 1, w, 1);
+  const void *src = slot_in(c, &e->f_src, &e->u_src, x, 0);
+  void *dst = e->f_dst.same ? y : dml_cpu_scratch(c, 2, e->f_dst.bytes);
+  exec(c, e->fwd, 4, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
+       (const dnnl_memory_desc_t *[]){&e->f_src.md, &e->f_wei.md, &e->u_bias, &e->f_dst.md},
+       (const void *[]){src, wei, bias, dst});
+  if (!e->f_dst.same) run_reorder(c, e->f_dst.reo, &e->f_dst.md, dst, &e->u_dst, y);
 }

@@ -259,6 +259,32 @@ static int test_add_concat(void) {
   return fails;
 }
 
+/* conv2d_bn_forward (batch norm folded into the convolution, ReLU post-op) against conv2d + batchnorm (running
+ * statistics) + ReLU, in fp32 (float32 rounding: rtol 1e-4) and bf16 (the fused form rounds once, the reference
+ * twice: rtol 2^-7) */
+static int test_conv_bn(int prec, int relu) {
+  enum { B = 2, C = 24, H = 10, OC = 20 };
+  struct dml_conv_shape s = {.B = B, .C = C, .H = H, .W = H, .OC = OC, .KH = 3, .KW = 3, .SH = 1, .SW = 1, .PH = 1,
+                             .PW = 1, .OH = H, .OW = H, .prec = prec};
+  size_t nx = (size_t)B * C * H * H, ny = (size_t)B * OC * H * H;
+  float *x = rnd(nx, -1, 1), *w = rnd((size_t)OC * C * 9, -0.3f, 0.3f), *g = rnd(OC, 0.5f, 1.5f), *bt = rnd(OC, -1, 1);
+  float *rm = rnd(OC, -0.5f, 0.5f), *rv = rnd(OC, 0.5f, 2), st[2 * OC];
+  void *xa = prec == DML_BF16 ? (void *)to_bf(x, B, C, H * H) : (void *)x;
+  void *z = malloc(ny * 4), *y1 = malloc(ny * 4), *y2 = malloc(ny * 4);
+  be->fn.conv2d_forward(be->ctx, z, xa, w, NULL, &s);
+  be->fn.batchnorm_forward(be->ctx, y1, st, st + OC, rm, rv, z, g, bt, B, OC, H * H, 1e-5f, 0.1f, 0, relu, prec);
+  be->fn.conv2d_bn_forward(be->ctx, y2, xa, w, g, bt, rm, rv, 1e-5f, &s, relu);
+  float *f1 = prec == DML_BF16 ? from_bf(y1, B, OC, H * H) : y1, *f2 = prec == DML_BF16 ? from_bf(y2, B, OC, H * H) : y2;
+  char what[120];
+  snprintf(what, sizeof what, "conv + frozen BN%s folded (%s)", relu ? " + ReLU" : "", dml_prec_name(prec));
+  double mx = maxabs(f1, ny);
+  int fails = expect_close_f32(what, f2, f1, ny, (prec == DML_BF16 ? 1.0 / 128 : 1e-5) * mx,
+                               prec == DML_BF16 ? 1.0 / 128 : 1e-4);
+  if (prec == DML_BF16) free(f1), free(f2), free(xa);
+  free(x), free(w), free(g), free(bt), free(rm), free(rv), free(z), free(y1), free(y2);
+  return fails;
+}
+
 /* bf16 conv forward + backward with 1 and 2 threads, each on a fresh backend: bitwise equal */
 static int test_threads(void) {
   struct dml_conv_shape s = {.B = 16, .C = 32, .H = 16, .W = 16, .OC = 64, .KH = 3, .KW = 3, .SH = 1, .SW = 1,
@@ -307,6 +333,7 @@ int main(void) {
   fails += test_gpool(DML_POOL_AVG) + test_gpool(DML_POOL_MAX);
   fails += test_add_concat();
   fails += test_threads();
+  for (int relu = 0; relu < 2; relu++) fails += test_conv_bn(DML_FP32, relu) + test_conv_bn(DML_BF16, relu);
   printf("bf16 convolutions ran on: %s\n", dml_backend_conv_isa(be, DML_BF16) ? dml_backend_conv_isa(be, DML_BF16) : "?");
   dml_backend_free(be);
   return test_report("engine_bf16_ops", fails);

@@ -149,6 +149,13 @@ static int run(struct dml_backend *be, const char *arch, int prec, const struct 
   x = dml_tape_input(&tape, input, B, 3 * S * S);
   z = dml_network_forward(&net, &tape, x);
   fails += expect_true("inference forward finite", isfinite(z->data[0]) && tape.e[tape.n - 1].backward == NULL);
+  if (net.frozen) { /* frozen BN: the inference forward (ResNets: BN folded into the conv) is the training forward */
+    snprintf(name, sizeof name, "%s %s inference embedding (folded batch norm)", arch, dml_prec_name(prec));
+    if (bf16)
+      fails += expect_true(name, rel_l2(z->data, emb, B * D, NULL, NULL) <= bf->emb);
+    else
+      fails += cmp(name, z->data, emb, B * D, tl.emb);
+  }
   tape.record = 1;
   dml_tape_free(&tape);
   for (int i = 3; i < nt; i++) {

@@ -121,6 +121,25 @@ struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct d
   return y;
 }
 
+struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, int stride, int pad,
+                                  struct dml_tensor *gamma, struct dml_tensor *beta, float *running_mean,
+                                  float *running_var, float eps, int relu) {
+  if (t->record || !t->be->fn.conv2d_bn_forward) /* training, or a backend without the fused form */
+    return dml_batchnorm(t, dml_conv2d(t, x, w, NULL, stride, pad), gamma, beta, running_mean, running_var, eps, 0, 0,
+                         relu);
+  DML_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[1] == w->shape[1] && (int)gamma->n == w->shape[0]);
+  x = act(t, x);
+  struct dml_conv_shape s = {.B = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
+                             .OC = w->shape[0], .KH = w->shape[2], .KW = w->shape[3], .SH = stride, .SW = stride,
+                             .PH = pad, .PW = pad, .prec = t->prec};
+  s.OH = (s.H + 2 * pad - s.KH) / stride + 1;
+  s.OW = (s.W + 2 * pad - s.KW) / stride + 1;
+  struct dml_tensor *y = dml_tape_tensor_prec(t, 4, (int[]){s.B, s.OC, s.OH, s.OW}, t->prec);
+  BE(t).conv2d_bn_forward(t->be->ctx, y->data, x->data, w->data, gamma->data, beta->data, running_mean, running_var,
+                          eps, &s, relu);
+  return y;
+}
+
 // ---------------------------------------------------------------------------------------------- batch norm
 
 static void bn_bw(struct dml_tape *t, struct dml_tape_entry *e) {

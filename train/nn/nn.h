@@ -139,6 +139,12 @@ struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct d
 struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
                                  struct dml_tensor *beta, float *running_mean, float *running_var, float eps,
                                  float momentum, int training, int relu);
+/* conv2d (no bias) → batch norm on running statistics → ReLU if relu: when not recording (inference, dml-embed,
+ * evaluation) one convolution with the batch norm folded into its weights and bias and the ReLU as its post-op
+ * (backend conv2d_bn_forward); when recording, or on a backend without it, the three ops above. */
+struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, int stride, int pad,
+                                  struct dml_tensor *gamma, struct dml_tensor *beta, float *running_mean,
+                                  float *running_var, float eps, int relu);
 /* nn.MaxPool2d / nn.AvgPool2d(k, stride, pad, ceil_mode) (kind DML_POOL_MAX / DML_POOL_AVG). */
 struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad,
                               int ceil_mode);

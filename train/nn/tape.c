@@ -71,7 +71,7 @@ void dml_tape_reset(struct dml_tape *t) {
   t->calls = 0;
   dml_arena_reset(&t->arena);
   /* parameters may have changed since the last step (optimizer, loading): weight copies are refreshed */
-  if (!t->count_only && t->be->fn.step_begin) t->be->fn.step_begin(t->be->ctx);
+  if (!t->count_only && t->be && t->be->fn.step_begin) t->be->fn.step_begin(t->be->ctx);
 }
 
 void dml_tape_free(struct dml_tape *t) {
