@@ -29,7 +29,10 @@ enum { P_CONV_F, P_CONV_B, P_BN_F, P_BN_B, P_POOL_F, P_POOL_B, P_RELU_F, P_RELU_
 static const char *pnames[P_N] = {"conv fwd", "conv bwd", "bn fwd", "bn bwd", "pool fwd", "pool bwd", "relu fwd",
                                   "relu bwd", "add fwd", "add bwd", "gpool fwd", "gpool bwd", "convert", "head fwd",
                                   "head bwd", "zero", "optimizer"};
-static double prof[P_N];
+static double prof[P_N], conv_flop[2]; /* multiply-adds ×2 of the timed convolutions: forward, backward */
+static double conv_flops(const struct dml_conv_shape *s) {
+  return 2.0 * s->B * s->OC * s->OH * s->OW * (double)s->C * s->KH * s->KW;
+}
 static struct dml_backend_fn orig;
 #define TIMED(k, call)      \
   do {                      \
@@ -38,10 +41,12 @@ static struct dml_backend_fn orig;
     prof[k] += now() - t0_; \
   } while (0)
 static void w_conv_f(void *c, void *y, const void *x, const float *w, const float *b, const struct dml_conv_shape *s) {
+  conv_flop[0] += conv_flops(s);
   TIMED(P_CONV_F, orig.conv2d_forward(c, y, x, w, b, s));
 }
 static void w_conv_b(void *c, void *dx, float *dw, float *db, const void *dy, const void *x, const float *w,
                      const struct dml_conv_shape *s, int ow) {
+  conv_flop[1] += conv_flops(s) * (dx ? 2 : 1);
   TIMED(P_CONV_B, orig.conv2d_backward(c, dx, dw, db, dy, x, w, s, ow));
 }
 static void w_bn_f(void *c, void *y, float *m, float *is, float *rm, float *rv, const void *x, const float *g,
@@ -157,6 +162,7 @@ int main(int argc, char **argv) {
     if (s == o.warmup) {
       t0 = now();
       memset(prof, 0, sizeof prof);
+      memset(conv_flop, 0, sizeof conv_flop);
     }
     dml_tape_reset(&t);
     dml_params_zero_grad(&ps);
@@ -168,7 +174,7 @@ int main(int argc, char **argv) {
     dml_tape_backward(&t);
     double t1 = now();
     if (!strcmp(o.optim, "adam")) { /* the reference: Adam, lr 1e-5, weight decay 4e-4 */
-      dml_adam_step(&adam, &ps, am, av, 4e-4, lr, steps);
+      dml_adam_step(&adam, &ps, am, av, 4e-4, lr, NULL, steps);
     } else { /* SGD with momentum-free update, as the PyTorch side (torch.optim.SGD(lr=1e-3)) */
       float *restrict v = ps.values;
       const float *restrict g = ps.grads;
@@ -204,6 +210,10 @@ int main(int argc, char **argv) {
       sum += prof[k];
     }
     fprintf(stderr, "  %-9s %8.1f ms/step\n", "other", dt * 1e3 - sum * 1e3 / o.steps);
+    for (int k = 0; k < 2; k++)
+      if (prof[k] > 0)
+        fprintf(stderr, "  conv %s: %.0f GFLOP/step at %.2f TFLOP/s\n", k ? "bwd" : "fwd", conv_flop[k] / o.steps / 1e9,
+                conv_flop[k] / prof[k] / 1e12);
   }
   free(am), free(av), free(lr), free(steps);
   dml_tape_free(&t);
