@@ -290,12 +290,26 @@ struct rel_ctx {
   const char *ymetric, *ysplit, *xsplit, *rule;
 };
 
+/* one dataset with more than two x metrics: a grid two panels wide (a 1 × 4 row is unreadable on a page); else one
+ * row per dataset, one column per x metric */
+static void rel_layout(size_t nd, size_t nx, size_t *rows, size_t *cols) {
+  if (nd == 1 && nx > 2) {
+    *cols = 2;
+    *rows = (nx + 1) / 2;
+  } else {
+    *rows = nd;
+    *cols = nx;
+  }
+}
+
 static void emit_relation(FILE *f, struct fig *g, const void *vctx) {
   const struct rel_ctx *c = vctx;
   char *ey = gq(g, c->ymetric), *eys = gq(g, c->ysplit), *exs = gq(g, c->xsplit), *ed = dml_escape_gnuplot(g->stem);
   char *er = gq(g, rule_text(c->rule));
+  size_t rows, cols;
+  rel_layout(c->nd, c->nx, &rows, &cols);
   fprintf(f, "reset\nset multiplot layout %zu,%zu title 'y: %s (%s, %s); x: %s split at that epoch; mean %s std "
-             "over seeds' font ',9'\n", c->nd, c->nx, ey, eys, er, exs, pm(g));
+             "over seeds' font ',9'\n", rows, cols, ey, eys, er, exs, pm(g));
   for (size_t i = 0; i < c->nd * c->nx; i++) {
     const struct rel_panel *p = &c->p[i];
     char *eds = gq(g, p->dataset), *ex = gq(g, p->xmetric);
@@ -402,7 +416,9 @@ dml_status dml_plot_relation(const struct dml_runset *rs, const struct dml_relat
         fprintf(g.dat, "\n\n");
       }
     struct rel_ctx c = {pn, nd, o->n_x, o->y_metric, o->y_split, o->x_split, ay.rule};
-    st = points ? fig_render(&g, o->n_x > 1 ? 4.5 * o->n_x : 6.5, 3.8 * nd + 0.4, emit_relation, &c)
+    size_t rows, cols;
+    rel_layout(nd, o->n_x, &rows, &cols);
+    st = points ? fig_render(&g, cols > 1 ? 4.5 * cols : 6.5, 3.8 * rows + 0.4, emit_relation, &c)
                 : dml_error(DML_ERR_ARG, "relation: no group has both '%s' (%s) and the x metrics (%s)", o->y_metric,
                             o->y_split, o->x_split);
   }
