@@ -18,6 +18,8 @@
  * This is the only file that touches HDF5 for run records. No globals; not thread-safe per handle. */
 #include "common/runrecord.h"
 
+#include "common/h5.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -953,32 +955,21 @@ dml_status dml_runrecord_close(dml_runrecord_t *rr) {
 
 // ---------------------------------------------------------------------------------------------- reader
 
-/* Read the 1-D numeric dataset g/name as doubles. */
-static herr_t read_f64(hid_t g, const char *name, double **out, size_t *n) {
+/* Read the 1-D numeric dataset g/name of `path` as doubles through the checked HDF5 layer (common/h5.h).
+ * Returns 1 when read, 0 when g/name is not a 1-D numeric dataset (skipped by readers), -1 with a dml_error when
+ * its stated size is refused or the read fails. */
+static int read_f64(hid_t g, const char *path, const char *name, double **out, size_t *n) {
   *out = NULL;
   *n = 0;
-  hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-  if (d < 0) return -1;
-  hid_t sp = H5Dget_space(d), t = H5Dget_type(d);
-  hsize_t len[2] = {0, 0};
-  H5T_class_t c = H5Tget_class(t);
-  int ok = H5Sget_simple_extent_ndims(sp) == 1 && (c == H5T_FLOAT || c == H5T_INTEGER);
-  if (ok) H5Sget_simple_extent_dims(sp, len, NULL);
-  H5Sclose(sp);
-  H5Tclose(t);
-  herr_t r = -1;
-  if (ok) {
-    *out = xmalloc((len[0] + 1) * sizeof **out);
-    *n = len[0];
-    r = len[0] ? H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) : 0;
-    if (r < 0) {
-      free(*out);
-      *out = NULL;
-      *n = 0;
-    }
+  struct dml_h5_shape sh;
+  if (dml_h5_shape(g, path, name, &sh)) {
+    dml_error_clear();
+    return 0;
   }
-  H5Dclose(d);
-  return r;
+  if (sh.rank != 1 || (sh.cls != DML_H5_CLASS_FLOAT && sh.cls != DML_H5_CLASS_INT)) return 0;
+  if (dml_h5_read_alloc(g, path, name, DML_H5_F64, 1, NULL, &sh, (void **)out)) return -1;
+  *n = sh.dims[0];
+  return 1;
 }
 
 static int cmp_series(const void *a, const void *b) {
@@ -988,18 +979,26 @@ static int cmp_series(const void *a, const void *b) {
 }
 
 /* metrics/<split>/<key> of one split group into out->series. */
-static void read_split(hid_t mg, const char *sname, struct dml_run *out, size_t *cap) {
+static dml_status read_split(hid_t mg, const char *path, const char *sname, struct dml_run *out, size_t *cap) {
   hid_t sg = H5Gopen2(mg, sname, H5P_DEFAULT);
-  if (sg < 0) return;
+  if (sg < 0) return DML_OK;
   double *ep = NULL;
   size_t ne = 0;
   struct name_list keys = {0};
-  if (read_f64(sg, "epoch", &ep, &ne) >= 0 && list_names(sg, &keys) >= 0) {
+  dml_status st = DML_OK;
+  int re = read_f64(sg, path, "epoch", &ep, &ne);
+  if (re < 0) st = DML_ERR_FORMAT;
+  if (re > 0 && list_names(sg, &keys) >= 0) {
     for (size_t k = 0; k < keys.n; k++) {
       if (!strcmp(keys.v[k], "epoch")) continue;
       double *v = NULL;
       size_t nv = 0;
-      if (read_f64(sg, keys.v[k], &v, &nv) < 0) continue;
+      int rk = read_f64(sg, path, keys.v[k], &v, &nv);
+      if (rk < 0) {
+        st = DML_ERR_FORMAT;
+        break;
+      }
+      if (rk == 0) continue;
       if (out->n_series == *cap) out->series = xrealloc(out->series, (*cap = *cap ? 2 * *cap : 16) * sizeof *out->series);
       struct dml_series *se = &out->series[out->n_series++];
       se->split = unescape_name(sname);
@@ -1016,6 +1015,7 @@ static void read_split(hid_t mg, const char *sname, struct dml_run *out, size_t 
   free_names(&keys);
   free(ep);
   H5Gclose(sg);
+  return st;
 }
 
 dml_status dml_runrecord_read(const char *path, struct dml_run *out) {
@@ -1044,20 +1044,19 @@ dml_status dml_runrecord_read(const char *path, struct dml_run *out) {
     hid_t mg = H5Gopen2(f, "metrics", H5P_DEFAULT);
     struct name_list splits = {0};
     if (mg >= 0 && list_names(mg, &splits) >= 0)
-      for (size_t s = 0; s < splits.n; s++) read_split(mg, splits.v[s], out, &cap);
+      for (size_t s = 0; !st && s < splits.n; s++) st = read_split(mg, path, splits.v[s], out, &cap);
     free_names(&splits);
     if (mg >= 0) H5Gclose(mg);
   }
   if (out->n_series) qsort(out->series, out->n_series, sizeof *out->series, cmp_series);
-  if (H5Lexists(f, "train", H5P_DEFAULT) > 0) {
+  if (!st && H5Lexists(f, "train", H5P_DEFAULT) > 0) {
     hid_t tg = H5Gopen2(f, "train", H5P_DEFAULT);
     if (tg >= 0) {
       size_t n[5] = {0};
-      read_f64(tg, "epoch", &out->train_epoch, &n[0]);
-      read_f64(tg, "loss", &out->train_loss, &n[1]);
-      read_f64(tg, "lr", &out->train_lr, &n[2]);
-      read_f64(tg, "seconds", &out->train_seconds, &n[3]);
-      read_f64(tg, "images_per_second", &out->train_ips, &n[4]);
+      static const char *cols[5] = {"epoch", "loss", "lr", "seconds", "images_per_second"};
+      double **dst[5] = {&out->train_epoch, &out->train_loss, &out->train_lr, &out->train_seconds, &out->train_ips};
+      for (int i = 0; i < 5; i++)
+        if (H5Lexists(tg, cols[i], H5P_DEFAULT) > 0 && read_f64(tg, path, cols[i], dst[i], &n[i]) < 0) st = DML_ERR_FORMAT;
       size_t nt = n[0];
       for (int i = 1; i < 5; i++) if (n[i] < nt) nt = n[i]; /* equal in every record this module wrote */
       out->n_train = nt;
@@ -1069,6 +1068,10 @@ dml_status dml_runrecord_read(const char *path, struct dml_run *out) {
     }
   }
   H5Fclose(f);
+  if (st) {
+    dml_run_free(out);
+    return st;
+  }
   return DML_OK;
 }
 
@@ -1125,34 +1128,20 @@ dml_status dml_runrecord_read_embeddings(const char *path, const char *split, in
   if (g < 0) {
     st = dml_error(DML_ERR_FORMAT, "%s has no %s embeddings for split '%s'", path, which, split);
   } else {
-    hid_t ds = H5Dopen2(g, "embeddings", H5P_DEFAULT), ls = H5Dopen2(g, "labels", H5P_DEFAULT);
-    hsize_t dims[2] = {0, 0}, ldim[2] = {0, 0};
-    if (ds < 0 || ls < 0) {
+    struct dml_h5_shape se, sl;
+    st = dml_h5_shape(g, path, "embeddings", &se);
+    if (!st) st = dml_h5_shape(g, path, "labels", &sl);
+    if (st) {
       st = dml_error(DML_ERR_FORMAT, "%s: %s lacks embeddings or labels", path, gp);
+    } else if (se.rank != 2 || sl.rank != 1 || sl.dims[0] != se.dims[0]) {
+      st = dml_error(DML_ERR_FORMAT, "%s: %s has mismatched shapes", path, gp);
     } else {
-      hid_t sp = H5Dget_space(ds), lsp = H5Dget_space(ls);
-      int ok = H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_ndims(lsp) == 1;
-      if (ok) {
-        H5Sget_simple_extent_dims(sp, dims, NULL);
-        H5Sget_simple_extent_dims(lsp, ldim, NULL);
-      }
-      H5Sclose(sp);
-      H5Sclose(lsp);
-      if (!ok || ldim[0] != dims[0]) {
-        st = dml_error(DML_ERR_FORMAT, "%s: %s has mismatched shapes", path, gp);
-      } else {
-        *emb = xmalloc(dims[0] * dims[1] * sizeof **emb + 1);
-        *labels = xmalloc(dims[0] * sizeof **labels + 1);
-        if ((dims[0] && dims[1] && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *emb) < 0) ||
-            (dims[0] && H5Dread(ls, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, *labels) < 0))
-          st = dml_error(DML_ERR_FORMAT, "%s: cannot read %s", path, gp);
-        *n = dims[0];
-        *d = dims[1];
-        if (!st && paths) *paths = read_strings(g, "paths", dims[0]); /* NULL when absent */
-      }
+      st = dml_h5_read_alloc(g, path, "embeddings", DML_H5_F32, 2, NULL, &se, (void **)emb);
+      if (!st) st = dml_h5_read_alloc(g, path, "labels", DML_H5_I32, 1, NULL, &sl, (void **)labels);
+      *n = se.dims[0];
+      *d = se.dims[1];
+      if (!st && paths) *paths = read_strings(g, "paths", *n); /* NULL when absent */
     }
-    if (ds >= 0) H5Dclose(ds);
-    if (ls >= 0) H5Dclose(ls);
     H5Gclose(g);
   }
   free(gp);

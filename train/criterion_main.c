@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/h5.h"
 #include "train/train.h"
 
 struct batch {
@@ -27,57 +28,34 @@ struct batch {
   int32_t *tuples; /* (M, 3) or NULL */
 };
 
-static dml_status read_dataset(hid_t f, const char *name, hid_t memtype, int want_rank, hsize_t *dims, void **out) {
-  if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return dml_error(DML_ERR_FORMAT, "no dataset '%s'", name);
-  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-  if (ds < 0) return dml_error(DML_ERR_FORMAT, "cannot open dataset '%s'", name);
-  hid_t sp = H5Dget_space(ds);
-  int rank = H5Sget_simple_extent_ndims(sp);
-  dml_status st = DML_OK;
-  if (rank != want_rank) {
-    st = dml_error(DML_ERR_FORMAT, "dataset '%s' has rank %d, expected %d", name, rank, want_rank);
-  } else {
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    size_t n = 1;
-    for (int k = 0; k < rank; k++) n *= dims[k];
-    *out = xmalloc((n ? n : 1) * H5Tget_size(memtype));
-    if (H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
-      free(*out);
-      *out = NULL;
-      st = dml_error(DML_ERR_FORMAT, "cannot read dataset '%s' as %s", name,
-                     memtype == H5T_NATIVE_FLOAT ? "float32" : "int32");
-    }
-  }
-  H5Sclose(sp);
-  H5Dclose(ds);
+/* One dataset through the checked HDF5 layer (common/h5.h): shape caps and what the file stores, before allocating. */
+static dml_status read_dataset(hid_t f, const char *path, const char *name, enum dml_h5_mem mem, int want_rank,
+                               hsize_t *dims, void **out) {
+  struct dml_h5_shape sh;
+  dml_status st = dml_h5_read_alloc(f, path, name, mem, want_rank, NULL, &sh, out);
+  for (int k = 0; !st && k < want_rank; k++) dims[k] = sh.dims[k];
   return st;
 }
 
 static dml_status read_batch(const char *path, struct batch *b, hid_t *file) {
   memset(b, 0, sizeof *b);
-  H5E_auto2_t fn;
-  void *data;
-  H5Eget_auto2(H5E_DEFAULT, &fn, &data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  FILE *probe = fopen(path, "rb");
-  if (!probe) return dml_error(DML_ERR_IO, "cannot open --batch %s", path);
-  fclose(probe);
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return dml_error(DML_ERR_FORMAT, "--batch %s is not an HDF5 file", path);
+  hid_t f;
+  dml_status sto = dml_h5_open_read(path, &f);
+  if (sto) return dml_error_prefix(sto, "--batch");
   hsize_t d[2];
-  dml_status st = read_dataset(f, "embeddings", H5T_NATIVE_FLOAT, 2, d, (void **)&b->emb);
+  dml_status st = read_dataset(f, path, "embeddings", DML_H5_F32, 2, d, (void **)&b->emb);
   if (!st) {
     b->B = (int)d[0];
     b->D = (int)d[1];
-    st = read_dataset(f, "labels", H5T_NATIVE_INT32, 1, d, (void **)&b->labels);
+    st = read_dataset(f, path, "labels", DML_H5_I32, 1, d, (void **)&b->labels);
     if (!st && (int)d[0] != b->B)
       st = dml_error(DML_ERR_FORMAT, "'labels' has %d entries, 'embeddings' %d rows", (int)d[0], b->B);
   }
   if (!st && H5Lexists(f, "tuples", H5P_DEFAULT) > 0) {
-    st = read_dataset(f, "tuples", H5T_NATIVE_INT32, 2, d, (void **)&b->tuples);
+    st = read_dataset(f, path, "tuples", DML_H5_I32, 2, d, (void **)&b->tuples);
     if (!st && d[1] != 3) st = dml_error(DML_ERR_FORMAT, "'tuples' must be (M, 3), has %d columns", (int)d[1]);
     if (!st) b->M = (int)d[0];
-    for (int i = 0; !st && i < 3 * b->M; i++)
+    for (size_t i = 0; !st && i < 3 * (size_t)b->M; i++)
       if (b->tuples[i] < -1 || b->tuples[i] >= b->B)
         st = dml_error(DML_ERR_FORMAT, "'tuples' entry %d is outside the batch (B = %d)", b->tuples[i], b->B);
   }
@@ -106,8 +84,7 @@ static dml_status load_params(hid_t f, struct dml_criterion *c, const char *path
     for (int k = 0; same && k < rank; k++) same = (int)dims[k] == p->shape[k];
     dml_status st = DML_OK;
     if (!same) st = dml_error(DML_ERR_FORMAT, "%s: dataset '%s' does not have the parameter's shape (see --list-params)", path, name);
-    else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, p->t.data) < 0)
-      st = dml_error(DML_ERR_FORMAT, "%s: cannot read '%s' as float32", path, name);
+    else st = dml_h5_read_into(f, path, name, DML_H5_F32, p->t.data, p->n);
     H5Sclose(sp);
     H5Dclose(ds);
     if (st) return st;
