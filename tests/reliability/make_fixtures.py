@@ -66,3 +66,36 @@ with h5py.File(path("batch_tuples_huge.h5"), "w") as f:
     f.create_dataset("tuples", shape=(2**40, 3), dtype="i4", chunks=(1024, 3))
 for n in sorted(os.listdir(OUT)):
     print(n, os.path.getsize(path(n)))
+
+
+# ---- safetensors: headers that lie (the one reader, common/safetensors.c, must refuse each with one line)
+import json
+import struct
+
+
+def st(name, header, data=b"", hl=None):
+    js = header if isinstance(header, bytes) else json.dumps(header).encode()
+    with open(path(name), "wb") as f:
+        f.write(struct.pack("<Q", len(js) if hl is None else hl))
+        f.write(js)
+        f.write(data)
+
+
+w = {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}
+st("st_ok.safetensors", {"w": w, "__metadata__": {"arch": "x"}}, struct.pack("<4f", 1, 2, 3, 4))
+st("st_hl_huge.safetensors", {"w": w}, b"\0" * 16, hl=2**63)
+st("st_hl_beyond.safetensors", {"w": w}, b"", hl=4096)
+st("st_hl_zero.safetensors", b"", b"", hl=0)
+st("st_offsets_out.safetensors", {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 2**62]}}, b"\0" * 16)
+st("st_offsets_reversed.safetensors", {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [16, 0]}}, b"\0" * 16)
+st("st_shape_overflow.safetensors", {"w": {"dtype": "F32", "shape": [2**32, 2**32, 16], "data_offsets": [0, 0]}})
+st("st_shape_negative.safetensors", {"w": {"dtype": "F32", "shape": [-1, 4], "data_offsets": [0, 16]}}, b"\0" * 16)
+st("st_shape_span.safetensors", {"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 16]}}, b"\0" * 16)
+st("st_dtype_unknown.safetensors", {"w": {"dtype": "Q4", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 16)
+st("st_duplicate.safetensors", b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', b"\0" * 4)
+st("st_not_object.safetensors", b"[1, 2, 3]")
+st("st_bad_json.safetensors", b'{"w": {"dtype": "F32", "shape": [1], "data_off', b"\0" * 4)
+st("st_meta_not_string.safetensors", {"__metadata__": {"epoch": 3}})
+for n in sorted(os.listdir(OUT)):
+    if n.endswith(".safetensors"):
+        print(n, os.path.getsize(path(n)))

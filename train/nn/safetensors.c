@@ -4,13 +4,14 @@
  * head last_linear.* is taken when present with the right shape and kept (freshly initialised) otherwise;
  * any other file tensor is an error naming it, except the ImageNet classifier fc.*, GoogLeNet's aux1/aux2.* and
  * BN's num_batches_tracked.
- * Files are read with bounds checks on the header (never trusts offsets): a bad file is DML_ERR_FORMAT. */
-#include <errno.h>
-#include <jansson.h>
+ * Files are read through the one safetensors module (common/safetensors.h), which validates the whole header
+ * (offsets, shapes, dtypes) before any data is read: a bad file is DML_ERR_FORMAT naming it and the tensor. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/nn/nn.h"
 
@@ -29,36 +30,14 @@ static struct dml_param *lookup(const struct dml_network *net, const char *name)
 static struct dml_backend *backend_of(const struct dml_network *net) { return net->ps->be; }
 
 dml_status dml_network_load(struct dml_network *net, const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return dml_error(DML_ERR_IO, "cannot open weights %s: %s", path, strerror(errno));
-  dml_status st = DML_OK;
-  unsigned char le[8];
-  uint64_t hl = 0;
-  if (fread(le, 1, 8, f) != 8) st = dml_error(DML_ERR_FORMAT, "%s: not a safetensors file (too short)", path);
-  for (int k = 0; k < 8; k++) hl |= (uint64_t)le[k] << (8 * k);
-  if (!st && (hl < 2 || hl > (100u << 20)))
-    st = dml_error(DML_ERR_FORMAT, "%s: not a safetensors file (header size %llu)", path, (unsigned long long)hl);
-  fseek(f, 0, SEEK_END);
-  long fsize = ftell(f);
-  char *js = NULL;
-  json_t *h = NULL;
-  if (!st) {
-    js = xmalloc(hl + 1);
-    if (fseek(f, 8, SEEK_SET) || fread(js, 1, hl, f) != hl) st = dml_error(DML_ERR_FORMAT, "%s: truncated header", path);
-    js[hl] = 0;
-  }
-  json_error_t je;
-  if (!st && !(h = json_loadb(js, hl, 0, &je)))
-    st = dml_error(DML_ERR_FORMAT, "%s: bad safetensors header: %s", path, je.text);
-  if (!st && !json_is_object(h)) st = dml_error(DML_ERR_FORMAT, "%s: safetensors header is not an object", path);
-  long data0 = 8 + (long)hl;
+  struct dml_safetensors sf;
+  dml_status st = dml_safetensors_open(path, &sf);
+  if (st) return dml_error_prefix(st, "weights");
   /* every file tensor: known, ignorable, or an error */
-  const char *key;
-  json_t *v;
-  int nloaded = 0;
   float *host = NULL;
-  if (!st) json_object_foreach(h, key, v) {
-    if (!strcmp(key, "__metadata__")) continue;
+  for (size_t i = 0; !st && i < sf.n; i++) {
+    const struct dml_st_tensor *e = &sf.t[i];
+    const char *key = e->name;
     struct dml_param *p = lookup(net, key);
     if (!p) {
       if (!strncmp(key, "fc.", 3) || ends_with(key, "num_batches_tracked") || !strncmp(key, "aux1.", 5) ||
@@ -67,38 +46,25 @@ dml_status dml_network_load(struct dml_network *net, const char *path) {
       st = dml_error(DML_ERR_FORMAT, "%s: tensor '%s' is not a tensor of --arch %s", path, key, net->arch);
       break;
     }
-    const char *dtype = json_string_value(json_object_get(v, "dtype"));
-    json_t *shape = json_object_get(v, "shape"), *offs = json_object_get(v, "data_offsets");
-    int same = json_array_size(shape) == (size_t)p->ndim;
-    for (int k = 0; same && k < p->ndim; k++) same = json_integer_value(json_array_get(shape, k)) == p->shape[k];
+    int same = e->ndim == p->ndim;
+    for (int k = 0; same && k < p->ndim; k++) same = e->shape[k] == (uint64_t)p->shape[k];
     int head = !strncmp(key, "last_linear.", 12);
     if (!same && head) continue; /* a head of another size: keep ours */
-    if (!dtype || strcmp(dtype, "F32")) {
-      st = dml_error(DML_ERR_FORMAT, "%s: tensor '%s' has dtype %s, expected F32", path, key, dtype ? dtype : "?");
+    if (strcmp(e->dtype, "F32")) {
+      st = dml_error(DML_ERR_FORMAT, "%s: tensor '%s' has dtype %s, expected F32", path, key, e->dtype);
       break;
     }
     if (!same) {
-      char want[64] = "", got[64] = "";
+      char want[200] = "", got[200];
       for (int k = 0; k < p->ndim; k++)
-        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", k ? "," : "", p->shape[k]);
-      for (size_t k = 0; k < json_array_size(shape); k++)
-        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", k ? "," : "",
-                 (long long)json_integer_value(json_array_get(shape, k)));
-      st = dml_error(DML_ERR_FORMAT, "%s: tensor '%s' has shape (%s), expected (%s)", path, key, got, want);
-      break;
-    }
-    json_int_t b = json_integer_value(json_array_get(offs, 0)), e = json_integer_value(json_array_get(offs, 1));
-    if (b < 0 || e - b != (json_int_t)(p->n * 4) || data0 + e > fsize) {
-      st = dml_error(DML_ERR_FORMAT, "%s: data of tensor '%s' is out of bounds or of the wrong size", path, key);
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", k ? ", " : "", p->shape[k]);
+      dml_dims_str(got, sizeof got, e->ndim, e->shape);
+      st = dml_error(DML_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected (%s)", path, key, got, want);
       break;
     }
     host = xrealloc(host, p->n * sizeof *host);
-    if (fseek(f, data0 + (long)b, SEEK_SET) || fread(host, 4, p->n, f) != p->n) {
-      st = dml_error(DML_ERR_FORMAT, "%s: data of tensor '%s' is truncated", path, key);
-      break;
-    }
-    backend_of(net)->fn.to_device(backend_of(net)->ctx, p->t.data, host, p->n * sizeof *host);
-    nloaded++;
+    st = dml_safetensors_read_f32(&sf, e, host, p->n);
+    if (!st) backend_of(net)->fn.to_device(backend_of(net)->ctx, p->t.data, host, p->n * sizeof *host);
   }
   /* every backbone tensor must have come */
   struct dml_params *tabs[2] = {net->ps, net->buffers};
@@ -106,12 +72,10 @@ dml_status dml_network_load(struct dml_network *net, const char *path) {
     for (int i = 0; tabs[tb] && i < tabs[tb]->n && !st; i++) {
       const char *name = tabs[tb]->p[i].name;
       if (!strncmp(name, "last_linear.", 12)) continue;
-      if (!json_object_get(h, name)) st = dml_error(DML_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
+      if (!dml_safetensors_find(&sf, name)) st = dml_error(DML_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
     }
   free(host);
-  json_decref(h);
-  free(js);
-  fclose(f);
+  dml_safetensors_close(&sf);
   return st;
 }
 
