@@ -1,11 +1,13 @@
 /* aggregate — per-run selection rules and seed statistics; JSON and CSV output. See analysis.h. */
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/analysis.h"
+#include "common/output.h"
 
 size_t dml_stats(const double *v, size_t n, int population, double *mean, double *std, double *min, double *max) {
   size_t k = 0;
@@ -296,11 +298,18 @@ dml_status dml_aggregate_write_json(const struct dml_aggregate *a, const char *p
     json_array_append_new(groups, jg);
   }
   json_object_set_new(root, "groups", groups);
-  int rc = path && strcmp(path, "-") ? json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER)
-                                     : json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-  if (!path || !strcmp(path, "-")) fputc('\n', stdout);
+  int to_stdout = !path || !strcmp(path, "-");
+  dml_status st = DML_OK; /* written in place, not renamed: /dev/null or a FIFO are fine, /dev/full fails below */
+  FILE *f = to_stdout ? stdout : fopen(path, "w");
+  if (!st && !f) st = dml_error(DML_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+  if (f) {
+    int rc = json_dumpf(root, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    fputc('\n', f);
+    st = dml_output_close(f, to_stdout ? "stdout" : path); /* a full disk or /dev/full is an error */
+    if (!st && rc) st = dml_error(DML_ERR_IO, "cannot write %s", to_stdout ? "stdout" : path);
+  }
   json_decref(root);
-  return rc ? dml_error(DML_ERR_IO, "cannot write %s", path) : DML_OK;
+  return st;
 }
 
 static void csv_field(FILE *f, const char *s) {
@@ -310,8 +319,9 @@ static void csv_field(FILE *f, const char *s) {
 }
 
 dml_status dml_aggregate_write_csv(const struct dml_aggregate *a, const char *path) {
-  FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
-  if (!f) return dml_error(DML_ERR_IO, "cannot write %s", path);
+  int to_stdout = !strcmp(path, "-");
+  FILE *f = to_stdout ? stdout : fopen(path, "w");
+  if (!f) return dml_error(DML_ERR_IO, "cannot write %s: %s", path, strerror(errno));
   fprintf(f, "dataset,group,metric,n,mean,std,min,max,rule,split\n");
   for (size_t i = 0; i < a->n_groups; i++)
     for (size_t q = 0; q < a->groups[i].n_metrics; q++) {
@@ -330,8 +340,7 @@ dml_status dml_aggregate_write_csv(const struct dml_aggregate *a, const char *pa
       csv_field(f, a->split);
       fputc('\n', f);
     }
-  if (f != stdout) fclose(f);
-  return DML_OK;
+  return dml_output_close(f, to_stdout ? "stdout" : path); /* every write and the close checked */
 }
 
 static double jnum(json_t *v) { return json_is_number(v) ? json_number_value(v) : NAN; }

@@ -35,9 +35,27 @@ static void add_file(struct dml_runset *rs, const char *path, FILE *report) {
   rs->runs[rs->n++] = r;
 }
 
-static dml_status scan(struct pathlist *files, const char *path, int depth) {
+/* Every folder and file already taken, by (device, inode): a symlink loop (a/b -> a) or two links to one record
+ * must not make one record count many times (issue 15: a loop counted one record 16 times). */
+struct seen { dev_t *dev; ino_t *ino; size_t n, cap; };
+
+static int seen_add(struct seen *s, const struct stat *sb) {
+  for (size_t i = 0; i < s->n; i++)
+    if (s->dev[i] == sb->st_dev && s->ino[i] == sb->st_ino) return 0;
+  if (s->n == s->cap) {
+    s->cap = s->cap ? 2 * s->cap : 64;
+    s->dev = xrealloc(s->dev, s->cap * sizeof *s->dev);
+    s->ino = xrealloc(s->ino, s->cap * sizeof *s->ino);
+  }
+  s->dev[s->n] = sb->st_dev;
+  s->ino[s->n++] = sb->st_ino;
+  return 1;
+}
+
+static dml_status scan(struct pathlist *files, struct seen *seen, const char *path, int depth) {
   struct stat sb;
   if (stat(path, &sb)) return dml_error(DML_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+  if (!seen_add(seen, &sb)) return DML_OK; /* reached again through a link */
   if (!S_ISDIR(sb.st_mode)) {
     push(files, xstrdup(path));
     return DML_OK;
@@ -59,8 +77,8 @@ static dml_status scan(struct pathlist *files, const char *path, int depth) {
     char *p = dml_strfmt("%s/%s", path, names[i]);
     struct stat cs;
     if (!stat(p, &cs)) {
-      if (S_ISDIR(cs.st_mode)) scan(files, p, depth + 1);
-      else if (ends_with(names[i], ".h5")) {
+      if (S_ISDIR(cs.st_mode)) scan(files, seen, p, depth + 1);
+      else if (ends_with(names[i], ".h5") && seen_add(seen, &cs)) {
         push(files, p);
         p = NULL;
       }
@@ -74,7 +92,10 @@ static dml_status scan(struct pathlist *files, const char *path, int depth) {
 
 dml_status dml_runset_scan(struct dml_runset *rs, const char *path, FILE *report) {
   struct pathlist files = {0};
-  dml_status st = scan(&files, path, 0);
+  struct seen seen = {0};
+  dml_status st = scan(&files, &seen, path, 0);
+  free(seen.dev);
+  free(seen.ino);
   struct dml_progress pg;
   dml_progress_init(&pg, "reading run records", files.n, "rec", report && files.n > 200 ? report : NULL);
   for (size_t i = 0; i < files.n; i++) {

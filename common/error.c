@@ -6,51 +6,77 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The one piece of per-thread state: like errno, the message of the last expected failure. */
-static _Thread_local char last_msg[1024];
-static _Thread_local char last_hint[512];
+/* The one piece of per-thread state: like errno, the message of the last expected failure. Heap strings of any
+ * length: a 10k-character group name must not push the cause of an error out of a fixed buffer (issue 15). */
+static _Thread_local char *last_msg;
+static _Thread_local char *last_hint;
 
-static void vset(char *buf, size_t cap, const char *fmt, va_list ap) {
-  vsnprintf(buf, cap, fmt, ap);
-  /* one line: newlines and tabs in the message (e.g. from a server) become spaces */
+/* vprintf into a new heap string, newlines and tabs (e.g. from a server) turned into spaces: one line */
+static char *vfmt_line(const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  char *buf = malloc(n > 0 ? (size_t)n + 1 : 1);
+  if (!buf) {
+    va_end(ap2);
+    return NULL;
+  }
+  if (n > 0) vsnprintf(buf, (size_t)n + 1, fmt, ap2);
+  else buf[0] = 0;
+  va_end(ap2);
   for (char *c = buf; *c; c++)
     if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
+  return buf;
+}
+
+static void replace(char **slot, char *s) {
+  if (!s) return; /* out of memory: keep the previous text rather than lose everything */
+  free(*slot);
+  *slot = s;
 }
 
 dml_status dml_error(dml_status st, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vset(last_msg, sizeof last_msg, fmt, ap);
+  replace(&last_msg, vfmt_line(fmt, ap));
   va_end(ap);
-  last_hint[0] = 0;
+  if (last_hint) last_hint[0] = 0;
   return st;
 }
 
 dml_status dml_error_prefix(dml_status st, const char *fmt, ...) {
-  char pre[512], old[sizeof last_msg];
   va_list ap;
   va_start(ap, fmt);
-  vset(pre, sizeof pre, fmt, ap);
+  char *pre = vfmt_line(fmt, ap);
   va_end(ap);
-  memcpy(old, last_msg, sizeof old);
-  snprintf(last_msg, sizeof last_msg, "%.400s: %.600s", pre, old[0] ? old : dml_status_name(st));
+  if (!pre) return st;
+  const char *old = last_msg && last_msg[0] ? last_msg : dml_status_name(st);
+  size_t a = strlen(pre), b = strlen(old);
+  char *m = malloc(a + b + 3);
+  if (m) {
+    memcpy(m, pre, a);
+    memcpy(m + a, ": ", 2);
+    memcpy(m + a + 2, old, b + 1);
+    replace(&last_msg, m);
+  }
+  free(pre);
   return st;
 }
 
 void dml_error_hint(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vset(last_hint, sizeof last_hint, fmt, ap);
+  replace(&last_hint, vfmt_line(fmt, ap));
   va_end(ap);
 }
 
-const char *dml_error_message(void) { return last_msg; }
+const char *dml_error_message(void) { return last_msg ? last_msg : ""; }
 
-const char *dml_error_hint_message(void) { return last_hint; }
+const char *dml_error_hint_message(void) { return last_hint ? last_hint : ""; }
 
 void dml_error_clear(void) {
-  last_msg[0] = 0;
-  last_hint[0] = 0;
+  if (last_msg) last_msg[0] = 0;
+  if (last_hint) last_hint[0] = 0;
 }
 
 const char *dml_status_name(dml_status st) {
@@ -70,8 +96,8 @@ const char *dml_status_name(dml_status st) {
 
 void dml_exit_on_error(const char *prog, dml_status st) {
   if (st == DML_OK) return;
-  fprintf(stderr, "%s: error: %s\n", prog, last_msg[0] ? last_msg : dml_status_name(st));
-  if (last_hint[0]) fprintf(stderr, "HINT: %s\n", last_hint);
+  fprintf(stderr, "%s: error: %s\n", prog, last_msg && last_msg[0] ? last_msg : dml_status_name(st));
+  if (last_hint && last_hint[0]) fprintf(stderr, "HINT: %s\n", last_hint);
   exit(st == DML_ERR_ARG ? 2 : st == DML_ERR_INTERRUPTED ? 130 : 1);
 }
 

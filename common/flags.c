@@ -2,6 +2,7 @@
 #include "common/flags.h"
 
 #include <errno.h>
+#include <math.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,8 @@ static dml_status parse_double(const char *flag, const char *s, double *out) {
   errno = 0;
   double v = strtod(s, &end);
   if (!*s || *end || errno) return dml_error(DML_ERR_ARG, "--%s expects a number, got '%s'", flag, s);
+  /* NaN and Inf parse as numbers but no flag means them (--lr nan trained nothing and reported `finished`) */
+  if (!isfinite(v)) return dml_error(DML_ERR_ARG, "--%s expects a finite number, got '%s'", flag, s);
   *out = v;
   return DML_OK;
 }

@@ -26,6 +26,13 @@ _Static_assert(sizeof(hid_t) == sizeof(dml_h5_id), "hid_t is int64_t since HDF5 
 
 void dml_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+/* HDF5 registers H5_term_library with atexit, and that closes every file id still open. A commit that failed on
+ * a full disk leaves its half-closed file there (H5Fclose failed while flushing), and closing it again at exit
+ * crashed in H5F__close_cb (issue 15: SIGSEGV at exit of dml-train on a full disk). Every file dml writes is
+ * closed explicitly and its close checked, so the exit-time pass has nothing to do but crash: switch it off
+ * before the library initialises (H5dont_atexit must precede every other HDF5 call). */
+__attribute__((constructor)) static void h5_no_atexit(void) { H5dont_atexit(); }
+
 dml_status dml_h5_open_read(const char *path, dml_h5_id *file) {
   dml_h5_quiet();
   *file = -1;

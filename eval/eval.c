@@ -163,6 +163,27 @@ static float *row_normalised(const float *x, size_t n, size_t d) {
   return y;
 }
 
+/* Finite values near ±FLT_MAX overflow every squared distance to Inf, and faiss then assigns k-means cluster −1
+ * or asserts (issue 15). Every metric here is invariant under one positive scale of all embeddings (rankings,
+ * cluster assignments, distance ratios, normalised spectra), so embeddings larger than 2^40 in magnitude are
+ * scaled by a power of two, which is exact in float32 (only values below 2^-149 of the new scale flush to 0).
+ * Returns the factor (1 when nothing needs scaling). */
+static float tame_factor(const float *x, size_t count) {
+  float m = 0;
+  for (size_t i = 0; i < count; i++)
+    if (fabsf(x[i]) > m) m = fabsf(x[i]);
+  if (!(m > 0x1p40f)) return 1.0f;
+  int e;
+  frexpf(m, &e); /* m = f · 2^e, f in [0.5, 1) */
+  return ldexpf(1.0f, -e);
+}
+
+static float *scaled_copy(const float *x, size_t count, float f) {
+  float *y = xmalloc((count ? count : 1) * sizeof *y);
+  for (size_t i = 0; i < count; i++) y[i] = x[i] * f;
+  return y;
+}
+
 static dml_status check_finite(const float *x, size_t n, size_t d, const char *what) {
   for (size_t i = 0; i < n * d; i++)
     if (!isfinite(x[i]))
@@ -234,6 +255,14 @@ static dml_status kmeans(const float *emb, const float *emb_cos, size_t n, size_
     free(cn);
   }
   free(cent);
+  /* faiss marks a sample it could not assign (non-finite distances) with −1: never use it as an index */
+  for (int m = 0; m < (want_cos ? 2 : 1) && !st; m++)
+    for (size_t i = 0; i < n; i++)
+      if (clusters[m][i] < 0 || clusters[m][i] >= k) {
+        st = dml_error(DML_ERR_NUMERIC, "k-means assigned no cluster to embedding %zu (cluster %lld): the distances are not "
+                       "finite", i, (long long)clusters[m][i]);
+        break;
+      }
   return st;
 }
 
@@ -281,6 +310,11 @@ dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, s
   else if (d < 1) st = dml_error(DML_ERR_ARG, "the embeddings have dimension 0");
   else if (n > INT32_MAX) st = dml_error(DML_ERR_ARG, "too many embeddings (%zu)", n);
   else st = check_finite(emb, n, d, "embedding");
+  float *emb_scaled = NULL; /* (n, d), only for embeddings beyond 2^40 in magnitude */
+  if (!st) {
+    float f = tame_factor(emb, n * d);
+    if (f != 1.0f) emb = emb_scaled = scaled_copy(emb, n * d, f);
+  }
   int nu = 0;
   int32_t *uniq = st ? NULL : distinct_labels(labels, n, &nu);
   if (!st && nu < 2)
@@ -289,6 +323,7 @@ dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, s
   if (st) {
     free(uniq);
     free(rq);
+    free(emb_scaled);
     return st;
   }
   struct threads th = threads_set(opts);
@@ -382,6 +417,7 @@ dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, s
   free(nn[1]);
   free(clusters[0]);
   free(clusters[1]);
+  free(emb_scaled);
   free(cls);
   free(class_size);
   free(n_norm);
@@ -411,6 +447,14 @@ dml_status dml_eval_metrics_qg(const float *query, const int32_t *qlabels, size_
   if (st) {
     free(rq);
     return st;
+  }
+  float *q_scaled = NULL, *g_scaled = NULL; /* one power-of-two scale for both sets (see tame_factor) */
+  {
+    float fq = tame_factor(query, nq * d), fg = tame_factor(gallery, ng * d), f = fq < fg ? fq : fg;
+    if (f != 1.0f) {
+      query = q_scaled = scaled_copy(query, nq * d, f);
+      gallery = g_scaled = scaled_copy(gallery, ng * d, f);
+    }
   }
   struct threads th = threads_set(opts);
   int nu = 0;
@@ -472,5 +516,7 @@ dml_status dml_eval_metrics_qg(const float *query, const int32_t *qlabels, size_
   free(qcls);
   free(cnt);
   free(rq);
+  free(q_scaled);
+  free(g_scaled);
   return st;
 }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/output.h"
 #include "reports/reports.h"
 
 static char **split_commas(const char *s, size_t *n) {
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
   if (k < 0)
     dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "unknown figure '%s' (known: curves, relation, correlation, spectrum)", kind));
   char *out = *o.o ? xstrdup(o.o) : dml_strfmt("%s.png", kind);
+  dml_exit_on_error(cli.prog, dml_output_check(out, "-o")); /* -o /dev/full wrote /dev/full.png */
   struct dml_runset rs = {0};
   for (int i = 1; i < cli.n_positional; i++) dml_exit_on_error(cli.prog, dml_runset_scan(&rs, cli.positional[i], stderr));
   if (!rs.n) dml_exit_on_error(cli.prog, dml_error(DML_ERR_IO, "no run records found under the given paths"));

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/output.h"
 #include "reports/reports.h"
 
 static char **split_commas(const char *s, size_t *n) {
@@ -58,7 +59,8 @@ int main(int argc, char **argv) {
   FILE *out = strcmp(o.o, "-") ? fopen(o.o, "w") : stdout;
   if (!out) dml_exit_on_error(cli.prog, dml_error(DML_ERR_IO, "cannot write %s", o.o));
   dml_status st = dml_table_write(&agg, &t, out);
-  if (out != stdout && fclose(out)) st = dml_error(DML_ERR_IO, "cannot write %s", o.o);
+  dml_status cst = dml_output_close(out, strcmp(o.o, "-") ? o.o : "stdout"); /* /dev/full: exit non-zero */
+  if (!st) st = cst;
   dml_exit_on_error(cli.prog, st);
   for (size_t i = 0; i < nm; i++) free(metrics[i]);
   for (size_t i = 0; i < nd; i++) free(datasets[i]);

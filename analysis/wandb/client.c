@@ -266,6 +266,10 @@ dml_status dml_wandb_client_init(struct dml_wandb_client *c) {
     netrc = np && *np ? xstrdup(np) : dml_strfmt("%s/.netrc", home ? home : ".");
     c->key = dml_wandb_netrc_password(netrc, c->host);
     c->key_source = dml_strfmt("the 'machine %s' entry of %s", c->host, netrc);
+    struct stat nsb;
+    if (c->key && !stat(netrc, &nsb) && (nsb.st_mode & 077))
+      fprintf(stderr, "dml: warning: %s holds your W&B key and is readable by others (mode %03o): chmod 600 %s\n", netrc,
+              (unsigned)(nsb.st_mode & 0777), netrc);
   }
   if (!c->key) {
     dml_status st = dml_error(DML_ERR_AUTH, "no W&B API key: $WANDB_API_KEY is not set and %s has no 'machine %s' entry",
@@ -369,6 +373,14 @@ dml_status dml_wandb_post(struct dml_wandb_client *c, const char *path, const ch
     c->last_code = code;
     c->last_retry_after = r->retry_after;
     if (rc == CURLE_OK && !retryable(code)) break;
+    /* a transport failure no retry can cure (issue 15: a closed loopback port took 142 s and 8 attempts; file://
+     * and unknown hosts were retried): one attempt, one line. The classification is f2's, shared with the logger. */
+    const char *perm = NULL;
+    if (rc != CURLE_OK && dml_wandb_permanent_failure(c, DML_OK, &perm)) {
+      st = dml_error(DML_ERR_NET, "cannot reach %s: %s (%s); not retried", c->base_url, perm,
+                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
+      break;
+    }
     if (rc == CURLE_ABORTED_BY_CALLBACK || (c->abort_flag && *c->abort_flag) ||
         (c->deadline > 0 && dml_now() >= c->deadline)) {
       st = dml_error(DML_ERR_NET, "%s: gave up at the deadline", c->host);
@@ -444,6 +456,37 @@ static dml_status http_error(struct dml_wandb_client *c, const struct dml_wandb_
   return st;
 }
 
+dml_status dml_wandb_graphql_parse(const char *host, const char *what, const char *body, json_t **data, int *retry) {
+  *data = NULL;
+  *retry = 0;
+  json_error_t err;
+  json_t *j = dml_wj_loads(body ? body : "", &err);
+  json_t *d = j ? json_object_get(j, "data") : NULL;
+  json_t *es = j ? json_object_get(j, "errors") : NULL;
+  dml_status st = DML_OK;
+  if (json_is_array(es) && json_array_size(es) > 0) {
+    char *m = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(es, i, x) {
+      const char *s = json_string_value(json_object_get(x, "message"));
+      if (!s) s = json_is_string(x) ? json_string_value(x) : "unknown error";
+      char *n = m ? dml_strfmt("%s; %s", m, s) : xstrdup(s);
+      free(m);
+      m = n;
+    }
+    st = dml_error(DML_ERR_NET, "%s: %s: %s", host, what, m);
+    free(m);
+  } else if (!j || !json_is_object(d)) {
+    *retry = 1; /* a malformed or empty 200 answer (a proxy hiccup) is retried like a 5xx */
+    st = dml_error(DML_ERR_NET, "%s: invalid GraphQL answer for %s (%s)", host, what, j ? "neither data nor errors" : err.text);
+  } else {
+    *data = json_incref(d);
+  }
+  json_decref(j);
+  return st;
+}
+
 dml_status dml_wandb_graphql(struct dml_wandb_client *c, const char *query, json_t *variables, json_t **data,
                              const char *what) {
   *data = NULL;
@@ -463,36 +506,10 @@ dml_status dml_wandb_graphql(struct dml_wandb_client *c, const char *query, json
       free(r.body);
       break;
     }
-    json_error_t err;
-    json_t *j = dml_wj_loads(r.body ? r.body : "", &err);
+    int retry = 0;
+    st = dml_wandb_graphql_parse(c->host, what, r.body, data, &retry);
     free(r.body);
-    json_t *d = j ? json_object_get(j, "data") : NULL;
-    json_t *es = j ? json_object_get(j, "errors") : NULL;
-    if (json_is_array(es) && json_array_size(es) > 0) {
-      char *m = NULL;
-      size_t i;
-      json_t *x;
-      json_array_foreach(es, i, x) {
-        const char *s = json_string_value(json_object_get(x, "message"));
-        if (!s) s = json_is_string(x) ? json_string_value(x) : "unknown error";
-        char *n = m ? dml_strfmt("%s; %s", m, s) : xstrdup(s);
-        free(m);
-        m = n;
-      }
-      st = dml_error(strstr(m, "not found") ? DML_ERR_NET : DML_ERR_NET, "%s: %s: %s", c->host, what, m);
-      free(m);
-      json_decref(j);
-      break;
-    }
-    if (!j || !json_is_object(d)) {
-      json_decref(j);
-      if (attempt + 1 < c->max_attempts && !dml_wandb_sleep(c, dml_wandb_backoff(c, attempt))) continue;
-      st = dml_error(DML_ERR_NET, "%s: invalid GraphQL answer for %s (%s)", c->host, what,
-                     j ? "neither data nor errors" : err.text);
-      break;
-    }
-    *data = json_incref(d);
-    json_decref(j);
+    if (retry && attempt + 1 < c->max_attempts && !dml_wandb_sleep(c, dml_wandb_backoff(c, attempt))) continue;
     break;
   }
   free(body);

@@ -50,6 +50,9 @@ dml_status dml_wandb_post(struct dml_wandb_client *c, const char *path, const ch
                           struct dml_wandb_response *r);
 /* GraphQL: POST /graphql {"query","variables"} (variables stolen); *data = the "data" member (new reference).
  * HTTP errors and GraphQL "errors" become one clear message. what: context for messages, e.g. "entity/project". */
+/* The answer body of a GraphQL POST that returned HTTP 200: *data = a new reference to "data" (an object), or an
+ * error joining the "errors" messages; *retry = 1 when the body is malformed or has neither (retry like a 5xx). */
+dml_status dml_wandb_graphql_parse(const char *host, const char *what, const char *body, json_t **data, int *retry);
 dml_status dml_wandb_graphql(struct dml_wandb_client *c, const char *query, json_t *variables, json_t **data,
                              const char *what);
 /* The default entity of the key (viewer query). Heap string. */

@@ -9,6 +9,7 @@
  */
 #include <limits.h>
 #include <hdf5.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/flags.h"
+#include "common/output.h"
 #include "common/progress.h"
 #include "train/datasets/images/images.h"
 #include "train/nn/nn.h"
@@ -63,7 +65,7 @@ static dml_status write_h5(const char *path, const float *emb, const int32_t *la
   bad |= H5Fclose(f) < 0;
   dml_status r = DML_OK;
   if (bad) r = dml_error(DML_ERR_IO, "cannot write %s", path);
-  else if (rename(tmp, path)) r = dml_error(DML_ERR_IO, "cannot rename %s to %s", tmp, path);
+  else r = dml_output_commit(tmp, path, "--out"); /* never over a device node or a folder */
   if (r) remove(tmp);
   free(tmp);
   return r;
@@ -91,6 +93,7 @@ int main(int argc, char **argv) {
   dml_exit_on_error(cli.prog, dml_flags_parse(&cli, argc, argv));
   if (!o.images[0]) dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "--images DIR is required"));
   if (!o.out[0]) dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "--out FILE.h5 is required"));
+  dml_exit_on_error(cli.prog, dml_output_check(o.out, "--out"));
   if (o.batch < 1) dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "--batch must be >= 1, got %d", o.batch));
 
   /* classes = sorted first-level subfolders; images = every .jpg/.jpeg/.png below each (sorted paths) */

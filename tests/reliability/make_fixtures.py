@@ -64,6 +64,14 @@ with h5py.File(path("batch_tuples_huge.h5"), "w") as f:
     f.create_dataset("embeddings", data=np.eye(4, 3, dtype="f4"))
     f.create_dataset("labels", data=np.array([0, 0, 1, 1], dtype="i4"))
     f.create_dataset("tuples", shape=(2**40, 3), dtype="i4", chunks=(1024, 3))
+# 9. 100 x 8 finite embeddings near ±3e38 (k-means assigned -1 and dml_metric_nmi crashed), and the same data at
+#    a normal scale (×2^-127, exact): every metric is scale invariant, so dml-eval must print the same values
+base = np.random.default_rng(15).uniform(-1, 1, (100, 8)).astype("f4")
+lab = np.repeat(np.arange(10, dtype="i4"), 10)
+for name, e in (("plain_huge_values.h5", base * np.float32(2.0**127)), ("plain_huge_values_scaled.h5", base)):
+    with h5py.File(path(name), "w") as f:
+        f.create_dataset("embeddings", data=e.astype("f4"))
+        f.create_dataset("labels", data=lab)
 for n in sorted(os.listdir(OUT)):
     print(n, os.path.getsize(path(n)))
 
