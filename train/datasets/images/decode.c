@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <turbojpeg.h>
 
+#include "common/dims.h"
 #include "train/datasets/images/images-impl.h"
 
 enum { KIND_JPEG = 1, KIND_PNG = 2, PROBE_BYTES = 1 << 16 };
@@ -52,7 +53,9 @@ static dml_status check_size(const char *path, long w, long h, long max_pixels) 
   if (w * h > max_pixels)
     return dml_error(DML_ERR_FORMAT, "image %s: header claims %ld×%ld = %ld pixels, over the limit of %ld (refused "
                      "before decoding; PIL refuses such images too)", path, w, h, w * h, max_pixels);
-  return DML_OK;
+  /* and the shared overflow-safe shape check (common/dims.h) on the largest buffer sized from it (CMYK) */
+  uint64_t dims[3] = {(uint64_t)h, (uint64_t)w, 4};
+  return dml_dims_check(path, "image header", 3, dims, 1, "uint8", NULL, UINT64_MAX, NULL, NULL);
 }
 
 // ---------------------------------------------------------------------------------------------- PNG
