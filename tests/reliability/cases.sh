@@ -58,7 +58,7 @@ full_disk)  # dml-train on a tiny tmpfs: the run fails naming ENOSPC, no crash a
   MNT="$T/mnt"; mkdir -p "$MNT"
   for size in 64k 2m; do
     mount -t tmpfs -o size=$size tmpfs "$MNT" 2>/dev/null || { echo "cannot mount a tmpfs here (not root?)"; MNT=; exit 77; }
-    "$B/dml-train" --max_per_class 60 --n_epochs 3 --embed_dim 8 --bs 56 --kernels 1 --evaluation_metrics e_recall@1 \
+    "$B/dml-train" --dataset fashion_mnist --max_per_class 60 --n_epochs 3 --embed_dim 8 --bs 56 --kernels 1 --evaluation_metrics e_recall@1 \
         --save_path "$MNT" --group full >"$T/out" 2>"$T/err"; rc=$?
     echo "$size: exit $rc: $(tail -1 "$T/err")"
     [ $rc -ge 128 ] && fail "$size: killed by signal $((rc - 128))"
