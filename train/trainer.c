@@ -631,16 +631,13 @@ static dml_status finish(struct trainer *T, dml_status st) {
     snprintf(bad, sizeof bad, "%ld", T->train.src->bad_at_load + dml_loader_bad(T->train.src->loader));
     dml_runrecord_set_attr(T->rr, "bad_images", bad);
   }
-  char saved[1024];
-  snprintf(saved, sizeof saved, "%s", dml_error_message());
+  char *saved = xstrdup(dml_error_message()); /* whole: a long name must not cut the cause off (issue 15) */
   dml_runrecord_set_status(T->rr, rs);
   dml_status cst = dml_runrecord_close(T->rr);
   T->rr = NULL;
-  if (st) {
-    dml_error(st, "%s", saved);
-    return st;
-  }
-  return cst;
+  if (st) dml_error(st, "%s", saved);
+  free(saved);
+  return st ? st : cst;
 }
 
 /* Queue this epoch's W&B history row (metrics were added by evaluate) with the train row, then start a new one. */
@@ -1001,8 +998,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
   free(emb); free(grad); free(labels);
   if (T.wl) {
     size_t unsent = 0;
-    char saved[1024];
-    snprintf(saved, sizeof saved, "%s", dml_error_message());
+    char *saved = xstrdup(dml_error_message());
     dml_status wst = dml_wandb_logger_finish(T.wl, st ? 1 : 0, o->wandb_finish_timeout, &unsent);
     T.wl = NULL;
     if (wst || unsent) {
@@ -1011,6 +1007,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
       dml_runrecord_set_attr(T.rr, "wandb_unsent", "1");
     }
     if (st) dml_error(st, "%s", saved);
+    free(saved);
   }
   st = finish(&T, st);
   teardown(&T);
