@@ -37,13 +37,14 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(scheduler, STR, "step", "lr schedule: step (MultiStepLR over --tau) or none"),
     FLAG(gamma, FLOAT, "0.3", "lr multiplier at each milestone"),
     FLAG(tau, INTLIST, "1000", "lr milestones in epochs"),
-    FLAG(optim, STR, "adam", "optimizer: adam"),
+    FLAG(optim, STR, "adam", "optimizer: adam or sgd (momentum 0.9, as the reference)"),
     FLAG(loss, STR, "margin", "criterion (the --loss groups below)"),
     FLAG(batch_mining, STR, "distance", "batch miner (the --batch_mining groups below)"),
     /* network */
     FLAG(embed_dim, INT, "128", "embedding dimension"),
     FLAG(not_pretrained, BOOL, "0", "do not load pretrained weights"),
-    FLAG(pretrained, STR, "", "(dml) ImageNet weights as .safetensors with torchvision names (the reference downloads them)"),
+    FLAG(pretrained, STR, "", "(dml) ImageNet weights as .safetensors with torchvision/timm names; default: "
+                              "$DML_WEIGHTS/<arch>.safetensors (the reference downloads them)"),
     FLAG(arch, STR, "mlp_normalize", "network: mlp, mlp_normalize (this build)"),
     FLAG(backend, STR, "auto", "(dml) compute backend: auto, cpu, cuda"),
     FLAG(precision, STR, "fp32", "(dml) activations of the conv layers: fp32, or bf16 (fp32 master weights, gradients, Adam state, head output and loss)"),
@@ -73,6 +74,10 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     FLAG(group, STR, "Sample_Group", "run group (also the run folder prefix)"),
     FLAG(wandb_entity, STR, "", "W&B entity (default: the key's own)"),
     FLAG(wandb_finish_timeout, FLOAT, "10", "(dml) seconds a finished run waits at most for W&B to take its last rows; the rest stays in the run folder for dml-sync"),
+    FLAG(wandb_key, STR, "", "accepted, never used: the key comes from WANDB_API_KEY or ~/.netrc"),
+    /* (dml) checking a run line */
+    FLAG(dry_run, BOOL, "0", "(dml) check flags, method names, dataset layout and weights, print the run record's path, exit"),
+    FLAG(dry_run_skip_data, BOOL, "0", "(dml) with --dry_run: do not look at --source_path (the dataset name is still checked)"),
   };
   size_t k = sizeof table / sizeof *table;
   DML_ASSERT(k <= cap);

@@ -47,8 +47,9 @@ struct dml_train_opts {
   char *savename, *save_path;
   /* W&B */
   int log_online;
-  char *project, *group, *wandb_entity;
+  char *project, *group, *wandb_entity, *wandb_key; /* wandb_key: accepted, never used */
   double wandb_finish_timeout;   /* seconds a finishing run waits for W&B (then rows stay for dml-sync) */
+  int dry_run, dry_run_skip_data;   /* (dml) check a run line and exit (dml_train_dry_run) */
   /* batch creation */
   char *data_sampler;
   int samples_per_class;
@@ -119,6 +120,8 @@ struct dml_image_source {
   long bad_at_load;       /* --skip_bad_images: files dropped when the dataset was read */
 };
 
+/* The i-th registered dataset name (NULL past the end). */
+const char *dml_dataset_name(int i);
 /* Load the train and test splits of a dataset by name (registry in train/datasets/registry.c). */
 dml_status dml_dataset_load(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *test);
 /* --use_tv_split: carve a validation split out of the training data (spec A5): by classes (the first
@@ -178,6 +181,18 @@ extern const struct dml_miner_def *const dml_miner_defs[];
 /* The criteria (train/methods.h declares struct dml_criterion, its definition and dml_criterion_create), tabled
  * from train/criteria/list.h by train/registry.c; NULL-terminated. */
 extern const struct dml_criterion_def *const dml_criterion_defs[];
+
+// ---------------------------------------------------------------------------------------------- pretrained weights
+
+/* train/pretrained.c. The weights file of a run (heap path in *path), or *path = NULL when nothing is to be loaded
+ * (--not_pretrained, or an architecture without ImageNet weights: mlp): --pretrained FILE, else
+ * $DML_WEIGHTS/<family>.safetensors (default folder ~/.cache/dml/weights). A missing file is DML_ERR_IO with one
+ * line naming the file, the folder, a public release and --not_pretrained. */
+dml_status dml_pretrained_path(const struct dml_train_opts *o, char **path);
+/* "resnet50", "resnet18", "bninception", "googlenet", "densenet169" for an --arch of that family, else NULL. */
+const char *dml_pretrained_family(const char *arch);
+/* $DML_WEIGHTS, or ~/.cache/dml/weights (heap). */
+char *dml_pretrained_dir(void);
 
 // ---------------------------------------------------------------------------------------------- optim
 

@@ -56,6 +56,7 @@ struct trainer {
   double t_eval;                 /* this epoch's evaluation seconds */
   long repaired_epoch;           /* >= 0: --resume recorded this epoch from the checkpoint (commit-window kill) */
   struct dml_train_row repaired_row; /* and its train row, for the W&B row of that epoch */
+  char *weights;                 /* the pretrained weights file loaded (NULL: none) */
 };
 
 // ---------------------------------------------------------------------------------------------- run folder
@@ -87,23 +88,26 @@ static dml_status mkdir_p(const char *path) {
   return st;
 }
 
-/* <save_path>/<dataset>/<savename>[_N]; creates it; returns the folder (heap). */
-static dml_status make_run_dir(const struct dml_train_opts *o, char **out) {
+/* <save_path>/<dataset>/<savename>[_N]; creates it (create != 0) or only finds the first free name; returns the
+ * folder (heap). */
+dml_status dml_train_run_dir(const struct dml_train_opts *o, int create, char **out) {
   dml_status st;
+  *out = NULL;
   char *name = strcmp(o->savename, "group_plus_seed") ? xstrdup(o->savename) : dml_strfmt("%s_s%d", o->group, o->seed);
   if ((st = check_name("run name (--group/--savename)", name))) {
     free(name);
     return st;
   }
   char *parent = dml_strfmt("%s/%s", o->save_path, o->dataset);
-  if ((st = mkdir_p(parent))) {
+  if (create && (st = mkdir_p(parent))) {
     free(name);
     free(parent);
     return st;
   }
   char *dir = dml_strfmt("%s/%s", parent, name);
-  for (int k = 1; mkdir(dir, 0777); k++) {
-    if (errno != EEXIST) {
+  struct stat sb;
+  for (int k = 1; create ? mkdir(dir, 0777) != 0 : stat(dir, &sb) == 0; k++) {
+    if (create && errno != EEXIST) {
       st = dml_error(DML_ERR_IO, "cannot create run folder %s: %s", dir, strerror(errno));
       free(dir);
       dir = NULL;
@@ -508,10 +512,7 @@ static dml_status load_checkpoint(struct trainer *T, const char *dir, long *epoc
 
 // ---------------------------------------------------------------------------------------------- the run
 
-static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const struct dml_opts *opt) {
-  dml_status st;
-  T->o = o;
-  T->best_storage = -INFINITY;
+dml_status dml_train_check_opts(const struct dml_train_opts *o) {
   if (o->n_epochs < 0) return dml_error(DML_ERR_ARG, "--n_epochs must be >= 0");
   /* a non-finite rate would train nothing (or NaN) and still report `finished`; the flag parser refuses them too */
   if (!isfinite(o->lr) || !isfinite(o->fc_lr) || !isfinite(o->decay) || !isfinite(o->gamma))
@@ -521,6 +522,16 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
   for (int i = 0; i < o->evaluation_metrics.n; i++)
     if (!dml_eval_known_metric(o->evaluation_metrics.v[i]))
       return dml_error(DML_ERR_ARG, "unknown metric '%s' in --evaluation_metrics", o->evaluation_metrics.v[i]);
+  return DML_OK;
+}
+
+static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const struct dml_opts *opt) {
+  dml_status st;
+  T->o = o;
+  T->best_storage = -INFINITY;
+  if ((st = dml_train_check_opts(o))) return st;
+  /* also on --resume: a run killed before its first checkpoint starts over from these weights */
+  if ((st = dml_pretrained_path(o, &T->weights))) return st; /* before the (slow) dataset */
   /* --kernels: the reference's worker count (data loading and faiss threads) sets our OpenMP team size, capped at
    * the processors present; results do not depend on it (see kernels/cpu/linear.c). */
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -558,9 +569,9 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
   if ((st = dml_network_set_input(&T->net, channels, height, width))) return st;
   dml_params_alloc(&T->ps);
   dml_network_reset_parameters(&T->net, (uint64_t)o->seed);
-  if (*o->pretrained && !o->not_pretrained) {
-    if ((st = dml_network_load(&T->net, o->pretrained))) return dml_error_prefix(st, "--pretrained");
-    printf("weights: %s\n", o->pretrained);
+  if (T->weights) {
+    if ((st = dml_network_load(&T->net, T->weights))) return dml_error_prefix(st, "pretrained weights");
+    printf("weights: %s\n", T->weights);
   }
   struct dml_sampler_shape batches = {T->train.n, T->train.labels, T->train.n_classes, T->train.classes, o->bs,
                                       o->samples_per_class, (uint64_t)o->seed};
@@ -615,6 +626,7 @@ static void teardown(struct trainer *T) {
   free(T->m); free(T->v); free(T->cm); free(T->cv);
   free(T->host_values); free(T->host_grads);
   free(T->lr_net); free(T->lr_crit); free(T->frozen_net); free(T->run_id); free(T->steps_net); free(T->steps_crit);
+  free(T->weights);
   dml_backend_free(T->be);
   json_decref(T->row);
   T->row = NULL;
@@ -852,7 +864,7 @@ static dml_status open_run(struct trainer *T, const struct dml_train_opts *o, co
     *path = dml_strfmt("%s/run.h5", resume_dir);
     return resume_run(T, config_json, resume_dir, *path, start_epoch, fresh, has_init);
   }
-  if ((st = make_run_dir(o, dir))) return st;
+  if ((st = dml_train_run_dir(o, 1, dir))) return st;
   if ((st = lock_run_dir(*dir, &T->lock_fd))) return st;
   *path = dml_strfmt("%s/run.h5", *dir);
   char *name = strrchr(*dir, '/') ? xstrdup(strrchr(*dir, '/') + 1) : xstrdup(*dir);
@@ -868,6 +880,7 @@ static dml_status open_run(struct trainer *T, const struct dml_train_opts *o, co
     st = dml_runrecord_set_attr(T->rr, "run_id", T->run_id);
     if (!st) st = dml_runrecord_commit(T->rr);
   }
+  if (!st && T->weights) dml_runrecord_set_attr(T->rr, "weights", T->weights);
   if (!st) printf("run record: %s\n", *path);
   return st;
 }
@@ -898,15 +911,24 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
                                     .group = o->group, .name = name, .config_json = config_json, .run_dir = dir};
     st = dml_wandb_logger_start(&wo, &T.wl);
     free(name);
-    if (st) {
+    if (st == DML_ERR_AUTH) { /* the reference's lines pass --log_online: without a key they still train */
+      printf("W&B: --log_online has no effect: %s (export WANDB_API_KEY or run `wandb login` to log online; the run "
+             "record keeps every value)\n", dml_error_message());
+      st = DML_OK;
+    } else if (st) {
       st = finish(&T, dml_error_prefix(st, "--log_online"));
       teardown(&T);
       free(dir);
       free(path);
       return st;
     }
-    if (T.repaired_epoch >= 0) log_online_row(&T, T.repaired_epoch, &T.repaired_row);
-    printf("W&B: logging %s/%s online in the background\n", o->project, o->group);
+    if (T.wl) {
+      if (T.repaired_epoch >= 0) log_online_row(&T, T.repaired_epoch, &T.repaired_row);
+      printf("W&B: logging %s/%s online in the background\n", o->project, o->group);
+    } else { /* no key: nothing is sent */
+      json_decref(T.row);
+      T.row = NULL;
+    }
   }
 
   stop_requested = 0;

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # The standardised runs of "Revisiting Training Strategies and Generalization Performance in DML" (ICML 2020),
 # as dml-train lines: 18 basic groups on CUB200 and CARS196, 16 on SOP, plus the ρ-regularised groups, seeds 0–4.
-# Common flags as in the reference sample-run script (spec A12). Usage:
+# Common flags as in the reference sample-run script (spec A12). Checked against Sample_Runs/
+# ICML2020_RevisitDML_SampleRuns.sh: its 335 group lines, flag for flag (--kernels aside: 6 throughout here), with
+# three group names normalised (the reference's CUBreg_Margin_b12_Distance_3, CUBreg_Triplet_Distance_3 and
+# "CUBreg_SNR_Distance _3" lose the "_3"); its first line, a leftover without --group, is not repeated. The
+# reference lines log to W&B: LOG_ONLINE=1 adds --log_online here. Usage:
 #   DATAPATH=/data DML=build/bin/dml-train runs/presets/revisit_icml2020.sh            # run everything in sequence
 #   PRINT=1 runs/presets/revisit_icml2020.sh | split -l 1 - job_                       # one line per job (Slurm arrays)
-# Needs the image datasets under $DATAPATH/{cub200,cars196,online_products} and the resnet50 architecture.
+# Needs the image datasets under $DATAPATH/{cub200,cars196,online_products} and resnet50.safetensors in
+# $DML_WEIGHTS (dml-train --help: --pretrained).
 set -euo pipefail
 DML=${DML:-build/bin/dml-train}
 DATAPATH=${DATAPATH:-../Datasets}
 SEEDS=${SEEDS:-"0 1 2 3 4"}
 run() { if [ -n "${PRINT:-}" ]; then echo "$DML $*"; else "$DML" "$@"; fi; }
 
-common="--kernels 6 --source $DATAPATH --project RevisitDML --gpu 0 --bs 112 --samples_per_class 2"
+common="--kernels 6 --source $DATAPATH${LOG_ONLINE:+ --log_online} --project RevisitDML --gpu 0 --bs 112 --samples_per_class 2"
 for ds in cub200 cars196 online_products; do
   case $ds in
     cub200) P=CUB; R=CUBreg; E=150; cp_c=0.4; cp_m06=0.4; cp_m12=0.35; cp_t=0.4; cp_s=0.3 ;;

@@ -178,7 +178,8 @@ static int conv_resume_test(const char *tmp) {
   snprintf(d2, sizeof d2, "%s/fashion_mnist/conv_s3", s2);
   snprintf(p1, sizeof p1, "%s/fashion_mnist/conv_s3/run.h5", s1);
   snprintf(p2, sizeof p2, "%s/run.h5", d2);
-#define CONV_ARGS "--dataset", "fashion_mnist", "--arch", "resnet18_w8_normalize", "--max_per_class", "40", "--bs", "20", "--lr", "1e-3", \
+#define CONV_ARGS "--dataset", "fashion_mnist", "--arch", "resnet18_w8_normalize", "--not_pretrained", \
+  "--max_per_class", "40", "--bs", "20", "--lr", "1e-3", \
   "--embed_dim", "8", "--no_train_metrics", "--group", "conv", "--seed", "3", "--evaluation_metrics", "e_recall@1", "nmi"
   char *a[] = {CONV_ARGS, "--n_epochs", "2", "--save_path", s1, NULL};
   char *b[] = {CONV_ARGS, "--n_epochs", "1", "--save_path", s2, NULL};

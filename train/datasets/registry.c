@@ -17,6 +17,10 @@ static const struct {
   {"folder", dml_dataset_folder},
 };
 
+const char *dml_dataset_name(int i) {
+  return i >= 0 && (size_t)i < sizeof datasets / sizeof *datasets ? datasets[i].name : NULL;
+}
+
 dml_status dml_dataset_load(const struct dml_train_opts *o, struct dml_dataset *train, struct dml_dataset *test) {
   size_t n = sizeof datasets / sizeof *datasets;
   for (size_t i = 0; i < n; i++)
