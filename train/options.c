@@ -78,6 +78,7 @@ size_t dml_train_flags(struct dml_train_opts *o, struct dml_flag *out, size_t ca
     /* (dml) checking a run line */
     FLAG(dry_run, BOOL, "0", "(dml) check flags, method names, dataset layout and weights, print the run record's path, exit"),
     FLAG(dry_run_skip_data, BOOL, "0", "(dml) with --dry_run: do not look at --source_path (the dataset name is still checked)"),
+    FLAG(dry_run_lines, STR, "", "(dml) dry-run every dml-train command line of this file (- = stdin) in one process"),
   };
   size_t k = sizeof table / sizeof *table;
   DML_ASSERT(k <= cap);

@@ -50,6 +50,7 @@ struct dml_train_opts {
   char *project, *group, *wandb_entity, *wandb_key; /* wandb_key: accepted, never used */
   double wandb_finish_timeout;   /* seconds a finishing run waits for W&B (then rows stay for dml-sync) */
   int dry_run, dry_run_skip_data;   /* (dml) check a run line and exit (dml_train_dry_run) */
+  char *dry_run_lines;              /* (dml) check every command line of this file */
   /* batch creation */
   char *data_sampler;
   int samples_per_class;
