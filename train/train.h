@@ -206,4 +206,12 @@ struct dml_adam {
  * steps (ps->n) are the per-parameter step counts. A NaN rate is not a marker: it is refused before training. */
 void dml_adam_step(const struct dml_adam *a, struct dml_params *ps, float *m, float *v, double weight_decay,
                    const double *lr, const unsigned char *frozen, long *steps);
+struct dml_sgd {
+  double momentum, dampening;   /* the reference: 0.9, 0 */
+};
+/* SGD as torch.optim.SGD (momentum, dampening, L2 weight decay for params with decay=1) over a parameter table:
+ * buf (ps->total) is the momentum buffer laid out like ps->values; lr, frozen, steps as for dml_adam_step
+ * (steps[i] == 0: the buffer is created from this step's gradient, as torch does). */
+void dml_sgd_step(const struct dml_sgd *s, struct dml_params *ps, float *buf, double weight_decay, const double *lr,
+                  const unsigned char *frozen, long *steps);
 #endif

@@ -1,5 +1,5 @@
 /* trainer — the training loop (spec A2): per epoch, class_random batches → network → miner → criterion →
- * backward → Adam; then evaluation of the test split (and the training split unless --no_train_metrics)
+ * backward → Adam or SGD (--optim); then evaluation of the test split (and the training split unless --no_train_metrics)
  * with eval/ metrics, one run-record commit per epoch (a kill keeps every completed epoch), and
  * embeddings of the latest and the best epoch. SIGINT/SIGTERM stop after the current step and leave the
  * record `interrupted`; a NaN loss leaves it `failed` with the epochs before it intact. The run folder is locked
@@ -41,6 +41,8 @@ struct trainer {
   struct dml_miner miner;
   struct dml_criterion crit;
   struct dml_adam adam;
+  struct dml_sgd sgd;            /* --optim sgd: m / cm hold the momentum buffers, v / cv stay unused */
+  int use_sgd;
   double *lr_net, *lr_crit;      /* this epoch's learning rate per parameter */
   unsigned char *frozen_net;     /* (ps.n) 1: not stepped this epoch (--warmup backbone); never a NaN marker */
   long *steps_net, *steps_crit;  /* Adam step count per parameter (torch keeps one per parameter) */
@@ -349,9 +351,12 @@ static dml_status train_step(struct trainer *T, long epoch, long step, const int
       T->ps.p[i].t.grad = T->host_grads + T->ps.p[i].offset;
     }
   }
-  dml_adam_step(&T->adam, &T->ps, T->m, T->v, T->o->decay, T->lr_net, T->frozen_net, T->steps_net);
+  /* one optimizer over every group, as the reference; the criterion groups carry no weight decay */
+  if (T->use_sgd) dml_sgd_step(&T->sgd, &T->ps, T->m, T->o->decay, T->lr_net, T->frozen_net, T->steps_net);
+  else dml_adam_step(&T->adam, &T->ps, T->m, T->v, T->o->decay, T->lr_net, T->frozen_net, T->steps_net);
   if (T->crit.params.n) {
-    dml_adam_step(&T->adam, &T->crit.params, T->cm, T->cv, 0, T->lr_crit, NULL, T->steps_crit); /* no decay, as the reference */
+    if (T->use_sgd) dml_sgd_step(&T->sgd, &T->crit.params, T->cm, 0, T->lr_crit, NULL, T->steps_crit);
+    else dml_adam_step(&T->adam, &T->crit.params, T->cm, T->cv, 0, T->lr_crit, NULL, T->steps_crit);
     dml_params_zero_grad(&T->crit.params);
   }
   if (T->host_values) {
@@ -392,9 +397,10 @@ static size_t ckpt_table(struct trainer *T, struct dml_ckpt_tensor *t, char (*na
       const struct dml_param *p = &tabs[w]->p[i];
       const char *pre = w ? "criterion." : "";
       float *data = w == 0 && values ? values + p->offset : p->t.data;
-      const char *suffix[3] = {"", ".adam_m", ".adam_v"};
+      const char *adam[3] = {"", ".adam_m", ".adam_v"}, *sgd[2] = {"", ".sgd_momentum"};
+      const char *const *suffix = T->use_sgd ? sgd : adam;
       float *ptr[3] = {data, mom[w][0] + p->offset, mom[w][1] + p->offset};
-      for (int j = 0; j < 3; j++) {
+      for (int j = 0; j < (T->use_sgd ? 2 : 3); j++) {
         snprintf(names[k], 128, "%s%s%s", pre, p->name, suffix[j]);
         t[k] = (struct dml_ckpt_tensor){names[k], ptr[j], p->ndim, {p->shape[0], p->shape[1], p->shape[2], p->shape[3]}};
         k++;
@@ -518,7 +524,8 @@ dml_status dml_train_check_opts(const struct dml_train_opts *o) {
   if (!isfinite(o->lr) || !isfinite(o->fc_lr) || !isfinite(o->decay) || !isfinite(o->gamma))
     return dml_error(DML_ERR_ARG, "--lr, --fc_lr, --decay and --gamma must be finite numbers (got %g, %g, %g, %g)", o->lr,
                      o->fc_lr, o->decay, o->gamma);
-  if (strcmp(o->optim, "adam")) return dml_error(DML_ERR_ARG, "unknown --optim '%s' (known in this build: adam)", o->optim);
+  if (strcmp(o->optim, "adam") && strcmp(o->optim, "sgd"))
+    return dml_error(DML_ERR_ARG, "unknown --optim '%s' (known: adam, sgd)", o->optim);
   for (int i = 0; i < o->evaluation_metrics.n; i++)
     if (!dml_eval_known_metric(o->evaluation_metrics.v[i]))
       return dml_error(DML_ERR_ARG, "unknown metric '%s' in --evaluation_metrics", o->evaluation_metrics.v[i]);
@@ -598,6 +605,8 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
     T->host_grads = xmalloc((T->ps.total + 1) * sizeof(float));
   }
   T->adam = (struct dml_adam){.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+  T->sgd = (struct dml_sgd){.momentum = 0.9, .dampening = 0}; /* torch.optim.SGD(groups, momentum=0.9) */
+  T->use_sgd = !strcmp(o->optim, "sgd");
   T->lr_net = xcalloc((size_t)T->ps.n + 1, sizeof *T->lr_net);
   T->frozen_net = xcalloc((size_t)T->ps.n + 1, sizeof *T->frozen_net);
   T->lr_crit = xcalloc((size_t)T->crit.params.n + 1, sizeof *T->lr_crit);
