@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""engine_resnet_parity — PyTorch (Debian python3-torch 1.13 + torchvision) fixtures for the ResNet parity test
-(tests/engine/test_resnet_parity.c). Run from the repo root: /usr/bin/python3 tests/reference/engine_resnet_parity.py
+"""engine_resnet_parity — PyTorch (Debian python3-torch 1.13 + torchvision) fixtures for the ResNet, GoogLeNet,
+BN-Inception and DenseNet-169 parity test (tests/engine/test_resnet_parity.c).
+Run from the repo root: /usr/bin/python3 tests/reference/engine_resnet_parity.py
 
 For each case: a ResNet with torchvision's layout and parameter names, at a reduced width (stem N channels
 instead of 64; stages N, 2N, 4N, 8N planes), random weights (conv, BN affine and BN running statistics), a
@@ -10,8 +11,9 @@ batch-norm mode and normalisation; PyTorch computes in float64 (from the float32
   tests/fixtures/engine/<case>.ref.safetensors      input (2, 3*64*64), c (2, 16), emb (2, 16) = forward,
                                                     grad.<param> = d(sum c*emb)/d param, after.<buffer> = running
                                                     statistics after the training-mode forward
-At width 64 the module below is checked against torchvision.models.resnet18/50 (same state_dict keys and
-shapes, same output), so the reduced-width cases follow torchvision's definition.
+At width 64 the modules below are checked against torchvision.models.resnet18/50, googlenet and densenet169 (same
+state_dict keys and shapes, same output), so the reduced-width cases follow torchvision's definition.
+Regenerate one case: /usr/bin/python3 tests/reference/engine_resnet_parity.py densenet169_w4
 """
 import json
 import os
@@ -228,6 +230,77 @@ class BNInception(nn.Module):
     forward = ResNet.forward
 
 
+class DenseLayer(nn.Module):
+    def __init__(self, cin, growth, bottleneck):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, bottleneck, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bottleneck)
+        self.conv2 = nn.Conv2d(bottleneck, growth, 3, 1, 1, bias=False)
+
+    def forward(self, maps):
+        x = torch.cat(maps, 1)
+        return self.conv2(F.relu(self.norm2(self.conv1(F.relu(self.norm1(x))))))
+
+
+class DenseNet(nn.Module):
+    """torchvision's densenet169 (growth 32, blocks 6/12/32/32, 64 stem channels, bn_size 4, no dropout) at
+    width/64 of its widths (stem N, growth N/2), names as torchvision's ("features.denseblock1.denselayer1.norm1")."""
+
+    def __init__(self, width, embed, pool="avg", normalize=False, head=True):
+        super().__init__()
+        s = lambda c: max(1, c * width // 64)
+        growth, ch = s(32), s(64)
+        self.features = nn.Module()
+        f = self.features
+        f.conv0 = nn.Conv2d(3, ch, 7, 2, 3, bias=False)
+        f.norm0 = nn.BatchNorm2d(ch)
+        self.blocks = []
+        for b, n in enumerate((6, 12, 32, 32)):
+            block = nn.Module()
+            for i in range(n):
+                block.add_module("denselayer%d" % (i + 1), DenseLayer(ch + i * growth, growth, 4 * growth))
+            f.add_module("denseblock%d" % (b + 1), block)
+            ch += n * growth
+            trans = None
+            if b < 3:
+                trans = nn.Module()
+                trans.norm = nn.BatchNorm2d(ch)
+                trans.conv = nn.Conv2d(ch, ch // 2, 1, bias=False)
+                f.add_module("transition%d" % (b + 1), trans)
+                ch //= 2
+            self.blocks.append((block, trans))
+        f.norm5 = nn.BatchNorm2d(ch)
+        self.pool, self.normalize, self.head = pool, normalize, head
+        if head:
+            self.last_linear = nn.Linear(ch, embed)
+
+    def features_forward(self, x):
+        f = self.features
+        x = F.max_pool2d(F.relu(f.norm0(f.conv0(x))), 3, 2, 1)
+        for block, trans in self.blocks:
+            maps = [x]
+            for layer in block.children():
+                maps.append(layer(maps))
+            x = torch.cat(maps, 1)
+            if trans is not None:
+                x = F.avg_pool2d(trans.conv(F.relu(trans.norm(x))), 2, 2)
+        return F.relu(f.norm5(x))
+
+    def forward(self, x):
+        h = self.features_forward(x)
+        if self.pool == "avg":
+            f = F.adaptive_avg_pool2d(h, 1).flatten(1)
+        elif self.pool == "max":
+            f = F.adaptive_max_pool2d(h, 1).flatten(1)
+        else:
+            f = F.adaptive_avg_pool2d(h, 1).flatten(1) + F.adaptive_max_pool2d(h, 1).flatten(1)
+        if not self.head:
+            return f
+        z = self.last_linear(f)
+        return F.normalize(z, dim=-1) if self.normalize else z
+
+
 def save_safetensors(path, tensors):
     header, blobs, off = {}, [], 0
     for name, t in tensors.items():
@@ -248,12 +321,13 @@ def randomise(m, g):
     with torch.no_grad():
         for name, p in m.named_parameters():
             if p.dim() == 1 and name.endswith(".bias") and "_bn." not in name and ".bn" not in name \
-                    and not name.startswith("bn") and "downsample" not in name and "last_linear" not in name:
+                    and not name.startswith("bn") and "downsample" not in name and "last_linear" not in name \
+                    and ".norm" not in name:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.05)  # conv biases (BN-Inception)
             elif p.dim() == 4:
                 fan_in = p.shape[1] * p.shape[2] * p.shape[3]
                 p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-            elif ".bn" in name or name.startswith("bn") or "downsample.1" in name or "_bn." in name:
+            elif ".bn" in name or name.startswith("bn") or "downsample.1" in name or "_bn." in name or ".norm" in name:
                 p.copy_((torch.rand(p.shape, generator=g) * 0.5 + 0.75) if name.endswith("weight")
                         else torch.randn(p.shape, generator=g) * 0.1)
             else:
@@ -297,6 +371,20 @@ def check_against_torchvision():
     x = torch.randn(2, 3, 64, 64, generator=g)
     assert torch.allclose(ours(x), tv(x), rtol=1e-5, atol=1e-6), "googlenet differs from torchvision"
     print("module == torchvision googlenet at width 64 (eval mode)")
+    ours, tv = DenseNet(64, 1000, head=False), torchvision.models.densenet169()
+    randomise(ours, g)
+    sd = ours.state_dict()
+    tv_sd = {k: v for k, v in tv.state_dict().items() if not k.startswith("classifier.")}
+    assert [(k, tuple(v.shape)) for k, v in sd.items()] == [(k, tuple(v.shape)) for k, v in tv_sd.items()], \
+        "densenet169 layout differs from torchvision"
+    tv.load_state_dict(sd, strict=False)
+    tv.classifier = nn.Identity()
+    for mode in (False, True):
+        ours.train(mode)
+        tv.train(mode)
+        x = torch.randn(2, 3, 64, 64, generator=g)
+        assert torch.allclose(ours(x), tv(x), rtol=1e-5, atol=1e-6), "densenet169 differs from torchvision"
+    print("module == torchvision densenet169 at width 64 (train and eval mode)")
 
 
 CASES = [
@@ -307,6 +395,8 @@ CASES = [
     ("resnet18_w4_double", False, 4, "double", False, False),
     ("bninception_w4_frozen_double", "bninception", 4, "double", False, True),
     ("googlenet_w8_frozen", "googlenet", 8, "avg", False, True),  # BN in eval: train-mode BN at batch 2 is ill-conditioned here (torch float32 vs float64 differ by 1.6e-2)
+    ("densenet169_w4", "densenet", 4, "avg", False, False),
+    ("densenet169_w2_frozen_normalize_double", "densenet", 2, "double", True, True),
 ]
 
 
@@ -315,6 +405,8 @@ def make(case, seed):
     g = torch.Generator().manual_seed(seed)
     if deep == "googlenet":
         m = GoogLeNet(width, 16, pool, normalize)
+    elif deep == "densenet":
+        m = DenseNet(width, 16, pool, normalize)
     elif deep == "bninception":
         m = BNInception(width, 16, pool, normalize)
     else:

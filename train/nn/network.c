@@ -22,6 +22,10 @@ dml_status dml_bninception_init(struct dml_network *net);
 void dml_bninception_reset(struct dml_network *net, uint64_t seed);
 struct dml_tensor *dml_bninception_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
 void dml_bninception_free(struct dml_network *net);
+dml_status dml_densenet_init(struct dml_network *net);
+void dml_densenet_reset(struct dml_network *net, uint64_t seed);
+struct dml_tensor *dml_densenet_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
+void dml_densenet_free(struct dml_network *net);
 
 static const struct dml_arch archs[] = {
   {"mlp", dml_mlp_init, dml_mlp_reset, dml_mlp_forward, NULL},
@@ -29,8 +33,9 @@ static const struct dml_arch archs[] = {
   {"resnet50", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, dml_resnet_free},
   {"googlenet", dml_googlenet_init, dml_googlenet_reset, dml_googlenet_forward, dml_googlenet_free},
   {"bninception", dml_bninception_init, dml_bninception_reset, dml_bninception_forward, dml_bninception_free},
+  {"densenet169", dml_densenet_init, dml_densenet_reset, dml_densenet_forward, dml_densenet_free},
 };
-#define KNOWN "mlp, resnet18, resnet50, googlenet, bninception (suffixes _frozen, _normalize, _max, _double, _he, _wN)"
+#define KNOWN "mlp, resnet18, resnet50, googlenet, bninception, densenet169 (suffixes _frozen, _normalize, _max, _double, _he, _wN)"
 
 /* the suffixes after the prefix: each "_word" must be known */
 static dml_status parse_suffixes(struct dml_network *net, const char *rest) {

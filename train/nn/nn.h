@@ -191,8 +191,8 @@ struct dml_arch {
   void (*free)(struct dml_network *net);
 };
 
-/* Architectures: "mlp" (in → 512 → ReLU → embed), "resnet18", "resnet50", "googlenet" (torchvision layouts and
- * names), "bninception" (pretrainedmodels' layout and names), each with the head `last_linear`; suffixes
+/* Architectures: "mlp" (in → 512 → ReLU → embed), "resnet18", "resnet50", "googlenet", "densenet169" (torchvision
+ * layouts and names), "bninception" (pretrainedmodels' layout and names), each with the head `last_linear`; suffixes
  * "_normalize" (L2-normalised embeddings), "_frozen" (BN on running statistics, affine trained), "_max" / "_double"
  * (global max / average+max pooling), "_he" (bninception head init), "_wN" (every width × N/64, for small tests). Returns DML_ERR_ARG naming
  * the known ones for anything else, and DML_ERR_STATE when the backend lacks an op the network needs.
@@ -223,7 +223,7 @@ size_t dml_network_arena_bytes_for(const struct dml_network *net, int B, int pre
 /* Weights (train/nn/safetensors.c): load a .safetensors file of torchvision names into parameters and buffers.
  * Every backbone tensor must be present with its shape (F32); the head (last_linear.*) is loaded when present
  * and of the right shape, else kept; a file tensor not in the network is an error naming it, except the
- * torchvision classifier "fc.*" and "num_batches_tracked". */
+ * torchvision classifier "fc.*" (DenseNet: "classifier.*") and "num_batches_tracked". */
 dml_status dml_network_load(struct dml_network *net, const char *path);
 /* Save parameters and buffers (torchvision names) as .safetensors. */
 dml_status dml_network_save(const struct dml_network *net, const char *path);

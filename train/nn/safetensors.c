@@ -2,8 +2,8 @@
  * (e.g. timm/resnet50.tv_in1k, or torchvision's state_dict written by safetensors.torch.save_file).
  * Load contract (nn.h): every backbone parameter and buffer must be in the file, F32, with its shape; the
  * head last_linear.* is taken when present with the right shape and kept (freshly initialised) otherwise;
- * any other file tensor is an error naming it, except the ImageNet classifier fc.*, GoogLeNet's aux1/aux2.* and
- * BN's num_batches_tracked.
+ * any other file tensor is an error naming it, except the ImageNet classifier fc.* (DenseNet's classifier.*),
+ * GoogLeNet's aux1/aux2.* and BN's num_batches_tracked.
  * Files are read through the one safetensors module (common/safetensors.h), which validates the whole header
  * (offsets, shapes, dtypes) before any data is read: a bad file is DML_ERR_FORMAT naming it and the tensor. */
 #include <stdint.h>
@@ -41,7 +41,7 @@ dml_status dml_network_load(struct dml_network *net, const char *path) {
     struct dml_param *p = lookup(net, key);
     if (!p) {
       if (!strncmp(key, "fc.", 3) || ends_with(key, "num_batches_tracked") || !strncmp(key, "aux1.", 5) ||
-          !strncmp(key, "aux2.", 5))
+          !strncmp(key, "aux2.", 5) || !strncmp(key, "classifier.", 11))
         continue; /* the ImageNet classifier and GoogLeNet's auxiliary classifiers are not used */
       st = dml_error(DML_ERR_FORMAT, "%s: tensor '%s' is not a tensor of --arch %s", path, key, net->arch);
       break;
