@@ -2,7 +2,8 @@
  * A width-8 ResNet-18 initialised from another seed and saved by our own code stands in for the ImageNet file:
  *  1. with $DML_WEIGHTS naming a folder that holds resnet18.safetensors, the first-epoch loss equals, bitwise, the
  *     loss with --pretrained FILE, and the default folder ~/.cache/dml/weights (HOME moved) gives it too;
- *  2. --not_pretrained gives another loss (the file was really loaded above);
+ *  2. --not_pretrained gives another loss (the file was really loaded above); the record's `weights` attribute
+ *     names the file (absent with --not_pretrained);
  *  3. with the file absent: exit 1, one line naming resnet18.safetensors, the folder, --pretrained, a public
  *     release and --not_pretrained, and no run folder written; --dry_run reports the same;
  *  4. --dry_run with the file present prints the file and the record path and exits 0.
@@ -137,6 +138,16 @@ int main(int argc, char **argv) {
   f += expect_true("$DML_WEIGHTS loss == --pretrained loss (bitwise)", la == la && !memcmp(&la, &lb, sizeof la));
   f += expect_true("default folder loss == --pretrained loss (bitwise)", !memcmp(&lc, &lb, sizeof lc));
   f += expect_true("--not_pretrained loss differs (the file was loaded)", ld == ld && ld != la);
+  char *rec = dml_strfmt("%s/fashion_mnist/lookup_s3/run.h5", save), *wattr = NULL;
+  f += expect_true("the record names the weights file (attribute weights)",
+                   dml_runrecord_read_attr(rec, "weights", &wattr) == DML_OK && wattr && !strcmp(wattr, wfile));
+  free(wattr);
+  free(rec);
+  rec = dml_strfmt("%s/fashion_mnist/scratch_s3/run.h5", save);
+  wattr = NULL;
+  f += expect_true("--not_pretrained: no weights attribute", dml_runrecord_read_attr(rec, "weights", &wattr) == DML_OK && !wattr);
+  free(wattr);
+  free(rec);
 
   char *m[] = {ARGS, "--group", "missing", "--save_path", save, NULL};
   rc = run(env_none, m, out, sizeof out);
