@@ -89,7 +89,7 @@ static struct result train(const char *tmp, const char *prec, int seed, const ch
   snprintf(seedbuf, sizeof seedbuf, "%d", seed);
   snprintf(group, sizeof group, "%s_t%s", prec, threads);
   snprintf(save, sizeof save, "%s/%s", tmp, group);
-  char *args[] = {"--dataset", "fashion_mnist", "--arch", "resnet18_w8_normalize", "--max_per_class", "40", "--bs", "20",
+  char *args[] = {"--dataset", "fashion_mnist", "--arch", "resnet18_w8_normalize", "--not_pretrained", "--max_per_class", "40", "--bs", "20",
                   "--lr", "1e-3", "--embed_dim", "16", "--n_epochs", "2", "--no_train_metrics",
                   "--evaluation_metrics", "e_recall@1", "--seed", seedbuf, "--precision", (char *)prec,
                   "--group", group, "--save_path", save, NULL};
