@@ -6,7 +6,8 @@
  *
  * Input (plain HDF5, any tool can write it): `embeddings` (B, D) float32 (used as given; normalise beforehand if
  * the method expects it), `labels` (B) int32, optional `tuples` (M, 3) int32 (anchor, positive, negative; the
- * miner is then skipped; −1 marks the implicit sets of the npair / lifted conventions), optional datasets
+ * miner is then skipped; −1 marks the implicit sets of the npair / lifted conventions) or (M, 4) (a fourth column:
+ * the quadruplet loss's fourth sample per tuple, used instead of its draw), optional datasets
  * `param/<name>` that set the criterion's learnable parameters (shape must match; --list-params prints names and
  * shapes). Classes: 0 … C−1 with C = --n_classes, or max(label)+1 when 0 (labels index classes directly, as
  * the reference). Without tuples, the miner --batch_mining runs on the RNG stream (seed, MINER, 0, 0) when the
@@ -22,10 +23,10 @@
 #include "train/train.h"
 
 struct batch {
-  int B, D, M;
+  int B, D, M, K;
   float *emb;      /* (B, D) */
   int32_t *labels; /* (B) */
-  int32_t *tuples; /* (M, 3) or NULL */
+  int32_t *tuples; /* (M, K) or NULL, K = 3 or 4 */
 };
 
 /* One dataset through the checked HDF5 layer (common/h5.h): shape caps and what the file stores, before allocating. */
@@ -53,9 +54,10 @@ static dml_status read_batch(const char *path, struct batch *b, hid_t *file) {
   }
   if (!st && H5Lexists(f, "tuples", H5P_DEFAULT) > 0) {
     st = read_dataset(f, path, "tuples", DML_H5_I32, 2, d, (void **)&b->tuples);
-    if (!st && d[1] != 3) st = dml_error(DML_ERR_FORMAT, "'tuples' must be (M, 3), has %d columns", (int)d[1]);
-    if (!st) b->M = (int)d[0];
-    for (size_t i = 0; !st && i < 3 * (size_t)b->M; i++)
+    if (!st && d[1] != 3 && d[1] != 4)
+      st = dml_error(DML_ERR_FORMAT, "'tuples' must be (M, 3) or (M, 4), has %d columns", (int)d[1]);
+    if (!st) b->M = (int)d[0], b->K = (int)d[1];
+    for (size_t i = 0; !st && i < (size_t)b->K * (size_t)b->M; i++)
       if (b->tuples[i] < -1 || b->tuples[i] >= b->B)
         st = dml_error(DML_ERR_FORMAT, "'tuples' entry %d is outside the batch (B = %d)", b->tuples[i], b->B);
   }
@@ -184,7 +186,14 @@ int main(int argc, char **argv) {
   if (!st) st = load_params(f, &crit, batch_path);
   struct dml_tuples tu = {0};
   if (!st && b.tuples) {
-    for (int i = 0; i < b.M; i++) dml_tuples_push(&tu, b.tuples[3 * i], b.tuples[3 * i + 1], b.tuples[3 * i + 2]);
+    int32_t *q = b.K == 4 ? xmalloc((size_t)b.M * sizeof *q) : NULL;
+    for (int i = 0; i < b.M; i++) {
+      const int32_t *r = b.tuples + (size_t)b.K * i;
+      dml_tuples_push(&tu, r[0], r[1], r[2]);
+      if (q) q[i] = r[3];
+    }
+    if (q) dml_tuples_set_fourth(&tu, q);
+    free(q);
   } else if (!st && crit.requires_miner) {
     struct dml_miner m;
     st = dml_miner_create(o.batch_mining, &opt, &m);

@@ -50,8 +50,11 @@
 struct dml_tuples {
   int n, cap;
   int32_t (*t)[3];        /* (n, 3): anchor, positive, negative batch positions */
+  int32_t *fourth;        /* (n) or NULL: quadruplet's fourth sample per tuple, given instead of drawn */
 };
 void dml_tuples_push(struct dml_tuples *tu, int32_t a, int32_t p, int32_t n);
+/* Give the quadruplet loss its fourth samples (n entries, copied; tu->n tuples must be pushed first). */
+void dml_tuples_set_fourth(struct dml_tuples *tu, const int32_t *q);
 void dml_tuples_free(struct dml_tuples *tu);
 
 // ---------------------------------------------------------------------------------------------- samplers

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """bench_torch — a PyTorch point of comparison for bench_criteria: the fixture formulas of
-tests/reference/zoo_criteria.py (NOT the reference code: vectorised for triplet/contrastive/snr/softmax/arcface/
+bench/zoo/torch_formulas.py (NOT the reference code: vectorised for triplet/contrastive/snr/softmax/arcface/
 softtriplet, per-anchor Python loops for lifted/npair/angular/multisimilarity as the reference also loops, and slow
 Python index lists for proxynca/oproxy and the softtriplet mask that the reference builds once), float32 on CPU,
 forward + backward, B = 112, D = 128, C = 100 and 11,318. Only the vectorised rows say what torch itself costs.
@@ -13,8 +13,8 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference"))
-import zoo_criteria as zc  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_formulas as zc  # noqa: E402
 
 
 def main():

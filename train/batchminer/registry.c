@@ -54,8 +54,15 @@ void dml_tuples_push(struct dml_tuples *tu, int32_t a, int32_t p, int32_t n) {
   tu->n++;
 }
 
+void dml_tuples_set_fourth(struct dml_tuples *tu, const int32_t *q) {
+  free(tu->fourth);
+  tu->fourth = xmalloc((size_t)(tu->n ? tu->n : 1) * sizeof *tu->fourth);
+  memcpy(tu->fourth, q, (size_t)tu->n * sizeof *q);
+}
+
 void dml_tuples_free(struct dml_tuples *tu) {
   free(tu->t);
+  free(tu->fourth);
   memset(tu, 0, sizeof *tu);
 }
 

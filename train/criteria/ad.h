@@ -99,6 +99,8 @@ dml_status crit_label_pos(const char *name, const int32_t *classes, int n_classe
                           int *out);
 /* Check that every tuple holds valid anchor, positive and negative positions (a triplet miner ran). */
 dml_status crit_check_triplets(const char *name, const struct dml_tuples *tu, int B);
+/* histogram's QUIRK H1 tests for a similarity in bin k of R: is the share to bin k kept, the share to bin k+1? */
+void crit_histogram_h1(int R, long k, int *keep_own, int *keep_up);
 /* Backward from L, loss value out, dL/demb of the leaves x0 … x0+B·D−1 into grad_emb (overwritten). */
 void crit_finish(struct ad_tape *t, int L, int x0, long n, double *loss, float *grad_emb);
 /* The criterion's tape, emptied (memory kept from earlier calls); hand it back with crit_tape_give. */

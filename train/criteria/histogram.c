@@ -1,19 +1,44 @@
 /* histogram — the histogram loss (Ustinova & Lempitsky 2016) as the reference computes it (spec A9).
- * S = X·Xᵀ (X expected L2-normalised), strict upper triangle pairs. Bins t_r = −1 + r·Δ, r = 0 … R−1,
- * R = --loss_histogram_nbins, Δ = 2/(R−1). A similarity s with r = ⌊(s+1)/Δ⌋ adds (t_{r+1} − s)/Δ to bin r and
- * (s − t_r)/Δ to bin r+1 (bins outside 0 … R−1 are dropped), i.e. a triangular kernel of half-width Δ around each
- * bin centre: a similarity a rounding error above 1 (the same image twice in a class_random batch) still lands in
- * the last bin, as in the reference.
+ * S = X·Xᵀ (X expected L2-normalised), strict upper triangle pairs. Bins t_r = support[r], r = 0 … R−1,
+ * R = --loss_histogram_nbins, Δ = 2/(R−1), support = np.linspace(−1, 1, R) (r·Δ + (−1), the last exactly 1).
+ * A similarity s goes to k = int((s+1)/Δ) (truncated toward zero, numpy's astype(int)) and adds
+ * (t_k + Δ − s)/Δ to bin k and (s − t_{k+1} + Δ)/Δ to bin k+1 (bins outside 0 … R−1 are dropped), i.e. a
+ * triangular kernel of half-width Δ around each bin centre: a similarity a rounding error above 1 (the same image
+ * twice in a class_random batch) still lands in the last bin, as in the reference.
+ * QUIRK H1, reproduced bit for bit: histogram.py keeps a share only where the float64 equality tests
+ * `k·Δ − 1 == support[k]` (own bin) and `k·Δ − 1 == support[k+1] − Δ` (the share to the bin above) hold, and
+ * they fail for some k whenever Δ is not exact (R = 11, the SOP runs: the upper share of every s in
+ * [−0.6, 0.6) is dropped). Those exact float64 expressions are evaluated here (h1_tests), so the same shares
+ * are dropped. (k itself is computed in float64 from the float64 similarity; the reference computes it in the
+ * batch's dtype — they differ only for s within rounding of a bin edge.)
  * h⁺, h⁻ = histograms of positive / negative pairs, each divided by its pair count; CDF⁺_r = Σ_{q≤r} h⁺_q;
  *   L = Σ_r h⁻_r · CDF⁺_r.
  * No miner, no parameters. A batch without positive or without negative pairs gives L = 0 (the reference
- * divides by zero there). The bin of s is computed in double here; the reference finds it in numpy and
- * compares floats for equality (differs only for s exactly on a bin edge). Gradients from the float64 tape. */
+ * divides by zero there). Gradients from the float64 tape. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "train/criteria/ad.h"
+
+/* numpy's float64 values, each rounded on its own (volatile: no fused multiply-add) */
+static double h1_support(int R, int r, double bw) {
+  if (r == R - 1) return 1.0; /* linspace sets the endpoint exactly */
+  volatile double m = (double)r * bw;
+  return m + -1.0;
+}
+
+static double h1_assigned(long k, double bw) {
+  volatile double m = (double)k * bw;
+  return m - 1.0;
+}
+
+void crit_histogram_h1(int R, long k, int *keep_own, int *keep_up) {
+  double bw = 2.0 / (R - 1), a = h1_assigned(k, bw);
+  *keep_own = k >= 0 && k < R && a == h1_support(R, (int)k, bw);
+  volatile double lower = k + 1 >= 0 && k + 1 < R ? h1_support(R, (int)(k + 1), bw) - bw : NAN;
+  *keep_up = k + 1 >= 0 && k + 1 < R && a == lower;
+}
 
 static dml_status histogram_loss(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
                                  const struct dml_tuples *tu, double *loss, float *grad_emb) {
@@ -41,17 +66,18 @@ static dml_status histogram_loss(struct dml_criterion *c, const float *emb, cons
     for (int j = i + 1; j < B; j++) {
       int sn = S + i * B + j;
       double sv = t.v[sn];
-      if (!(sv >= -1 - delta && sv <= 1 + delta)) continue; /* NaN, or no bin within reach */
-      int r = (int)floor((sv + 1) / delta);
-      double tr = -1 + r * delta;
+      if (!(sv >= -1 - 2 * delta && sv <= 1 + 2 * delta)) continue; /* NaN, or no bin within reach */
+      long k = (long)((sv + 1) / delta);                             /* truncation, as numpy's astype(int) */
+      int keep_own, keep_up;
+      crit_histogram_h1(R, k, &keep_own, &keep_up);
       char ispos = labels[i] == labels[j];
-      if (r >= 0 && r < R) { /* (t_{r+1} − s)/Δ */
-        cid[nc] = ad_scale(&t, ad_addc(&t, ad_scale(&t, sn, -1), tr + delta), 1 / delta);
-        cbin[nc] = r, cpos[nc++] = ispos;
+      if (keep_own) { /* (t_k + Δ − s)/Δ */
+        cid[nc] = ad_scale(&t, ad_addc(&t, ad_scale(&t, sn, -1), h1_support(R, (int)k, delta) + delta), 1 / delta);
+        cbin[nc] = (int)k, cpos[nc++] = ispos;
       }
-      if (r + 1 >= 0 && r + 1 < R) { /* (s − t_r)/Δ */
-        cid[nc] = ad_scale(&t, ad_addc(&t, sn, -tr), 1 / delta);
-        cbin[nc] = r + 1, cpos[nc++] = ispos;
+      if (keep_up) { /* (s − t_{k+1} + Δ)/Δ */
+        cid[nc] = ad_scale(&t, ad_addc(&t, sn, delta - h1_support(R, (int)(k + 1), delta)), 1 / delta);
+        cbin[nc] = (int)(k + 1), cpos[nc++] = ispos;
       }
     }
   int *hp = xmalloc(2 * (size_t)R * sizeof *hp), *hn = hp + R, *list = xmalloc(((size_t)nc + 1) * sizeof *list);

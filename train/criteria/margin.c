@@ -3,18 +3,24 @@
  * (learnable, one per training class, init --loss_margin_beta, lr --loss_margin_beta_lr, no weight decay)
  * or the constant with --loss_margin_beta_constant;
  *   pos_t = relu(d_ap − β_t + α), neg_t = relu(β_t − d_an + α), α = --loss_margin_margin,
- *   n = #(pos_t > 0) + #(neg_t > 0),  L = Σ_t (pos_t + neg_t) / n  (the plain sum when n = 0; 0 without triplets),
- *   L += ν · Σ_t β_t when ν = --loss_margin_nu ≠ 0 (the reference crashes there, BUG C1; this is PR #14's intent).
- * Gradients are analytic (n is a count, not differentiated), checked against finite differences in tests. */
+ *   n = #{t : pos_t > 0 or neg_t > 0}  (the reference's `sum((pos>0)+(neg>0))`: bool + bool is a logical OR since
+ *       PyTorch 1.2, so it counts triplets with an active term; --loss_margin_per_pair_count gives the per-pair
+ *       count #(pos_t > 0) + #(neg_t > 0) of PyTorch < 1.2 and Wu et al.),
+ *   L = Σ_t (pos_t + neg_t) / n  (the plain sum when n = 0; 0 without triplets),
+ *   L += ν · Σ_t β_t when ν = --loss_margin_nu ≠ 0 (the reference crashes there, BUG C1; this is PR #14's fix).
+ * Tuples must be (anchor, positive, negative) batch positions (an error otherwise).
+ * Gradients are analytic (n is a count, not differentiated), checked against the reference code's fixtures and
+ * finite differences in tests. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/methods.h"
+#include "train/criteria/ad.h"
 
 struct margin_state {
   double alpha, beta0, nu;
   int beta_constant;
+  int per_pair_count;
   int n_classes;
   int32_t *classes;            /* (n_classes) ascending labels */
   struct dml_backend *host;    /* CPU backend that owns the parameter memory */
@@ -34,6 +40,8 @@ static int class_pos(const struct margin_state *s, int32_t y) {
 static dml_status margin_loss(struct dml_criterion *c, const float *emb, const int32_t *labels, int B, int D,
                               const struct dml_tuples *tu, double *loss, float *grad_emb) {
   struct margin_state *s = c->state;
+  dml_status st = crit_check_triplets("margin", tu, B);
+  if (st) return st;
   memset(grad_emb, 0, (size_t)B * D * sizeof *grad_emb);
   *loss = 0;
   if (!tu->n) return DML_OK;
@@ -65,7 +73,7 @@ static dml_status margin_loss(struct dml_criterion *c, const float *emb, const i
     beta_sum += b;
     pos[t] = fmax(dap[t] - b + s->alpha, 0);
     neg[t] = fmax(b - dan[t] + s->alpha, 0);
-    count += (pos[t] > 0) + (neg[t] > 0);
+    count += s->per_pair_count ? (pos[t] > 0) + (neg[t] > 0) : (pos[t] > 0 || neg[t] > 0);
     sum += pos[t] + neg[t];
   }
   double scale = count ? 1.0 / count : 1.0;
@@ -102,6 +110,7 @@ static const struct dml_flag margin_flags[] = {
   DML_METHOD_FLAG(loss_margin_beta, FLOAT, "1.2", "margin loss: initial beta"),
   DML_METHOD_FLAG(loss_margin_nu, FLOAT, "0", "margin loss: beta regulariser weight (reference crashes when != 0; fixed)"),
   DML_METHOD_FLAG(loss_margin_beta_constant, BOOL, "0", "margin loss: beta is a constant"),
+  DML_METHOD_FLAG(loss_margin_per_pair_count, BOOL, "0", "(dml) margin loss: normalise by #active pos + #active neg terms (PyTorch < 1.2, Wu et al.) instead of the reference's #triplets with an active term"),
 };
 
 static dml_status margin_create(const struct dml_opts *opt, const struct dml_criterion_shape *shape,
@@ -111,6 +120,7 @@ static dml_status margin_create(const struct dml_opts *opt, const struct dml_cri
   s->beta0 = dml_opts_float(opt, "loss_margin_beta");
   s->nu = dml_opts_float(opt, "loss_margin_nu");
   s->beta_constant = dml_opts_int(opt, "loss_margin_beta_constant");
+  s->per_pair_count = dml_opts_int(opt, "loss_margin_per_pair_count");
   s->n_classes = shape->n_classes;
   s->classes = xmalloc((size_t)shape->n_classes * sizeof *s->classes);
   memcpy(s->classes, shape->classes, (size_t)shape->n_classes * sizeof *shape->classes);

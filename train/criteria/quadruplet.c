@@ -7,7 +7,9 @@
  *   --loss_quadruplet_per_triplet (paper):  L₂ = mean_t relu(d(a_t,p_t) − d(n_t, x_{q_t}) + α₂)
  *   L = mean L₁ + L₂,  α₁ = --loss_quadruplet_margin_alpha_1, α₂ = --loss_quadruplet_margin_alpha_2.
  * Randomness: the fourth samples come from the counter RNG keyed by (seed, a hash of the tuple list), so the
- * same batch and tuples give the same draw (resume-safe); dml-criterion's --seed sets the seed. Gradient of a zero distance is 0 (torch.norm).
+ * same batch and tuples give the same draw (resume-safe); dml-criterion's --seed sets the seed. Tuples that carry
+ * their fourth samples (tu->fourth: dml-criterion's 4-column `tuples`, the reference fixtures) use those instead.
+ * Gradient of a zero distance is 0 (torch.norm).
  * Gradients from the float64 tape. */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,15 @@ static dml_status quadruplet_loss(struct dml_criterion *c, const float *emb, con
   int lim = M < B ? M : B;
   int32_t *q = xmalloc((size_t)M * sizeof *q), *cand = xmalloc((size_t)lim * sizeof *cand);
   for (int i = 0; i < M; i++) {
+    if (tu->fourth) {
+      if (tu->fourth[i] < 0 || tu->fourth[i] >= B) {
+        free(q), free(cand);
+        return dml_error(DML_ERR_ARG, "quadruplet loss: fourth sample %d of tuple %d is outside the batch (B = %d)",
+                         tu->fourth[i], i, B);
+      }
+      q[i] = tu->fourth[i];
+      continue;
+    }
     int nc = 0;
     for (int j = 0; j < lim; j++)
       if (tu->t[j][2] != tu->t[i][2]) cand[nc++] = j;

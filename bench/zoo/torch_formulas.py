@@ -1,20 +1,8 @@
 #!/usr/bin/python3
-"""zoo_criteria — independent PyTorch (float64) implementations of every criterion of train/criteria/, written
-from the formulas of spec A9/B3 (not from the C code), evaluated on small fixed batches.
+"""torch_formulas — PyTorch re-typings of the criteria formulas of spec A9/B3, kept only as bench_torch's point
+of comparison (they were the test fixtures' source until the fixtures came from the reference code itself:
+tests/reference/reference_criteria.py). Not a reference (no QUIRK H1 in histogram, P1 per-pair lifted only).
 
-Writes tests/fixtures/zoo/criteria.txt: one block per case, read by tests/zoo/test_zoo_criteria.c by name:
-  case NAME
-  args --loss X [--flag value ...]      (flags given to dml-train's flag table; defaults otherwise)
-  shape B D C
-  labels ...        (B ints, = class positions 0..C-1)
-  tuples M a p n ...  (M triples, -1 = implicit set)
-  emb ...           (B*D float32-representable values)
-  param NAME N ...  (criterion parameter, float32-representable)
-  loss VALUE
-  grad_emb ...
-  grad_param NAME N ...
-  end
-Regenerate: /usr/bin/python3 tests/reference/zoo_criteria.py   (torch 1.13, numpy)
 """
 import math
 import os
@@ -25,7 +13,6 @@ import torch
 import torch.nn.functional as F
 
 torch.set_default_dtype(torch.float64)
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "zoo", "criteria.txt")
 VERSION = 1
 
 
@@ -293,135 +280,3 @@ def nir(x, y, params, K, depth, W, cond, clamp=2.0, w_align=0.01):
         z = torch.cat([y1, y2], 1)
     ell = 0.5 * (z ** 2).sum(1) - logdet
     return torch.exp(ell).mean() + w_align * oproxy(x, y, P)
-
-
-# ------------------------------------------------------------------------------------------- cases
-def main():
-    rng = np.random.RandomState(20261123)
-    B, D, C = 10, 6, 5
-    y = [0, 0, 1, 1, 1, 2, 2, 3, 3, 0]
-    raw = f32(rng.randn(B, D) * 0.7)
-    un = unit(rng.randn(B, D))
-    T = np.array([[0, 1, 2], [1, 9, 5], [2, 3, 7], [3, 4, 0], [5, 6, 8], [7, 8, 1], [9, 0, 6], [4, 2, 9]])
-    T_flip = np.array([[0, 0, 1], [2, 3, 7], [5, 5, 6], [8, 7, 4]])  # rho_distance-style flipped rows
-    anchors = [i for i in range(B) if sum(1 for j in range(B) if y[j] == y[i]) > 1]
-    T_npair = np.array([[a, [j for j in range(B) if j != a and y[j] == y[a]][0], -1] for a in anchors])
-    T_lift = np.array([[a, -1, -1] for a in anchors])
-    P = f32(rng.randn(C, D) / 8)
-    W = f32(rng.uniform(-1 / math.sqrt(D), 1 / math.sqrt(D), (C, D)))
-    K = 2
-    Wst = f32(rng.uniform(-1 / math.sqrt(C * K), 1 / math.sqrt(C * K), (D, C * K)))
-    # quadruplet: two triplets with different negatives => fourth samples are forced: q = [1, 0]
-    T_quad = np.array([[0, 1, 2], [3, 4, 7]])
-    _, nd = nir_layout(D, 2, 3, 5, [True, True])
-    flow_dense = f32(rng.uniform(-0.4, 0.4, nd))
-    _, ns = nir_layout(D, 2, 3, 5, [True, False])
-    flow_start = f32(rng.uniform(-0.4, 0.4, ns))
-    proj = 4
-    advp = []
-    for (a_, b_) in [(0, 1), (1, 0)]:
-        d = D // 2
-        advp += [(f"regressors.{a_}-{b_}.0.weight", f32(rng.uniform(-1, 1, (proj, d)) / math.sqrt(d))),
-                 (f"regressors.{a_}-{b_}.0.bias", f32(rng.uniform(-1, 1, (proj,)) / math.sqrt(d))),
-                 (f"regressors.{a_}-{b_}.2.weight", f32(rng.uniform(-1, 1, (d, proj)) / math.sqrt(proj))),
-                 (f"regressors.{a_}-{b_}.2.bias", f32(rng.uniform(-1, 1, (d,)) / math.sqrt(proj)))]
-    cases = [
-        ("triplet", "--loss triplet", un, T, None, lambda x, p: triplet(x, y, T)),
-        ("triplet_raw_margin", "--loss triplet --loss_triplet_margin 0.5", raw, T, None,
-         lambda x, p: triplet(x, y, T, 0.5)),
-        ("contrastive", "--loss contrastive", un, T, None, lambda x, p: contrastive(x, y, T)),
-        ("contrastive_flip", "--loss contrastive --loss_contrastive_pos_margin 0.1 --loss_contrastive_neg_margin 1.2",
-         un, T_flip, None, lambda x, p: contrastive(x, y, T_flip, 0.1, 1.2)),
-        ("lifted", "--loss lifted --batch_mining lifted", raw, T_lift, None, lambda x, p: lifted(x, y, T_lift)),
-        ("npair", "--loss npair --batch_mining npair", raw, T_npair, None, lambda x, p: npair(x, y, T_npair)),
-        ("npair_bninception", "--loss npair --batch_mining npair --arch bninception_normalize", raw, T_npair, None,
-         lambda x, p: npair(x, y, T_npair, scale=0.25)),
-        ("angular", "--loss angular --batch_mining npair", raw, T_npair, None, lambda x, p: angular(x, y, T_npair)),
-        ("angular_alpha36", "--loss angular --batch_mining npair --loss_angular_alpha 36", raw, T_npair, None,
-         lambda x, p: angular(x, y, T_npair, alpha=36.0)),
-        ("snr", "--loss snr --batch_mining random", raw, T, None, lambda x, p: snr(x, y, T)),
-        ("snr_distance", "--loss snr --batch_mining distance", raw, T, None, lambda x, p: snr(x, y, T, lam=0.0)),
-        ("quadruplet", "--loss quadruplet", raw, T_quad, None, lambda x, p: quadruplet(x, y, T_quad, [1, 0])),
-        ("quadruplet_per_triplet", "--loss quadruplet --loss_quadruplet_per_triplet", raw, T_quad, None,
-         lambda x, p: quadruplet(x, y, T_quad, [1, 0], per_triplet=True)),
-        ("proxynca", "--loss proxynca", raw, None, ("proxies", P), lambda x, p: proxynca(x, y, p)),
-        ("softmax", "--loss softmax", un, None, ("class_map", W), lambda x, p: softmax(x, y, p)),
-        ("arcface", "--loss arcface", un, None, ("class_map", W), lambda x, p: arcface(x, y, p)),
-        ("arcface_all_logits", "--loss arcface --loss_arcface_all_logits", un, None, ("class_map", W),
-         lambda x, p: arcface(x, y, p, all_logits=True)),
-        ("softtriplet", "--loss softtriplet", un, None, ("intra_class_weights", Wst),
-         lambda x, p: softtriplet(x, y, p)),
-        ("softtriplet_paper", "--loss softtriplet --loss_softtriplet_paper", un, None, ("intra_class_weights", Wst),
-         lambda x, p: softtriplet(x, y, p, paper=True)),
-        ("histogram", "--loss histogram", un, None, None, lambda x, p: histogram(x, y)),
-        ("histogram_nbins11", "--loss histogram --loss_histogram_nbins 11", un, None, None,
-         lambda x, p: histogram(x, y, 11)),
-        ("multisimilarity", "--loss multisimilarity", un, None, None, lambda x, p: multisimilarity(x, y)),
-        ("multisimilarity_nir", "--loss multisimilarity --loss_multisimilarity_variant nir "
-         "--loss_multisimilarity_pos_thresh 0.4 --loss_multisimilarity_neg_thresh 0.3", un, None, None,
-         lambda x, p: multisimilarity_nir(x, y, lp=0.4, ln=0.3)),
-        ("oproxy_anchor", "--loss oproxy", un, None, ("proxies", P), lambda x, p: oproxy(x, y, p)),
-        ("oproxy_nca", "--loss oproxy --loss_oproxy_mode nca", un, None, ("proxies", P),
-         lambda x, p: oproxy(x, y, p, mode="nca")),
-        ("adversarial_separation", "--loss adversarial_separation --diva_decorrnet_dim 4 "
-         "--diva_decorrelations 0-1 1-0 --diva_rho_decorrelation 1.5 2", raw, None, advp,
-         lambda x, p: advsep(x, p, [(0, 1), (1, 0)], [1.5, 2.0], 2)),
-        ("nir", "--loss nir --loss_nir_nf_cblocks 2 --loss_nir_nf_fc_depth 3 --loss_nir_nf_fc_width 5 "
-         "--loss_nir_w_align 0.3", un, None, [("proxies", P), ("flow", flow_dense)],
-         lambda x, p: nir(x, y, p, 2, 3, 5, [True, True], w_align=0.3)),
-        ("nir_start", "--loss nir --loss_nir_nf_cblocks 2 --loss_nir_nf_fc_depth 3 --loss_nir_nf_fc_width 5 "
-         "--loss_nir_nf_cond_mode start --loss_nir_nf_clamp_alpha 1.5", un, None, [("proxies", P), ("flow", flow_start)],
-         lambda x, p: nir(x, y, p, 2, 3, 5, [True, False], clamp=1.5)),
-    ]
-    # duplicates: class_random batches can hold the same image twice (identical embeddings)
-    cases_dup = []
-    udup = un.copy()
-    udup[1] = udup[0]
-    udup[4] = udup[3]
-    rdup = raw.copy()
-    rdup[1] = rdup[0]
-    T_dup = np.array([[0, 1, 2], [3, 4, 7], [1, 0, 5], [2, 3, 8]])
-    T_quad_dup = np.array([[0, 1, 2], [3, 4, 7]])
-    cases += [
-        ("dup_triplet", "--loss triplet", udup, T_dup, None, lambda x, p: triplet(x, y, T_dup)),
-        ("dup_contrastive", "--loss contrastive", udup, T_dup, None, lambda x, p: contrastive(x, y, T_dup)),
-        ("dup_lifted", "--loss lifted --batch_mining lifted", rdup, T_lift, None, lambda x, p: lifted(x, y, T_lift)),
-        ("dup_quadruplet", "--loss quadruplet", rdup, T_quad_dup, None,
-         lambda x, p: quadruplet(x, y, T_quad_dup, [1, 0])),
-        ("dup_histogram", "--loss histogram --loss_histogram_nbins 21", udup, None, None,
-         lambda x, p: histogram(x, y, 21)),
-        ("dup_multisimilarity", "--loss multisimilarity", udup, None, None, lambda x, p: multisimilarity(x, y)),
-        ("dup_npair", "--loss npair --batch_mining npair", rdup, T_npair, None, lambda x, p: npair(x, y, T_npair)),
-    ]
-    lines = [f"# zoo criteria fixtures v{VERSION}, torch {torch.__version__}; regenerate with "
-             f"/usr/bin/python3 tests/reference/zoo_criteria.py"]
-    fmt = lambda v: " ".join(repr(float(a)) for a in np.ravel(v))
-    for name, args, emb, tup, par, fn in cases:
-        x = torch.tensor(emb, requires_grad=True)
-        plist = par if isinstance(par, list) else ([par] if par else [])
-        pts = [torch.tensor(v, requires_grad=True) for _, v in plist]
-        L = fn(x, pts if isinstance(par, list) else (pts[0] if pts else None))
-        L.backward()
-        lines.append(f"case {name}")
-        lines.append(f"args {args} --embed_dim {D}")
-        lines.append(f"shape {B} {D} {C}")
-        lines.append("labels " + " ".join(str(v) for v in y))
-        if tup is not None:
-            lines.append(f"tuples {len(tup)} " + " ".join(str(int(v)) for v in np.ravel(tup)))
-        else:
-            lines.append("tuples 0")
-        lines.append("emb " + fmt(emb))
-        for nm, v in plist:
-            lines.append(f"param {nm} {v.size} " + fmt(v))
-        lines.append(f"loss {float(L)!r}")
-        lines.append("grad_emb " + fmt(x.grad.numpy()))
-        for (nm, v), pt in zip(plist, pts):
-            lines.append(f"grad_param {nm} {v.size} " + fmt(pt.grad.numpy()))
-        lines.append("end")
-        print(f"{name:24s} loss {float(L):.6f}", file=sys.stderr)
-    with open(OUT, "w") as f:
-        f.write("\n".join(lines) + "\n")
-
-
-if __name__ == "__main__":
-    main()
