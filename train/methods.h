@@ -166,6 +166,10 @@ const char *dml_miner_name(int i);
  * (B); −1 if none. */
 int dml_miner_distance_negative(const double *dist, const int32_t *labels, int i, int B, int D, double lower_cutoff,
                                 struct dml_rng *r);
+/* parametric (train/batchminer/parametric.c): the probability of each batch position j as anchor i's negative,
+ * from its distance row dist (B); m must be a parametric miner. */
+void dml_miner_parametric_probs(const struct dml_miner *m, const double *dist, const int32_t *labels, int i, int B,
+                                double *p);
 /* A uniformly drawn other position with labels[j] == labels[i]; i itself when there is none (no draw then). */
 int dml_miner_random_positive(const int32_t *labels, int i, int B, struct dml_rng *r);
 /* Detached pairwise Euclidean distances the reference way: sqrt(max(‖a‖²+‖b‖²−2a·b, 0)); out (B, B) double. */

@@ -2,9 +2,9 @@
  * random returns B distinct valid triplets with inclusion frequency B/total; semihard picks a semihard negative
  * whenever one exists; softhard picks from the hard sets when non-empty; rho_distance flips with probability cp
  * (binomial 5σ bound) and its other negatives follow Wu et al.'s weights (chi-square bound); npair / lifted anchors
- * are exactly the positions whose label has ≥ 2 members; intra_random tuples share a label; parametric "hards"
- * negatives lie in the support bins ≤ 0.5 whenever such a negative exists; a miner is a pure function of its RNG
- * stream. Reference values are computed independently here. */
+ * are exactly the positions whose label has ≥ 2 members; intra_random tuples share a label; parametric's negative
+ * distribution equals the one the reference's own code draws from (fixture from tests/reference/
+ * reference_criteria.py, every mode) and its draws follow it; a miner is a pure function of its RNG stream. Reference values are computed independently here. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@ enum { B = 24, D = 8 };
 static dml_status make(const char *name, const char *loss, const char *args, struct dml_miner *m) {
   struct dml_train_opts o;
   struct dml_train_cli tc;
-  char buf[256];
+  char buf[640];
   snprintf(buf, sizeof buf, "--loss %s %s", loss, args ? args : "");
   dml_status st = dml_train_cli_parse_string(&tc, &o, buf);
   struct dml_opts opt = dml_train_cli_opts(&tc);
@@ -49,6 +49,87 @@ static int count_label(const int32_t *y, int32_t v) {
   int c = 0;
   for (int i = 0; i < B; i++) c += y[i] == v;
   return c;
+}
+
+/* The reference-code fixture of the parametric miner: our per-negative probabilities equal the reference's for
+ * every anchor of every mode, the anchors are the same, and our draws follow them (chi-square, 6σ bound). */
+static int parametric_fixtures(void) {
+  FILE *fx = fopen("tests/fixtures/zoo/methods.txt", "r");
+  if (!fx) return expect_true("tests/fixtures/zoo/methods.txt opens (regenerate: tests/reference/reference_criteria.py)", 0);
+  static char line[1 << 15];
+  int f = 0, blocks = 0, nb = 0, nd = 0;
+  char args[512] = "";
+  int32_t lab[64];
+  float emb[64 * 16];
+  double probs[64][64];
+  int anchor[64], np = 0;
+  while (fgets(line, sizeof line, fx)) {
+    line[strcspn(line, "\n")] = 0;
+    char *s = line, *e;
+    if (!strncmp(line, "args ", 5)) snprintf(args, sizeof args, "%.500s", line + 5), np = 0;
+    else if (!strncmp(line, "shape ", 6)) sscanf(line + 6, "%d %d", &nb, &nd);
+    else if (!strncmp(line, "labels ", 7)) {
+      s = line + 7;
+      for (int i = 0; i < nb; i++, s = e) lab[i] = (int32_t)strtol(s, &e, 10);
+    }
+    else if (!strncmp(line, "emb ", 4)) {
+      s = line + 4;
+      for (int i = 0; i < nb * nd; i++, s = e) emb[i] = strtof(s, &e);
+    } else if (!strncmp(line, "probs ", 6) && np < 64) {
+      anchor[np] = (int)strtol(line + 6, &e, 10);
+      s = e;
+      for (int j = 0; j < nb; j++, s = e) probs[np][j] = strtod(s, &e);
+      np++;
+    } else if (!strcmp(line, "end") && nb <= 64 && nd <= 16) {
+      struct dml_miner m;
+      char tag[600];
+      snprintf(tag, sizeof tag, "parametric fixture: create (%s)", args);
+      if (expect_true(tag, make("parametric", "triplet", args, &m) == DML_OK)) {
+        f++;
+        continue;
+      }
+      double *dist = malloc((size_t)nb * nb * sizeof *dist), got[64];
+      dml_pairwise_distances(emb, nb, nd, dist);
+      for (int q = 0; q < np; q++) {
+        dml_miner_parametric_probs(&m, dist + (size_t)anchor[q] * nb, lab, anchor[q], nb, got);
+        snprintf(tag, sizeof tag, "parametric (%s): anchor %d's negative distribution = the reference's", args + 26,
+                 anchor[q]);
+        f += expect_close(tag, got, probs[q], (size_t)nb, 1e-12, 1e-9);
+      }
+      struct dml_rng r = dml_rng_init(9, DML_RNG_TEST, 1, 2);
+      struct dml_tuples tu = {0};
+      long cnt[64] = {0}, draws = 0;
+      for (int it = 0; it < 400; it++) {
+        tu.n = 0;
+        m.mine(&m, emb, lab, nb, nd, &r, &tu);
+        snprintf(tag, sizeof tag, "parametric (%s): the reference's anchors", args + 26);
+        if (it == 0) {
+          int ok = tu.n == np;
+          for (int t = 0; ok && t < tu.n; t++) ok = tu.t[t][0] == anchor[t];
+          f += expect_true(tag, ok);
+        }
+        for (int t = 0; t < tu.n; t++)
+          if (tu.t[t][0] == anchor[0]) cnt[tu.t[t][2]]++, draws++;
+      }
+      double chi = 0;
+      int dof = -1;
+      for (int j = 0; j < nb; j++) {
+        double ex = probs[0][j] * draws;
+        if (ex < 5) continue; /* bins too small for the chi-square approximation */
+        chi += (cnt[j] - ex) * (cnt[j] - ex) / ex;
+        dof++;
+      }
+      snprintf(tag, sizeof tag, "parametric (%s): draws follow the distribution (chi-square, %d dof)", args + 26, dof);
+      f += expect_true(tag, dof < 1 || chi < dof + 6 * sqrt(2.0 * dof));
+      dml_tuples_free(&tu);
+      dml_miner_free(&m);
+      free(dist);
+      blocks++;
+    }
+  }
+  fclose(fx);
+  f += expect_true("methods.txt holds the six parametric fixtures", blocks == 6);
+  return f;
 }
 
 int main(void) {
@@ -213,34 +294,15 @@ int main(void) {
     f += expect_true("intra_random: B tuples, each within one label", ok);
     dml_tuples_free(&tu);
   }
-  /* parametric hards */
+  /* parametric against the reference's own batchminer/parametric.py: tests/fixtures/zoo/methods.txt holds, per
+   * mode, the distribution each anchor's negative was drawn from (captured from its np.random.choice calls) */
+  f += parametric_fixtures();
   {
-    int ok = 1, any = 0;
-    for (int it = 0; it < 100; it++) {
-      mine("parametric", "triplet", "--miner_parametric_mode hards", e, y, 6000 + it, &tu);
-      for (int t = 0; t < tu.n; t++) {
-        int a = tu.t[t][0], n = tu.t[t][2], exists = 0;
-        double step = (1.9 - 0.1) / 99;
-        for (int j = 0; j < B; j++)
-          if (y[j] != y[a]) {
-            long b = lround((dist(e, a, j) - 0.1) / step);
-            b = b < 0 ? 0 : b > 99 ? 99 : b;
-            exists |= 0.1 + b * step <= 0.5;
-          }
-        if (exists) {
-          any = 1;
-          long b = lround((dist(e, a, n) - 0.1) / step);
-          b = b < 0 ? 0 : b > 99 ? 99 : b;
-          ok &= 0.1 + b * step <= 0.5 + 1e-9;
-        }
-      }
-      dml_tuples_free(&tu);
-    }
-    f += expect_true("parametric hards: negatives in bins <= 0.5 when one exists", ok);
-    (void)any;
     struct dml_miner m;
     f += expect_true("parametric: unknown mode is an error",
                      make("parametric", "triplet", "--miner_parametric_mode nonsense", &m) == DML_ERR_ARG);
+    f += expect_true("parametric: one support point is an error",
+                     make("parametric", "triplet", "--miner_parametric_n_support 1", &m) == DML_ERR_ARG);
   }
   /* global_hardneg with k = 1: the nearest other-label sample */
   {

@@ -1,12 +1,17 @@
-/* parametric — PADS-style parametric negative sampling (Roth et al. 2020), the reference's intended behaviour
- * (spec A8, BUG M1: its flags are missing and its support mask is always false; both fixed here with explicit
- * (dml) flags). Support: n = --miner_parametric_n_support bin centres spread evenly over
- * [--miner_parametric_support_lim_lo, _hi]; a fixed distribution over the bins by --miner_parametric_mode:
- *   uniform: every bin 1;  hards: bins with centre ≤ 0.5;  semihards: centre in [0.3, 0.7];  veryhards: ≤ 0.3.
- * For every anchor with a positive and a negative: the positive is uniform among the other same-label samples;
- * each negative j falls in the bin nearest to d_ij (clipped to the support) and gets weight distr[bin] / (number of
- * the anchor's negatives in that bin), so bins are drawn by the fixed distribution and samples uniformly inside a
- * bin; when every weight is 0 the negative is uniform. */
+/* parametric — PADS-style parametric negative sampling (Roth et al. 2020) as the reference's batchminer/parametric.py
+ * computes it (spec A8; BUG M1: its flags are missing there, added here as (dml) flags with the names it reads).
+ * Support: support = linspace(lo, hi, n) with lo, hi = --miner_parametric_support_lim_lo/_hi and n =
+ * --miner_parametric_n_support (≥ 2); n − 1 interval bins. Per-bin distribution distr by
+ * --miner_parametric_mode, built on the n support values and then clipped to [1e-15, 1] (so "0" is 1e-15):
+ *   uniform: 1 for each of the n − 1 bins;  hards: 1 where support ≤ 0.5, else 0;  veryhards: 1 where ≤ 0.3,
+ *   else 0;  semihards: 1 where 0.3 ≤ support ≤ 0.7 and the support value itself elsewhere (the reference's
+ *   zeroing line `support < 0.3 and support > 0.7` never fires; its leftover debugger call is not reproduced).
+ * Distances: d = sqrt(max(‖a‖² + ‖b‖² − 2a·b, 1e-4)) (its pdist with eps). The bin of d is the number of inner
+ * support points support[1 … n−2] strictly below d (so d below lo is bin 0 and above hi the last bin; the
+ * reference's "outside the support" mask `d < lo and d > hi` never fires either).
+ * Anchors: positions whose label has ≥ 2 members and at least one negative; positive uniform among the other
+ * same-label positions; negative j drawn with probability distr[bin(d_ij)] / Σ over the anchor's negatives.
+ * (Before this matched the reference, the weight was distr/(count in the bin) over nearest-centre bins.) */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,29 +19,47 @@
 #include "train/methods.h"
 
 struct parametric {
-  int mode, n_support;           /* mode: 0 uniform, 1 hards, 2 semihards, 3 veryhards; bins */
+  int mode, n_support;           /* mode: 0 uniform, 1 hards, 2 semihards, 3 veryhards; support points */
   double support_lo, support_hi;
 };
 
-static double bin_centre(const struct parametric *m, int b) {
-  return m->n_support > 1 ? m->support_lo + (m->support_hi - m->support_lo) * b / (m->n_support - 1) : m->support_lo;
+/* numpy linspace(lo, hi, n)[b]: b·step + lo, the endpoint exactly hi */
+static double support_at(const struct parametric *m, int b) {
+  if (b == m->n_support - 1) return m->support_hi;
+  volatile double v = (double)b * ((m->support_hi - m->support_lo) / (m->n_support - 1));
+  return v + m->support_lo;
 }
 
 static double bin_mass(const struct parametric *m, int b) {
-  double c = bin_centre(m, b);
+  double c = support_at(m, b), v;
   switch (m->mode) {
-  case 1: return c <= 0.5;
-  case 2: return c >= 0.3 && c <= 0.7;
-  case 3: return c <= 0.3;
-  default: return 1;
+  case 1: v = c <= 0.5; break;
+  case 2: v = c >= 0.3 && c <= 0.7 ? 1 : c; break;
+  case 3: v = c <= 0.3; break;
+  default: v = 1;
   }
+  return v < 1e-15 ? 1e-15 : v > 1 ? 1 : v;
+}
+
+void dml_miner_parametric_probs(const struct dml_miner *miner, const double *dist, const int32_t *labels, int i,
+                                int B, double *p) {
+  const struct parametric *m = miner->state;
+  double tot = 0;
+  for (int j = 0; j < B; j++) {
+    p[j] = 0;
+    if (labels[j] == labels[i]) continue;
+    double d = dist[j] > 0.01 ? dist[j] : 0.01; /* sqrt(max(d², 1e-4)) */
+    int b = 0;
+    for (int k = 1; k < m->n_support - 1; k++) b += d > support_at(m, k);
+    p[j] = bin_mass(m, b);
+    tot += p[j];
+  }
+  for (int j = 0; j < B; j++) p[j] = tot > 0 ? p[j] / tot : 0;
 }
 
 static dml_status mine_parametric(const struct dml_miner *miner, const float *emb, const int32_t *labels, int B,
                                   int D, struct dml_rng *r, struct dml_tuples *out) {
-  const struct parametric *m = miner->state;
   double *dist = xmalloc((size_t)B * B * sizeof *dist), *w = xmalloc((size_t)B * sizeof *w);
-  int *bin = xmalloc((size_t)B * sizeof *bin), *cnt = xcalloc((size_t)m->n_support, sizeof *cnt);
   dml_pairwise_distances(emb, B, D, dist);
   for (int i = 0; i < B; i++) {
     int np = 0, nn = 0;
@@ -45,39 +68,19 @@ static dml_status mine_parametric(const struct dml_miner *miner, const float *em
       nn += labels[j] != labels[i];
     }
     if (!np || !nn) continue;
-    memset(cnt, 0, (size_t)m->n_support * sizeof *cnt);
-    double step = m->n_support > 1 ? (m->support_hi - m->support_lo) / (m->n_support - 1) : 1;
+    dml_miner_parametric_probs(miner, dist + (size_t)i * B, labels, i, B, w);
+    int pos = dml_miner_random_positive(labels, i, B, r), neg = -1;
+    double u = dml_rng_uniform(r), c = 0;
     for (int j = 0; j < B; j++) {
-      if (labels[j] == labels[i]) continue;
-      long b = lround((dist[(size_t)i * B + j] - m->support_lo) / step);
-      bin[j] = (int)(b < 0 ? 0 : b >= m->n_support ? m->n_support - 1 : b);
-      cnt[bin[j]]++;
+      if (w[j] <= 0) continue;
+      c += w[j];
+      neg = j;
+      if (u < c) break;
     }
-    double tot = 0;
-    for (int j = 0; j < B; j++) {
-      w[j] = labels[j] == labels[i] ? 0 : bin_mass(m, bin[j]) / cnt[bin[j]];
-      tot += w[j];
-    }
-    int neg = -1;
-    if (tot > 0) {
-      double u = dml_rng_uniform(r) * tot, c = 0;
-      for (int j = 0; j < B; j++) {
-        if (w[j] <= 0) continue;
-        c += w[j];
-        neg = j;
-        if (u < c) break;
-      }
-    } else {
-      int k = (int)dml_rng_below(r, (uint32_t)nn);
-      for (int j = 0; j < B && neg < 0; j++)
-        if (labels[j] != labels[i] && k-- == 0) neg = j;
-    }
-    dml_tuples_push(out, i, dml_miner_random_positive(labels, i, B, r), neg);
+    dml_tuples_push(out, i, pos, neg);
   }
   free(dist);
   free(w);
-  free(bin);
-  free(cnt);
   return DML_OK;
 }
 
@@ -99,7 +102,7 @@ static dml_status parametric_create(const struct dml_opts *opt, struct dml_miner
   p.n_support = dml_opts_int(opt, "miner_parametric_n_support");
   p.support_lo = dml_opts_float(opt, "miner_parametric_support_lim_lo");
   p.support_hi = dml_opts_float(opt, "miner_parametric_support_lim_hi");
-  if (p.n_support < 1) return dml_error(DML_ERR_ARG, "--miner_parametric_n_support must be >= 1");
+  if (p.n_support < 2) return dml_error(DML_ERR_ARG, "--miner_parametric_n_support must be >= 2");
   if (!(p.support_hi > p.support_lo))
     return dml_error(DML_ERR_ARG, "--miner_parametric_support_lim_hi must exceed --miner_parametric_support_lim_lo");
   struct parametric *s = xmalloc(sizeof *s);
