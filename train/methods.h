@@ -75,6 +75,7 @@ struct dml_sampler {
   const struct dml_sampler_def *def;
   struct dml_sampler_shape data; /* labels/classes point at the caller's arrays, which must outlive the sampler */
   int bs, samples_per_class;   /* = data.bs, data.samples_per_class */
+  int batch_len;               /* entries batch() fills: bs, or with --data_ssl_set 2·spc·⌊bs/spc/2⌋ (NIR: 88 of 90) */
   uint64_t seed;               /* = data.seed */
   int32_t **by_class;          /* indices per class position */
   int *class_count;
@@ -94,7 +95,8 @@ struct dml_sampler {
   float *storage;              /* (N, D) */
   unsigned char *storage_seen; /* (N) */
   double mb_mom;               /* --data_mb_mom: storage ← mom·old + (1−mom)·new when in (0, 1), else replaced */
-  /* --data_ssl_set: batch() calls inner_batch, then copies the first half of the batch over the second */
+  /* --data_ssl_set: batch() calls inner_batch, keeps its first ⌊bs/spc/2⌋ class groups and repeats them (the NIR
+   * reference draws train_draws // 2 classes and doubles the list: bs 90, spc 2 gives 88 entries) */
   void (*inner_batch)(const struct dml_sampler *s, long epoch, long step, int32_t *idx);
 };
 

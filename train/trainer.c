@@ -316,7 +316,7 @@ static void set_learning_rates(struct trainer *T, long epoch) {
 /* One optimisation step on the batch idx with its images x; *loss receives the loss. */
 static dml_status train_step(struct trainer *T, long epoch, long step, const int32_t *idx, float *x, int32_t *labels,
                              float *emb_host, float *grad_host, double *loss) {
-  int B = T->o->bs, D = T->net.embed_dim, in = T->net.in_dim;
+  int B = T->sampler.batch_len, D = T->net.embed_dim, in = T->net.in_dim;
   struct dml_backend *be = T->be;
   for (int i = 0; i < B; i++) labels[i] = T->train.labels[idx[i]];
   dml_tape_reset(&T->tape);
@@ -571,6 +571,12 @@ static dml_status setup(struct trainer *T, const struct dml_train_opts *o, const
   }
   int channels = rgb ? 3 : T->train.channels, height = T->train.height + 2 * pad, width = T->train.width + 2 * pad;
   int in_dim = channels * height * width;
+  /* the reference's googlenet (architectures/googlenet.py) has no frozen batch-norm handling: its BN layers
+   * train whatever the arch name says; rather than silently train them or silently freeze them, refuse */
+  if (!strncmp(o->arch, "googlenet", 9) && strstr(o->arch, "_frozen"))
+    return dml_error(DML_ERR_ARG, "--arch %s: the reference's googlenet has no _frozen handling (its batch norm "
+                     "trains; only resnet and bninception freeze it); drop _frozen for the reference's behaviour",
+                     o->arch);
   dml_params_init(&T->ps, T->be);
   if ((st = dml_network_init(&T->net, &T->ps, o->arch, in_dim, o->embed_dim))) return st;
   if ((st = dml_network_set_input(&T->net, channels, height, width))) return st;
@@ -994,7 +1000,8 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
       }
       st = train_step(&T, epoch, step, idx, x, labels, emb, grad, &loss);
       /* storage samplers: the batch's training-mode embeddings overwrite its storage rows (the reference) */
-      if (!st && T.sampler.needs_storage && !T.sampler.storage_no_update) dml_sampler_update(&T.sampler, idx, emb, B, D);
+      if (!st && T.sampler.needs_storage && !T.sampler.storage_no_update)
+        dml_sampler_update(&T.sampler, idx, emb, T.sampler.batch_len, D);
       loss_sum += loss;
       snprintf(suffix, sizeof suffix, "loss %.4f", loss_sum / (step + 1));
       dml_progress_update(&pb, (size_t)step + 1, suffix);
@@ -1003,7 +1010,7 @@ dml_status dml_train_run(const struct dml_train_opts *o, const struct dml_opts *
     dml_progress_finish(&pb, suffix);
     double secs = dml_now() - t0;
     struct dml_train_row row = {.loss = step ? loss_sum / step : NAN, .lr = lr, .seconds = secs,
-                                .images_per_second = secs > 0 ? step * (double)B / secs : 0};
+                                .images_per_second = secs > 0 ? step * (double)T.sampler.batch_len / secs : 0};
     st = dml_runrecord_append_train(T.rr, epoch, &row);
     if (!st) st = evaluate_all(&T, epoch, &storage);
     if (!st && T.train.src) {

@@ -5,6 +5,7 @@
  * centre; disthist_batchmatch returns groups of one class each; all deterministic; storage update with
  * --data_mb_mom averages; unknown / fid_batchmatch names are errors. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,12 +130,47 @@ int main(void) {
     f += expect_true("global_hardneg: every anchor's partner group is of a nearest other class", ok);
     dml_sampler_free(&s);
   }
-  /* --data_ssl_set: second half repeats the first */
+  /* --data_ssl_set: the batch length and layout of NIR's own sampler (tests/fixtures/zoo/methods.txt `ssl bs spc n`
+   * lines, from datasampler/class_random_sampler.py): ⌊bs/spc/2⌋ class groups, then the same list again */
   {
+    FILE *fx = fopen("tests/fixtures/zoo/methods.txt", "r");
+    f += expect_true("methods.txt opens", fx != NULL);
+    char line[256];
+    int cases = 0;
+    struct dml_train_opts o;
+    struct dml_train_cli tc;
+    dml_train_cli_parse_string(&tc, &o, "--data_ssl_set");
+    struct dml_opts opt = dml_train_cli_opts(&tc);
+    while (fx && fgets(line, sizeof line, fx)) {
+      int bs, spc, n;
+      if (sscanf(line, "ssl %d %d %d", &bs, &spc, &n) != 3) continue;
+      struct dml_sampler_shape shape = {d.n, d.labels, d.n_classes, d.classes, bs, spc, 4};
+      struct dml_sampler s;
+      char tag[128];
+      snprintf(tag, sizeof tag, "ssl_set create (bs %d, spc %d)", bs, spc);
+      f += expect_true(tag, dml_sampler_create("class_random", &opt, &shape, &s) == DML_OK);
+      snprintf(tag, sizeof tag, "--data_ssl_set bs %d spc %d: %d entries as the NIR reference", bs, spc, n);
+      f += expect_true(tag, s.batch_len == n);
+      int32_t *bb = malloc((size_t)bs * sizeof *bb);
+      s.batch(&s, 0, 1, bb);
+      int ok = !memcmp(bb, bb + n / 2, (size_t)(n / 2) * sizeof *bb);
+      for (int g = 0; g < n / spc; g++)
+        for (int j = 1; j < spc; j++) ok &= d.labels[bb[g * spc + j]] == d.labels[bb[g * spc]];
+      snprintf(tag, sizeof tag, "--data_ssl_set bs %d spc %d: class groups, first half twice", bs, spc);
+      f += expect_true(tag, ok);
+      free(bb);
+      dml_sampler_free(&s);
+      cases++;
+    }
+    if (fx) fclose(fx);
+    f += expect_true("ssl fixture: the odd case bs 90 / spc 2 among >= 5 cases", cases >= 5);
+    struct dml_sampler_shape one = {d.n, d.labels, d.n_classes, d.classes, 2, 2, 4};
     struct dml_sampler s;
-    f += expect_true("ssl_set create", make("class_random", "--data_ssl_set", &d, &s) == DML_OK);
-    s.batch(&s, 0, 1, a);
-    f += expect_true("--data_ssl_set: batch = first half twice", !memcmp(a, a + BS / 2, BS / 2 * sizeof *a));
+    f += expect_true("--data_ssl_set with one class group is an error",
+                     dml_sampler_create("class_random", &opt, &one, &s) == DML_ERR_ARG);
+    dml_train_cli_free(&tc);
+    f += expect_true("without --data_ssl_set the batch is bs long", make("class_random", "", &d, &s) == DML_OK &&
+                                                                        s.batch_len == BS);
     dml_sampler_free(&s);
   }
   /* storage momentum */

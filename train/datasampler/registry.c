@@ -16,9 +16,15 @@ const char *dml_sampler_name(int i) {
   return d ? d->name : NULL;
 }
 
+/* NIR's --data_ssl_set (datasampler/class_random_sampler.py): draws = (bs // spc) // 2 class groups, then the
+ * list twice; batch_len = 2·draws·spc, which is below bs when bs/spc is odd (bs 90, spc 2: 88). The inner
+ * sampler's first draws·spc entries are its first `draws` groups. */
 static void ssl_batch(const struct dml_sampler *s, long epoch, long step, int32_t *idx) {
-  s->inner_batch(s, epoch, step, idx);
-  for (int i = 0; i < s->bs / 2; i++) idx[s->bs - s->bs / 2 + i] = idx[i];
+  int32_t *full = xmalloc((size_t)s->bs * sizeof *full);
+  s->inner_batch(s, epoch, step, full);
+  int half = s->batch_len / 2;
+  for (int i = 0; i < half; i++) idx[i] = idx[half + i] = full[i];
+  free(full);
 }
 
 dml_status dml_sampler_create(const char *name, const struct dml_opts *opt, const struct dml_sampler_shape *d,
@@ -47,12 +53,15 @@ dml_status dml_sampler_create(const char *name, const struct dml_opts *opt, cons
     return dml_error(DML_ERR_ARG, "--bs %d is not a positive multiple of --samples_per_class %d", d->bs,
                      d->samples_per_class);
   if (d->n < d->bs) return dml_error(DML_ERR_ARG, "--bs %d is larger than the training set (%d images)", d->bs, d->n);
-  int ssl = dml_opts_int(opt, "data_ssl_set");
-  if (ssl && d->bs % 2) return dml_error(DML_ERR_ARG, "--data_ssl_set needs an even --bs (got %d)", d->bs);
+  int ssl = dml_opts_int(opt, "data_ssl_set"), draws = (d->bs / d->samples_per_class) / 2;
+  if (ssl && draws < 1)
+    return dml_error(DML_ERR_ARG, "--data_ssl_set needs at least 2 class groups per batch (--bs %d, "
+                                  "--samples_per_class %d)", d->bs, d->samples_per_class);
   s->name = def->name;
   s->def = def;
   s->data = *d;
   s->bs = d->bs;
+  s->batch_len = ssl ? 2 * draws * d->samples_per_class : d->bs;
   s->samples_per_class = d->samples_per_class;
   s->seed = d->seed;
   s->n_batches = d->n / d->bs;
