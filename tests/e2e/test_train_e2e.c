@@ -6,7 +6,8 @@
  *  3. SIGKILL after the first committed epoch leaves a readable record with that epoch, status `running`, and
  *     `--resume` continues it to the same losses and metrics as an unbroken run;
  *  4. bad input: an unknown flag (exit 2, "did you mean"), a missing dataset folder, a hostile group name,
- *     a bs/samples_per_class mismatch — one-line errors, non-zero exits, no record written.
+ *     a bs/samples_per_class mismatch, googlenet with _frozen (the reference has no frozen googlenet) — one-line
+ *     errors, non-zero exits, no record written.
  * argv[1] = path of the dml-train binary. */
 #include <math.h>
 #include <signal.h>
@@ -216,6 +217,10 @@ static int bad_input(const char *tmp) {
   char *a4[] = {BASE_ARGS, "--bs", "55", "--save_path", save, NULL};
   rc = run("1", a4, err, sizeof err, NULL, 1);
   f += expect_true("bs not a multiple of samples_per_class", rc == 2 && strstr(err, "--samples_per_class"));
+  char *a5[] = {BASE_ARGS, "--arch", "googlenet_w8_frozen", "--save_path", save, NULL};
+  rc = run("1", a5, err, sizeof err, NULL, 1);
+  f += expect_true("googlenet _frozen refused (the reference has no frozen googlenet)",
+                   rc == 2 && strstr(err, "googlenet has no _frozen handling"));
   struct stat st;
   char esc[4200];
   snprintf(esc, sizeof esc, "%s/escape", tmp);
