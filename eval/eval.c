@@ -89,8 +89,8 @@ static const char *definition(const struct req *r) {
         case DML_MAP_LIM: return "mAP_lim/A10-v1 (R = min(1023, N), normaliser = class size incl. query)";
         case DML_MAP_C: return "mAP_c/A10-v1 (R = class size incl. query; the ICML-era 'mAP')";
         case DML_MAP_FULL: return "mAP/A10-v1 (R = N, normaliser = class size incl. query)";
-        case DML_MAP_AT_R: return "mAP@R/musgrave2020-v1";
-        default: return "r_precision/musgrave2020-v1";
+        case DML_MAP_AT_R: return "mAP@R/musgrave2020-v2 (the query excluded by index)";
+        default: return "r_precision/musgrave2020-v2 (the query excluded by index)";
       }
     case K_DISTS: return "dists/A10-v1 (cosine distance; intra NaN fill from elements 0/1 as the reference)";
     case K_RHO: return "rho_spectrum/cpu-top(d-1) (reference CPU path: top d-1 singular values of uncentred F; exact, dsyev on the float64 Gram matrix)";
@@ -235,6 +235,30 @@ static dml_status knn(const float *base, size_t nb, const float *q, size_t nq, s
   return DML_OK;
 }
 
+/* Self-excluded neighbour lists from the n × kk list `raw` of every sample against all (itself included), keeping
+ * `keep` ≤ kk − 1 columns: by_index = 0 drops the first hit (the reference's rule for e_recall@k and the mAP_*
+ * family: with an exact duplicate of another label ranked first, the duplicate is dropped and the query itself
+ * stays in the list); by_index = 1 drops the query's own index wherever it appears (pytorch-metric-learning's
+ * rule, for mAP@R and r_precision; when the query is not among the kk hits, the last hit is dropped). */
+static int32_t *self_excluded(const int32_t *raw, size_t n, size_t kk, size_t keep, int by_index) {
+  int32_t *out = xmalloc(n * keep * sizeof *out + 8);
+  for (size_t i = 0; i < n; i++) {
+    const int32_t *row = raw + i * kk;
+    size_t skip = 0;
+    if (by_index) {
+      skip = kk - 1;
+      for (size_t j = 0; j < kk; j++)
+        if (row[j] == (int32_t)i) {
+          skip = j;
+          break;
+        }
+    }
+    for (size_t j = 0, o = 0; j < kk && o < keep; j++)
+      if (j != skip) out[i * keep + o++] = row[j];
+  }
+  return out;
+}
+
 /* k-means assignments: clusters[0] (Euclidean, on F) and, when want_cos, clusters[1] (F_cos against the
  * row-normalised Euclidean centroids by inner product: the reference's quirk). */
 static dml_status kmeans(const float *emb, const float *emb_cos, size_t n, size_t d, int k, int want_cos,
@@ -345,24 +369,34 @@ dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, s
   }
 
   /* what is needed */
-  size_t depth[2] = {0, 0};
-  int need_knn[2] = {0, 0}, need_km[2] = {0, 0}, need_cos = 0, need_rho = 0;
+  /* two neighbour lists per metric: [0] with the first hit dropped (e_recall@k, mAP_*: the reference), [1] with
+   * the query's own index dropped (mAP@R, r_precision: pytorch-metric-learning) */
+  size_t depth[2][2] = {{0, 0}, {0, 0}};
+  int need_knn[2][2] = {{0, 0}, {0, 0}}, need_km[2] = {0, 0}, need_cos = 0, need_rho = 0;
   for (size_t i = 0; i < n_keys; i++) {
     const struct req *r = &rq[i];
     if (r->kind == K_RECALL || r->kind == K_MAP) {
       size_t dd = r->kind == K_RECALL ? (size_t)r->arg : dml_metric_map_depth(r->arg, max_class, n, n - 1);
+      int by_index = r->kind == K_MAP && r->arg >= DML_MAP_AT_R;
       if (dd > n - 1) dd = n - 1;
-      if (dd) need_knn[r->metric] = 1;
-      if (dd > depth[r->metric]) depth[r->metric] = dd;
+      if (dd) need_knn[r->metric][by_index] = 1;
+      if (dd > depth[r->metric][by_index]) depth[r->metric][by_index] = dd;
     }
     if (r->kind == K_NMI || r->kind == K_F1) need_km[r->metric] = 1;
     if (r->kind == K_RHO) need_rho = 1;
     if (r->metric) need_cos = 1;
   }
   float *emb_cos = need_cos ? row_normalised(emb, n, d) : NULL; /* (n, d) */
-  int32_t *nn[2] = {NULL, NULL};                                /* (n, depth[m]) */
-  for (int m = 0; m < 2 && !st; m++)
-    if (need_knn[m]) st = knn(m ? emb_cos : emb, n, m ? emb_cos : emb, n, d, depth[m], 1, m, opts && opts->on_gpu, &nn[m]);
+  int32_t *nn[2][2] = {{NULL, NULL}, {NULL, NULL}};             /* (n, depth[m][s]) */
+  for (int m = 0; m < 2 && !st; m++) {
+    if (!need_knn[m][0] && !need_knn[m][1]) continue;
+    size_t kk = (depth[m][0] > depth[m][1] ? depth[m][0] : depth[m][1]) + 1; /* ≤ n: depths are ≤ n − 1 */
+    int32_t *raw = NULL;                                                         /* (n, kk), self included */
+    st = knn(m ? emb_cos : emb, n, m ? emb_cos : emb, n, d, kk, 0, m, opts && opts->on_gpu, &raw);
+    for (int s = 0; s < 2 && !st; s++)
+      if (need_knn[m][s]) nn[m][s] = self_excluded(raw, n, kk, depth[m][s], s);
+    free(raw);
+  }
   int64_t *clusters[2] = {NULL, NULL};
   int kk = opts && opts->kmeans_k > 0 ? opts->kmeans_k : nu;
   if ((size_t)kk > n) kk = (int)n; /* faiss needs at least k points; the reference would stop here */
@@ -380,8 +414,10 @@ dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, s
     const struct req *r = &rq[i];
     struct dml_metric_result *o = &out[i];
     fill_header(o, keys[i], r);
-    struct dml_eval_ranking rk = {.nq = n, .k = depth[r->metric], .nn = nn[r->metric], .qcls = cls, .gcls = cls,
-                                  .n_norm = n_norm, .n_rel = n_rel, .n_total = n, .n_retrievable = n - 1};
+    int by_index = r->kind == K_MAP && r->arg >= DML_MAP_AT_R;
+    struct dml_eval_ranking rk = {.nq = n, .k = depth[r->metric][by_index], .nn = nn[r->metric][by_index],
+                                  .qcls = cls, .gcls = cls, .n_norm = n_norm, .n_rel = n_rel, .n_total = n,
+                                  .n_retrievable = n - 1};
     switch (r->kind) {
       case K_RECALL: o->value = dml_metric_recall(&rk, r->arg); break;
       case K_MAP:
@@ -413,8 +449,10 @@ dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, s
   threads_restore(th);
   free(sv);
   free(emb_cos);
-  free(nn[0]);
-  free(nn[1]);
+  free(nn[0][0]);
+  free(nn[0][1]);
+  free(nn[1][0]);
+  free(nn[1][1]);
   free(clusters[0]);
   free(clusters[1]);
   free(emb_scaled);

@@ -1,5 +1,9 @@
-/* map — the mAP family (spec A10), per query and averaged over all queries, on the neighbour list with the query
- * itself dropped. rel_k = 1 when hit k shares the query's label; Prec@k = (relevant among the first k) / k.
+/* map — the mAP family (spec A10), per query and averaged over all queries, on the neighbour list without the
+ * query. Self-exclusion (standard mode) follows two rules, documented in docs/deviations.md:
+ *   mAP_1000, mAP_lim, mAP_c, mAP (and e_recall@k): the reference's — the FIRST neighbour is dropped as the query
+ *   (with an exact duplicate of another label ranked first, the duplicate is dropped and the query itself counts);
+ *   mAP@R, r_precision: pytorch-metric-learning's — the query's own INDEX is dropped wherever it ranks.
+ * rel_k = 1 when hit k shares the query's label; Prec@k = (relevant among the first k) / k.
  *
  *   AP_q = (1/n_q) Σ_{k≤R} Prec@k·rel_k, n_q = the query's class size INCLUDING the query (reference QUIRK E2:
  *   a perfect ranking scores (n_q−1)/n_q), with the window R:
@@ -114,16 +118,24 @@ double dml_metric_map_full(const float *q, size_t nq, const float *g, size_t ng,
       if (c < 0 || n_norm[qi] <= 0) continue;
       float *row = sc + i * ng;
       for (size_t j = 0; j < ng; j++) row[j] = metric == 0 ? gn[j] - 2.0f * row[j] : -row[j];
+      /* self-exclusion as the reference's kNN path does it: the first-ranked row is dropped (normally the query;
+       * with an exact duplicate ranked first, the duplicate) */
+      size_t self = qi;
+      if (exclude_self)
+        for (size_t j = 0; j < ng; j++) {
+          struct scored a = {row[j], (int32_t)j}, b = {row[self], (int32_t)self};
+          if (scored_before(&a, &b)) self = j;
+        }
       size_t nr = 0, cap = start[c + 1] - start[c];
       struct scored *rel = malloc((cap ? cap : 1) * sizeof *rel);
       size_t *ahead = calloc(cap + 1, sizeof *ahead);
       if (!rel || !ahead) DML_ABORT("out of memory in mAP");
       for (size_t t = start[c]; t < start[c + 1]; t++)
-        if (!(exclude_self && (size_t)rows[t] == qi)) rel[nr++] = (struct scored){row[rows[t]], rows[t]};
+        if (!(exclude_self && (size_t)rows[t] == self)) rel[nr++] = (struct scored){row[rows[t]], rows[t]};
       qsort(rel, nr, sizeof *rel, cmp_scored);
       /* every other row j lies ahead of the relevant rows from the first one it precedes onwards */
       for (size_t j = 0; j < ng; j++) {
-        if (exclude_self && j == qi) continue;
+        if (exclude_self && j == self) continue;
         struct scored sj = {row[j], (int32_t)j};
         size_t lo = 0, hi = nr; /* first relevant r with sj before r */
         while (lo < hi) {

@@ -6,6 +6,7 @@
 
 #include "eval/eval-impl.h"
 #include "eval/eval.h"
+#include "eval/faiss_bridge.h"
 #include "tests/testutil.h"
 
 /* Five points on a line (d = 2, y = 0): p0 = 0 (A), p1 = 1 (A), p2 = 3 (B), p3 = 6.5 (A), p4 = 11 (B).
@@ -147,6 +148,38 @@ static int qg_case(void) {
   return fails;
 }
 
+/* Exact duplicates of different labels (class_random can repeat an image; two datasets can share one):
+ * p0 = (0,0) A, p1 = (0,0) B (the same point), p2 = (3,0) A, p3 = (0,4) B. Distances: p0–p1 0, p0/p1–p2 3,
+ * p0/p1–p3 4, p2–p3 5. faiss lists equal distances by increasing index (checked below, first), so p1's raw list is
+ * p0 p1 p2 p3: the reference's rule drops the FIRST hit — p0, the duplicate — and keeps p1 itself.
+ *   first-neighbour rule (e_recall@k, mAP_*):  q0: p1 p2 p3 → B A B;  q1: p1 p2 p3 → B A B (itself first);
+ *                                               q2: p0 p1 p3 → A B B;  q3: p0 p1 p2 → A B A
+ *     e_recall@1 = (0 + 1 + 1 + 0)/4 = 1/2;  mAP_c (R = n = 2, /2): q0 (1/2)/2, q1 1/2, q2 1/2, q3 (1/2)/2 → 3/8
+ *     mAP_1000 (window 3): q0 1/4, q1 (1 + 2/3)/2 = 5/6, q2 1/2, q3 1/4 → 11/24;  mAP (full ranking): the same
+ *   by-index rule (mAP@R, r_precision; R = 1): q0 p1 → 0; q1 p0 → 0; q2 p0 → 1; q3 p0 → 0 → 1/4 each */
+static int duplicate_case(void) {
+  const float x[] = {0, 0, 0, 0, 3, 0, 0, 4};
+  const int32_t lab[] = {1, 2, 1, 2};
+  int64_t idx[16];
+  float dist[16];
+  char err[256];
+  int fails = expect_true("faiss search", dml_faiss_knn(x, 4, x, 4, 2, 4, 0, idx, dist, err, sizeof err) == 0);
+  fails += expect_true("faiss lists the tied p0, p1 by index (the expectations below assume it)",
+                       idx[0] == 0 && idx[1] == 1 && idx[4] == 0 && idx[5] == 1 && idx[9] == 0 && idx[10] == 1);
+  const char *keys[] = {"e_recall@1", "mAP_c", "mAP_1000", "mAP", "mAP@R", "r_precision"};
+  const double want[] = {1.0 / 2, 3.0 / 8, 11.0 / 24, 11.0 / 24, 1.0 / 4, 1.0 / 4};
+  struct dml_metric_result r[6];
+  fails += expect_true("duplicate case computed", dml_eval_metrics(x, lab, 4, 2, keys, 6, NULL, r) == DML_OK);
+  for (int i = 0; i < 6; i++) {
+    char tag[96];
+    snprintf(tag, sizeof tag, "exact duplicates of two labels: %s", keys[i]);
+    fails += expect_scalar(tag, r[i].value, want[i], 1e-15, 1e-14);
+  }
+  fails += expect_true("mAP@R's definition says the query is excluded by index", strstr(r[4].definition, "by index") != NULL);
+  dml_eval_results_free(r, 6);
+  return fails;
+}
+
 /* Errors: each a dml_status with a clear message. */
 static int error_cases(void) {
   const float x[] = {0, 0, 1, 0, 3, 0, 6.5f, 0};
@@ -183,6 +216,7 @@ int main(void) {
   fails += dists_case();
   fails += rho_case();
   fails += qg_case();
+  fails += duplicate_case();
   fails += error_cases();
   return test_report("eval_hand", fails);
 }
