@@ -48,10 +48,6 @@ double dml_metric_dists_intra(const float *emb, const int32_t *cls, const int32_
                               size_t n, size_t d);
 double dml_metric_dists_inter(const float *emb, const int32_t *cls, int n_classes, size_t n, size_t d);
 
-/* rho_spectrum.c: the singular values of the uncentred emb (n, d), largest first, in s (d entries), from the
- * eigenvalues of the float64 Gram matrix (LAPACK dsyev). Returns 0, or the LAPACK info on failure. */
-int dml_metric_singular_values(const float *emb, size_t n, size_t d, double *s);
-/* ρ from the top `len` singular values s: m ≠ 0 → KL value (scipy.stats.entropy semantics, +inf where the
- * reference divides by a zero); m == 0 → *array (heap, len − 0 entries) and NaN. */
-double dml_metric_rho(const double *s, size_t len, int m, double **array, size_t *array_len);
+/* rho_spectrum.c (libdml_spectrum, shared with reports/): see eval/spectrum.h */
+#include "eval/spectrum.h"
 #endif

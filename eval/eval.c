@@ -439,7 +439,7 @@ dml_status dml_eval_metrics(const float *emb, const int32_t *labels, size_t n, s
         o->value = r->arg == 0 ? intra : r->arg == 1 ? inter : intra / fmax(inter, 1e-8);
         break;
       case K_RHO: {
-        size_t len = d > 1 ? d - 1 : 1; /* the reference CPU path: top d−1 values */
+        size_t len = dml_rho_spectrum_len(d); /* the reference CPU path: top d−1 values */
         o->value = dml_metric_rho(sv, len, r->arg, &o->array, &o->array_len);
         break;
       }

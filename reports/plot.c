@@ -1,4 +1,6 @@
-/* plot — gnuplot figures: curves, relation, correlation, spectrum (reports.h).
+/* plot — gnuplot figures: curves, relation, correlation, spectrum (reports.h). The spectrum figure computes the
+ * singular values and ρ with dml-eval's code (eval/spectrum.h, libdml_spectrum): the same top d − 1 values and
+ * the same rho_spectrum@2, so a run's ρ in the figure is its ρ in the table.
  *
  * Each figure is one script <stem>.gp plus its data <stem>.dat beside the output PNG; the script renders
  * <stem>.png (pngcairo), <stem>.pdf (pdfcairo) and <stem>-latex.tex + <stem>-latex.pdf (cairolatex, labels as
@@ -15,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "eval/spectrum.h"
 #include "reports/reports.h"
 
 dml_status dml_gnuplot_run(const char *script, const char *dir) {
@@ -543,73 +546,6 @@ dml_status dml_plot_correlation(const struct dml_aggregate *agg, const char *con
 
 // ---------------------------------------------------------------------------------------------- spectrum
 
-/* Eigenvalues of the symmetric (d, d) matrix a (destroyed), cyclic Jacobi; out (d). */
-static void jacobi_eigenvalues(double *a, size_t d, double *out) {
-  for (int sweep = 0; sweep < 100; sweep++) {
-    double off = 0, diag = 0;
-    for (size_t i = 0; i < d; i++)
-      for (size_t j = 0; j < d; j++) *(i == j ? &diag : &off) += a[i * d + j] * a[i * d + j];
-    if (off <= 1e-30 * diag || off == 0) break;
-    for (size_t p = 0; p < d; p++)
-      for (size_t q = p + 1; q < d; q++) {
-        double apq = a[p * d + q];
-        if (fabs(apq) < 1e-300) continue;
-        double theta = (a[q * d + q] - a[p * d + p]) / (2 * apq);
-        double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
-        double c = 1 / sqrt(t * t + 1), s = t * c;
-        for (size_t k = 0; k < d; k++) { /* columns p, q */
-          double akp = a[k * d + p], akq = a[k * d + q];
-          a[k * d + p] = c * akp - s * akq;
-          a[k * d + q] = s * akp + c * akq;
-        }
-        for (size_t k = 0; k < d; k++) { /* rows p, q */
-          double apk = a[p * d + k], aqk = a[q * d + k];
-          a[p * d + k] = c * apk - s * aqk;
-          a[q * d + k] = s * apk + c * aqk;
-        }
-      }
-  }
-  for (size_t i = 0; i < d; i++) out[i] = a[i * d + i];
-}
-
-static int cmp_desc(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? 1 : x > y ? -1 : 0;
-}
-
-dml_status dml_singular_values(const float *emb, size_t n, size_t d, double *sv) {
-  if (!n || !d) return dml_error(DML_ERR_ARG, "empty embedding matrix");
-  double *gram = xcalloc(d * d, sizeof *gram); /* (d, d) = FᵀF, uncentred as the reference */
-  for (size_t r = 0; r < n; r++) {
-    const float *row = emb + r * d;
-    for (size_t i = 0; i < d; i++) {
-      double ri = row[i];
-      for (size_t j = i; j < d; j++) gram[i * d + j] += ri * row[j];
-    }
-  }
-  for (size_t i = 0; i < d; i++)
-    for (size_t j = 0; j < i; j++) gram[i * d + j] = gram[j * d + i];
-  jacobi_eigenvalues(gram, d, sv);
-  for (size_t i = 0; i < d; i++) sv[i] = sv[i] > 0 ? sqrt(sv[i]) : 0;
-  qsort(sv, d, sizeof *sv, cmp_desc);
-  free(gram);
-  return DML_OK;
-}
-
-double dml_rho_spectrum(const double *sv, size_t d, int m) {
-  size_t drop = m > 0 ? (size_t)m - 1 : m < 0 ? (size_t)(-m) - 1 : 0;
-  if (drop >= d) return NAN;
-  double sum = 0;
-  for (size_t i = drop; i < d; i++) sum += sv[i];
-  size_t k = d - drop;
-  double kl = 0, u = 1.0 / k;
-  for (size_t i = drop; i < d; i++) {
-    double s = sv[i] / sum;
-    kl += m > 0 ? u * log(u / s) : s * log(s / u);
-  }
-  return kl;
-}
-
 struct spec_ctx { char **names; double *rho; size_t n; const char *split; int best; };
 
 static void emit_spectrum(FILE *f, struct fig *g, const void *vctx) {
@@ -652,15 +588,20 @@ dml_status dml_plot_spectrum(const struct dml_runset *rs, const char *split, int
       continue;
     }
     double *sv = xcalloc(d + 1, sizeof *sv);
-    if (!(st = dml_singular_values(emb, n, d, sv))) {
+    int info = n && d ? dml_metric_singular_values(emb, n, d, sv) : -1;
+    if (info) st = dml_error(DML_ERR_NUMERIC, "spectrum: %s", n && d ? "LAPACK dsyev failed" : "empty embedding matrix");
+    if (!st) {
+      /* dml-eval's definition (eval/spectrum.h): the top d − 1 values, so the figure's ρ is the table's */
+      size_t len = dml_rho_spectrum_len(d);
       double sum = 0;
-      for (size_t i = 0; i < d; i++) sum += sv[i];
-      fprintf(g.dat, "# block %zu: index normalised_singular_value (n = %zu, d = %zu)\n", c.n, n, d);
-      for (size_t i = 0; i < d; i++) fprintf(g.dat, "%zu %.10g\n", i + 1, sum > 0 ? sv[i] / sum : 0);
+      for (size_t i = 0; i < len; i++) sum += sv[i];
+      fprintf(g.dat, "# block %zu: index normalised_singular_value (n = %zu, d = %zu, the top %zu values)\n", c.n, n, d,
+              len);
+      for (size_t i = 0; i < len; i++) fprintf(g.dat, "%zu %.10g\n", i + 1, sum > 0 ? sv[i] / sum : 0);
       fprintf(g.dat, "\n\n");
       const struct dml_run_meta *m = &rs->runs[r].meta;
       c.names[c.n] = m->name && *m->name ? xstrdup(m->name) : dml_strfmt("%s_s%ld", m->group ? m->group : "?", m->seed);
-      c.rho[c.n++] = dml_rho_spectrum(sv, d, 2);
+      c.rho[c.n++] = dml_metric_rho(sv, len, 2, NULL, NULL);
     }
     free(sv);
     free(emb);

@@ -85,10 +85,7 @@ dml_status dml_gnuplot_run(const char *script, const char *dir);
 /* Helpers the figures use, exposed for tests. */
 double dml_pearson(const double *x, const double *y, size_t n);   /* NaN when a side is constant or n < 2 */
 double dml_spearman(const double *x, const double *y, size_t n);  /* Pearson of average ranks */
-/* Singular values (descending, d of them) of the uncentred (n, d) matrix, from the eigenvalues of FᵀF. */
-dml_status dml_singular_values(const float *emb, size_t n, size_t d, double *sv);
-/* The reference's rho_spectrum@m on given singular values (m > 0: KL(u‖s̄) without the m−1 largest). */
-double dml_rho_spectrum(const double *sv, size_t d, int m);
+/* The spectrum figure's singular values and ρ come from dml-eval's own definition: eval/spectrum.h. */
 
 // ---------------------------------------------------------------------------------------------- report
 struct dml_report_opts {

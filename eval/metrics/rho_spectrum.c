@@ -15,7 +15,8 @@
 #include <omp.h>
 #include <stdlib.h>
 
-#include "eval/eval-impl.h"
+#include "common/error.h"
+#include "eval/spectrum.h"
 
 void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
             const int *lwork, int *info);
@@ -58,6 +59,10 @@ int dml_metric_singular_values(const float *emb, size_t n, size_t d, double *s) 
     for (size_t i = 0; i < d; i++) s[i] = sqrt(fmax(w[d - 1 - i], 0)); /* ascending eigenvalues → descending */
   free(w);
   return info;
+}
+
+size_t dml_rho_spectrum_len(size_t d) {
+  return d > 1 ? d - 1 : 1;
 }
 
 double dml_metric_rho(const double *s, size_t len, int m, double **array, size_t *array_len) {

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "eval/spectrum.h"
 #include "reports/reports.h"
 #include "tests/testutil.h"
 
@@ -48,10 +49,19 @@ int main(void) {
 
   const float m[] = {1, 2, 0.5f, 0.3f, -1, 2, 4, 0, 1, -2, 1, 1, 0.5f, 0.5f, 0.5f, 3, -1, 0};
   double sv[3];
-  fails += expect_true("singular values", dml_singular_values(m, 6, 3, sv) == DML_OK);
+  /* the spectrum figure uses dml-eval's definition (eval/spectrum.h): check it here against numpy / scipy */
+  fails += expect_true("singular values", dml_metric_singular_values(m, 6, 3, sv) == 0);
   const double sv_ref[] = {5.5834634643066128, 2.6904855756560933, 2.3824825533657652};
   fails += expect_close("singular values vs numpy.linalg.svd", sv, sv_ref, 3, 1e-12, 1e-11);
-  fails += expect_scalar("rho_spectrum@2 vs numpy", dml_rho_spectrum(sv_ref, 3, 2), 0.0018465343269741495, 1e-15, 1e-11);
-  fails += expect_scalar("rho_spectrum@-1 vs numpy", dml_rho_spectrum(sv_ref, 3, -1), 0.077519928515023193, 1e-15, 1e-11);
+  fails += expect_scalar("rho over all 3 values, @2, vs numpy", dml_metric_rho(sv_ref, 3, 2, NULL, NULL),
+                         0.0018465343269741495, 1e-15, 1e-11);
+  fails += expect_scalar("rho over all 3 values, @-1, vs numpy", dml_metric_rho(sv_ref, 3, -1, NULL, NULL),
+                         0.077519928515023193, 1e-15, 1e-11);
+  /* the metric's (and the figure's) values: the top d − 1 (sklearn TruncatedSVD, n_components = d − 1) */
+  fails += expect_true("rho_spectrum uses the top d - 1 values", dml_rho_spectrum_len(3) == 2 && dml_rho_spectrum_len(1) == 1);
+  fails += expect_scalar("rho_spectrum@1 (top 2) vs scipy.stats.entropy(u, s)",
+                         dml_metric_rho(sv, dml_rho_spectrum_len(3), 1, NULL, NULL), 0.06519924585774933, 1e-15, 1e-10);
+  fails += expect_scalar("rho_spectrum@-1 (top 2) vs scipy.stats.entropy(s, u)",
+                         dml_metric_rho(sv, dml_rho_spectrum_len(3), -1, NULL, NULL), 0.06243794634953609, 1e-15, 1e-10);
   return test_report("reports_stats", fails);
 }
