@@ -15,6 +15,7 @@
  * `grad/embeddings` (B, D) float32, `grad/param/<name>` float32, `tuples` (the ones used).
  * HDF5 is used directly here (this program's own input format, not the run record). */
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,18 +162,40 @@ int main(int argc, char **argv) {
   if (!*batch_path && !list_params) st = dml_error(DML_ERR_ARG, "--batch FILE.h5 is required");
   if (!st && *batch_path) st = read_batch(batch_path, &b, &f);
   dml_exit_on_error(prog, st);
-  int C = n_classes;
+  /* semantic checks of the batch: finite embeddings, labels that index a class list of a sane size */
+  for (long i = 0; !st && i < (long)b.B * b.D; i++)
+    if (!isfinite(b.emb[i]))
+      st = dml_error(DML_ERR_FORMAT, "--batch %s: 'embeddings' row %ld, column %ld is %g (not finite)", batch_path,
+                     i / b.D, i % b.D, (double)b.emb[i]);
+  if (n_classes < 0) st = dml_error(DML_ERR_ARG, "--n_classes must be >= 0, got %d", n_classes);
+  int64_t C = n_classes;
+  int worst = 0;
   for (int i = 0; !st && i < b.B; i++) {
-    if (b.labels[i] < 0) st = dml_error(DML_ERR_FORMAT, "--batch %s: label %d is negative", batch_path, b.labels[i]);
-    else if (!n_classes && b.labels[i] + 1 > C) C = b.labels[i] + 1;
+    if (b.labels[i] < 0) st = dml_error(DML_ERR_FORMAT, "--batch %s: label %d (row %d) is negative", batch_path,
+                                        b.labels[i], i);
     else if (n_classes && b.labels[i] >= n_classes)
-      st = dml_error(DML_ERR_ARG, "label %d is not below --n_classes %d", b.labels[i], n_classes);
+      st = dml_error(DML_ERR_ARG, "label %d (row %d) is not below --n_classes %d", b.labels[i], i, n_classes);
+    else if (!n_classes && (int64_t)b.labels[i] + 1 > C) C = (int64_t)b.labels[i] + 1, worst = i;
+  }
+  /* labels index classes directly: a class list of C classes costs C·D floats per class parameter (proxies,
+   * class maps; three copies with gradients and moments in training) — refuse what would need gigabytes */
+  const int64_t max_classes = 1 << 22, max_entries = (int64_t)1 << 26; /* 4.2M classes, 256 MiB per tensor */
+  double gib = (double)C * (b.D > 0 ? b.D : 1) * 4 / (1 << 30);
+  if (!st && (C > max_classes || C * (b.D > 0 ? b.D : 1) > max_entries)) {
+    if (n_classes)
+      st = dml_error(DML_ERR_ARG, "--n_classes %d is too many (%.1f GiB per %d-dim class parameter; at most %lld "
+                     "classes and %lld entries)", n_classes, gib, b.D, (long long)max_classes, (long long)max_entries);
+    else
+      st = dml_error(DML_ERR_ARG, "label %d (row %d) makes a class list of %lld classes (%.1f GiB per %d-dim class "
+                     "parameter); relabel the batch to 0 … C-1 (labels index classes directly)",
+                     b.labels[worst], worst, (long long)C, gib, b.D);
   }
   if (C < 1) C = 1;
+  if (st) C = 1;
   int32_t *classes = xmalloc((size_t)C * sizeof *classes);
   for (int k = 0; k < C; k++) classes[k] = k;
   struct dml_criterion crit = {0};
-  struct dml_criterion_shape shape = {b.B ? b.D : o.embed_dim, C, classes};
+  struct dml_criterion_shape shape = {b.B ? b.D : o.embed_dim, (int)C, classes};
   if (!st) st = dml_criterion_create(o.loss, &opt, &shape, &crit);
   if (!st && list_params) {
     for (int i = 0; i < crit.params.n; i++) {

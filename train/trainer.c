@@ -327,6 +327,10 @@ static dml_status train_step(struct trainer *T, long epoch, long step, const int
   be->fn.to_host(be->ctx, emb_host, emb->data, (size_t)B * D * sizeof *emb_host);
   note_isa(T);
 
+  for (long i = 0; i < (long)B * D; i++) /* miners would turn NaN distances into meaningless tuples */
+    if (!isfinite(emb_host[i]))
+      return dml_error(DML_ERR_NUMERIC, "embedding %ld (dimension %ld) is %g at epoch %ld step %ld (lower --lr?)",
+                       i / D, i % D, (double)emb_host[i], epoch, step);
   struct dml_tuples tu = {0};
   struct dml_rng r = dml_rng_init((uint64_t)T->o->seed, DML_RNG_MINER, (uint64_t)epoch, (uint64_t)step);
   dml_status st = T->miner.mine(&T->miner, emb_host, labels, B, D, &r, &tu);

@@ -10,6 +10,7 @@
  * Regenerate the fixtures: /usr/bin/python3 tests/reference/reference_criteria.py --revisit DIR --nir DIR
  * --freia DIR (see its header for the checkouts). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,8 +292,53 @@ static int registry_tests(void) {
     int32_t labels[2] = {0, 7};
     struct dml_tuples tu = {0};
     double L;
-    snprintf(a, sizeof a, "%s: unknown label is DML_ERR_ARG", cls[k]);
-    f += expect_true(a, cr.loss(&cr, emb, labels, 2, 4, &tu, &L, grad) == DML_ERR_ARG);
+    snprintf(a, sizeof a, "%s: unknown label is DML_ERR_ARG naming label 7", cls[k]);
+    f += expect_true(a, cr.loss(&cr, emb, labels, 2, 4, &tu, &L, grad) == DML_ERR_ARG &&
+                            strstr(dml_error_message(), "label 7") != NULL);
+    labels[1] = INT32_MAX;
+    snprintf(a, sizeof a, "%s: label INT32_MAX is named as such", cls[k]);
+    f += expect_true(a, cr.loss(&cr, emb, labels, 2, 4, &tu, &L, grad) == DML_ERR_ARG &&
+                            strstr(dml_error_message(), "label 2147483647") != NULL);
+    dml_criterion_free(&cr);
+    dml_train_cli_free(&tc);
+  }
+  /* every criterion, through dml_criterion_loss: non-finite embeddings and tuple entries outside the batch are
+   * errors naming the value, never a read out of bounds (margin used to read (-1,-1,-1) out of bounds) */
+  for (int i = 0; dml_criterion_name(i); i++) {
+    char a[160];
+    snprintf(a, sizeof a, "--loss %s --embed_dim 4", dml_criterion_name(i));
+    parse_opts(a, &o, &tc, &opt);
+    int ok = dml_criterion_create(o.loss, &opt, &shape, &cr) == DML_OK;
+    snprintf(a, sizeof a, "%s: create for bad-input checks", dml_criterion_name(i));
+    f += expect_true(a, ok);
+    if (!ok) {
+      dml_train_cli_free(&tc);
+      continue;
+    }
+    float emb[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0}, grad[12];
+    int32_t labels[3] = {0, 0, 1};
+    struct dml_tuples tu = {0};
+    dml_tuples_push(&tu, 0, 1, 2);
+    double L;
+    emb[5] = NAN;
+    snprintf(a, sizeof a, "%s: NaN embedding is DML_ERR_NUMERIC naming row 1, column 1", dml_criterion_name(i));
+    f += expect_true(a, dml_criterion_loss(&cr, emb, labels, 3, 4, &tu, &L, grad) == DML_ERR_NUMERIC &&
+                            strstr(dml_error_message(), "row 1, column 1"));
+    emb[5] = INFINITY;
+    snprintf(a, sizeof a, "%s: Inf embedding is DML_ERR_NUMERIC", dml_criterion_name(i));
+    f += expect_true(a, dml_criterion_loss(&cr, emb, labels, 3, 4, &tu, &L, grad) == DML_ERR_NUMERIC);
+    emb[5] = 1;
+    dml_tuples_free(&tu);
+    dml_tuples_push(&tu, 0, 1, 99);
+    snprintf(a, sizeof a, "%s: tuple entry 99 of a 3-row batch is DML_ERR_ARG naming 99", dml_criterion_name(i));
+    f += expect_true(a, dml_criterion_loss(&cr, emb, labels, 3, 4, &tu, &L, grad) == DML_ERR_ARG &&
+                            strstr(dml_error_message(), "99"));
+    dml_tuples_free(&tu);
+    dml_tuples_push(&tu, -1, -1, -1);
+    snprintf(a, sizeof a, "%s: (-1, -1, -1) is an error or an ignored tuple, not a crash", dml_criterion_name(i));
+    dml_status st = dml_criterion_loss(&cr, emb, labels, 3, 4, &tu, &L, grad);
+    f += expect_true(a, st == DML_ERR_ARG || (st == DML_OK && !cr.requires_miner));
+    dml_tuples_free(&tu);
     dml_criterion_free(&cr);
     dml_train_cli_free(&tc);
   }

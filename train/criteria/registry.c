@@ -1,5 +1,7 @@
 /* registry (criteria) — a criterion by name from the list (train/criteria/list.h, tabled in train/registry.c),
- * built for a shape; the batch check every loss call goes through. */
+ * built for a shape; the batch check every loss call goes through (embedding dimension, finite values, tuple
+ * entries inside the batch). */
+#include <math.h>
 #include <string.h>
 
 #include "train/criteria/ad.h"
@@ -50,6 +52,15 @@ dml_status dml_criterion_loss(struct dml_criterion *c, const float *emb, const i
     return dml_error(DML_ERR_ARG, "%s: the batch has embedding dimension %d, the criterion was built for %d", c->name, D,
                      c->embed_dim);
   if (B < 1) return dml_error(DML_ERR_ARG, "%s: empty batch", c->name);
+  for (long i = 0; i < (long)B * D; i++) /* a NaN would only come back as a NaN loss, or steer a mining choice */
+    if (!isfinite(emb[i]))
+      return dml_error(DML_ERR_NUMERIC, "%s: embedding row %ld, column %ld is %g (not finite)", c->name, i / D, i % D,
+                       (double)emb[i]);
+  for (int i = 0; tuples && i < tuples->n; i++) /* −1 marks the implicit sets; each criterion checks its arity */
+    for (int k = 0; k < 3; k++)
+      if (tuples->t[i][k] < -1 || tuples->t[i][k] >= B)
+        return dml_error(DML_ERR_ARG, "%s: tuple %d holds %d, outside the batch (B = %d)", c->name, i,
+                         tuples->t[i][k], B);
   return c->loss(c, emb, labels, B, D, tuples, loss, grad_emb);
 }
 
