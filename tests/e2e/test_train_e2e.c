@@ -217,7 +217,7 @@ static int bad_input(const char *tmp) {
   char *a4[] = {BASE_ARGS, "--bs", "55", "--save_path", save, NULL};
   rc = run("1", a4, err, sizeof err, NULL, 1);
   f += expect_true("bs not a multiple of samples_per_class", rc == 2 && strstr(err, "--samples_per_class"));
-  char *a5[] = {BASE_ARGS, "--arch", "googlenet_w8_frozen", "--save_path", save, NULL};
+  char *a5[] = {BASE_ARGS, "--arch", "googlenet_w8_frozen", "--not_pretrained", "--save_path", save, NULL};
   rc = run("1", a5, err, sizeof err, NULL, 1);
   f += expect_true("googlenet _frozen refused (the reference has no frozen googlenet)",
                    rc == 2 && strstr(err, "googlenet has no _frozen handling"));
