@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int verbose(void) {
   const char *v = getenv("DML_TEST_VERBOSE");
@@ -73,4 +76,47 @@ char *test_tmpdir(const char *tag) {
   snprintf(p, len, "%s/dml-%s-XXXXXX", base, tag);
   if (!mkdtemp(p)) { perror("mkdtemp"); exit(2); }
   return p;
+}
+
+int test_spawn(const char *bin, char *const args[], const char *threads, char *err, size_t cap, int *pid_out,
+               int wait_it) {
+  int pfd[2];
+  if (pipe(pfd)) return -100;
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (threads) {
+      setenv("OMP_NUM_THREADS", threads, 1);
+      setenv("OPENBLAS_NUM_THREADS", threads, 1);
+    }
+    setenv("DML_PROGRESS", "0", 1);
+    dup2(pfd[1], 2);
+    close(pfd[0]);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    char *argv[128];
+    int n = 0;
+    argv[n++] = (char *)bin;
+    for (int i = 0; args[i] && n < 124; i++) argv[n++] = args[i];
+    if (threads) {
+      argv[n++] = "--kernels";
+      argv[n++] = (char *)threads;
+    }
+    argv[n] = NULL;
+    execv(bin, argv);
+    _exit(127);
+  }
+  close(pfd[1]);
+  if (pid_out) *pid_out = pid;
+  if (!wait_it) {
+    close(pfd[0]);
+    return 0;
+  }
+  size_t got = 0;
+  ssize_t r;
+  while (got + 1 < cap && (r = read(pfd[0], err + got, cap - 1 - got)) > 0) got += (size_t)r;
+  err[got] = 0;
+  close(pfd[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }

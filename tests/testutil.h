@@ -18,6 +18,12 @@ int expect_close_f32(const char *name, const float *got, const float *ref, size_
 int expect_scalar(const char *name, double got, double ref, double atol, double rtol);
 int expect_true(const char *name, int cond);
 int test_report(const char *test_name, int fails);
+/* Run the program `bin` with args (NULL-terminated) in a child: stdout to /dev/null, stderr captured into err
+ * (cap bytes, NUL-terminated), DML_PROGRESS=0. threads != NULL: OMP_NUM_THREADS / OPENBLAS_NUM_THREADS = threads
+ * and `--kernels threads` appended after args (so it wins). wait_it = 0: return 0 at once with *pid_out set (the
+ * caller waits; err is left untouched). Returns the exit status, or −signal. */
+int test_spawn(const char *bin, char *const args[], const char *threads, char *err, size_t cap, int *pid_out,
+               int wait_it);
 /* A fresh empty temporary directory (mkdtemp under $TMPDIR or /tmp); the caller owns the string. */
 char *test_tmpdir(const char *tag);
 #endif

@@ -28,37 +28,7 @@ static const char *bin;
 
 /* Run dml-train with args (NULL-terminated); stderr into err. wait_it = 0: return at once with *pid. */
 static int run(char **args, char *err, size_t cap, pid_t *pid_out, int wait_it) {
-  int pfd[2];
-  if (pipe(pfd)) return -100;
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("DML_PROGRESS", "0", 1);
-    dup2(pfd[1], 2);
-    close(pfd[0]);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    char *argv[96];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (int i = 0; args[i]; i++) argv[n++] = args[i];
-    argv[n] = NULL;
-    execv(bin, argv);
-    _exit(127);
-  }
-  close(pfd[1]);
-  if (pid_out) *pid_out = pid;
-  if (!wait_it) {
-    close(pfd[0]);
-    return 0;
-  }
-  size_t got = 0;
-  ssize_t r;
-  while ((r = read(pfd[0], err + got, cap - 1 - got)) > 0) got += (size_t)r;
-  err[got] = 0;
-  close(pfd[0]);
-  int status;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  return test_spawn(bin, args, NULL, err, cap, pid_out, wait_it);
 }
 
 #define BASE "--source_path", data, "--arch", "resnet18_w8_normalize", "--image_size", "32", "--bs", "10", "--lr", \

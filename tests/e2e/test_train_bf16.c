@@ -28,36 +28,7 @@ static char last_err[16384]; /* stderr of the last failed training run */
 
 /* dml-train with args and OMP_NUM_THREADS=threads; stderr into err; exit status */
 static int run(const char *threads, char *const extra[], char *err, size_t cap) {
-  int pfd[2];
-  if (pipe(pfd)) return -100;
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("OMP_NUM_THREADS", threads, 1);
-    setenv("OPENBLAS_NUM_THREADS", threads, 1);
-    setenv("DML_PROGRESS", "0", 1);
-    dup2(pfd[1], 2);
-    close(pfd[0]);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (int i = 0; extra[i]; i++) argv[n++] = extra[i];
-    argv[n++] = "--kernels";
-    argv[n++] = (char *)threads;
-    argv[n] = NULL;
-    execv(bin, argv);
-    _exit(127);
-  }
-  close(pfd[1]);
-  size_t got = 0;
-  ssize_t r;
-  while ((r = read(pfd[0], err + got, cap - 1 - got)) > 0) got += (size_t)r;
-  err[got] = 0;
-  close(pfd[0]);
-  int status;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  return test_spawn(bin, extra, threads, err, cap, NULL, 1);
 }
 
 /* the root string attribute `name` of an HDF5 file, or NULL */

@@ -28,41 +28,7 @@ static const char *bin;
 /* Run dml-train with extra args and `--kernels threads` (the OpenMP team size); stderr captured into errbuf;
  * returns exit status (or -signal). */
 static int run(const char *threads, char *const extra[], char *errbuf, size_t errcap, pid_t *pid_out, int wait_it) {
-  int pfd[2];
-  if (pipe(pfd)) return -100;
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("OMP_NUM_THREADS", threads, 1);
-    setenv("OPENBLAS_NUM_THREADS", threads, 1);
-    setenv("DML_PROGRESS", "0", 1);
-    dup2(pfd[1], 2);
-    close(pfd[0]);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (int i = 0; extra[i]; i++) argv[n++] = extra[i];
-    argv[n++] = "--kernels"; /* the thread count, after BASE_ARGS so it wins */
-    argv[n++] = (char *)threads;
-    argv[n] = NULL;
-    execv(bin, argv);
-    _exit(127);
-  }
-  close(pfd[1]);
-  if (pid_out) *pid_out = pid;
-  if (!wait_it) {
-    close(pfd[0]);
-    return 0;
-  }
-  size_t got = 0;
-  ssize_t r;
-  while ((r = read(pfd[0], errbuf + got, errcap - 1 - got)) > 0) got += (size_t)r;
-  errbuf[got] = 0;
-  close(pfd[0]);
-  int status;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  return test_spawn(bin, extra, threads, errbuf, errcap, pid_out, wait_it);
 }
 
 #define BASE_ARGS "--dataset", "fashion_mnist", "--max_per_class", "100", "--n_epochs", "2", "--lr", "1e-3", "--embed_dim", "8", \
