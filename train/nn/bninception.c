@@ -77,9 +77,7 @@ dml_status dml_bninception_init(struct dml_network *net) {
     in = b->reduction ? scale(net, cfg[i].c3) + scale(net, cfg[i].d) + in
                       : scale(net, cfg[i].c1) + scale(net, cfg[i].c3) + scale(net, cfg[i].d) + scale(net, cfg[i].proj);
   }
-  net->feat_dim = in;
-  m->fc_w = dml_params_declare(net->ps, "last_linear.weight", 2, (int[]){net->embed_dim, in}, 1, 0);
-  m->fc_b = dml_params_declare(net->ps, "last_linear.bias", 1, (int[]){net->embed_dim}, 1, 0);
+  dml_network_declare_head(net, in, &m->fc_w, &m->fc_b);
   static const enum dml_op ops[] = {DML_OP_LINEAR, DML_OP_L2NORM, DML_OP_CONV2D, DML_OP_BATCHNORM, DML_OP_POOL2D,
                                     DML_OP_GLOBAL_POOL, DML_OP_ADD, DML_OP_CONCAT};
   return dml_backend_require(net->ps->be, ops, (int)(sizeof ops / sizeof *ops));

@@ -82,9 +82,7 @@ dml_status dml_densenet_init(struct dml_network *net) {
     }
   }
   d->norm5 = declare_bn(net, "features.norm5", ch);
-  net->feat_dim = ch;
-  d->fc_w = dml_params_declare(net->ps, "last_linear.weight", 2, (int[]){net->embed_dim, ch}, 1, 0);
-  d->fc_b = dml_params_declare(net->ps, "last_linear.bias", 1, (int[]){net->embed_dim}, 1, 0);
+  dml_network_declare_head(net, ch, &d->fc_w, &d->fc_b);
   static const enum dml_op ops[] = {DML_OP_LINEAR, DML_OP_L2NORM, DML_OP_CONV2D, DML_OP_BATCHNORM, DML_OP_POOL2D,
                                     DML_OP_GLOBAL_POOL, DML_OP_ADD, DML_OP_CONCAT};
   return dml_backend_require(net->ps->be, ops, (int)(sizeof ops / sizeof *ops));

@@ -76,8 +76,7 @@ dml_status dml_googlenet_init(struct dml_network *net) {
     I->b4 = declare(net, n, in, sc(net, c[6]), 1, 1, 0);
   }
   net->feat_dim = sc(net, 384) + sc(net, 384) + sc(net, 128) + sc(net, 128);
-  g->fc_w = dml_params_declare(net->ps, "last_linear.weight", 2, (int[]){net->embed_dim, net->feat_dim}, 1, 0);
-  g->fc_b = dml_params_declare(net->ps, "last_linear.bias", 1, (int[]){net->embed_dim}, 1, 0);
+  dml_network_declare_head(net, net->feat_dim, &g->fc_w, &g->fc_b);
   /* transform_input: x_c · (std_c / 0.5) + (mean_c − 0.5) / 0.5, as an inference-mode BN with mean 0, var 1 − eps */
   struct dml_backend *be = net->ps->be;
   g->ti = be->fn.alloc(be->ctx, 18 * sizeof(float));

@@ -154,6 +154,12 @@ size_t dml_network_arena_bytes(const struct dml_network *net, int B) {
   return dml_network_arena_bytes_for(net, B, DML_FP32, 1);
 }
 
+void dml_network_declare_head(struct dml_network *net, int feat_dim, int *w, int *b) {
+  net->feat_dim = feat_dim;
+  *w = dml_params_declare(net->ps, "last_linear.weight", 2, (int[]){net->embed_dim, feat_dim}, 1, 0);
+  *b = dml_params_declare(net->ps, "last_linear.bias", 1, (int[]){net->embed_dim}, 1, 0);
+}
+
 void dml_network_declare_bn(struct dml_network *net, const char *bn, int channels, int *gamma, int *beta, int *rmean,
                             int *rvar) {
   char n[200];

@@ -211,6 +211,9 @@ void dml_network_free(struct dml_network *net);
  * The architectures call it for every torchvision / pretrainedmodels batch-norm name. */
 void dml_network_declare_bn(struct dml_network *net, const char *bn, int channels, int *gamma, int *beta, int *rmean,
                             int *rvar);
+/* Declare the embedding head "last_linear.weight" (embed_dim, feat_dim) and "last_linear.bias" (embed_dim), both
+ * with weight decay, and set net->feat_dim; the indices go to *w, *b. Every convolutional architecture ends so. */
+void dml_network_declare_head(struct dml_network *net, int feat_dim, int *w, int *b);
 /* Reset every buffer to torch's initial batch-norm statistics: running_mean 0, running_var 1. */
 void dml_network_reset_buffers(struct dml_network *net);
 /* Bytes of step arena one step of batch B needs at precision prec (DML_FP32 / DML_BF16): a training step (forward
