@@ -28,7 +28,7 @@ static int is_image(const char *name) {
 }
 
 static dml_status write_h5(const char *path, const float *emb, const int32_t *labels, char **paths, int n, int D,
-                           const char *arch, const char *pretrained) {
+                           const char *arch, const char *pretrained, const char *precision, const char *isa) {
   char *tmp = dml_strfmt("%s.tmp", path);
   hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (f < 0) {
@@ -53,8 +53,8 @@ static dml_status write_h5(const char *path, const float *emb, const int32_t *la
   bad |= ds < 0 || H5Dwrite(ds, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, paths) < 0;
   H5Dclose(ds);
   H5Sclose(s);
-  const char *keys[2] = {"arch", "pretrained"}, *vals[2] = {arch, pretrained};
-  for (int i = 0; i < 2; i++) {
+  const char *keys[4] = {"arch", "pretrained", "precision", "cpu_isa"}, *vals[4] = {arch, pretrained, precision, isa};
+  for (int i = 0; i < 4; i++) {
     hid_t as = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(f, keys[i], st, as, H5P_DEFAULT, H5P_DEFAULT);
     bad |= a < 0 || H5Awrite(a, st, &vals[i]) < 0;
@@ -183,7 +183,11 @@ int main(int argc, char **argv) {
   dml_loader_free(L);
   free(xb[1]);
   dml_progress_finish(&pr, NULL);
-  dml_exit_on_error(cli.prog, write_h5(o.out, emb, labels, files, n_files, D, o.arch, o.pretrained));
+  /* bf16 embeddings differ between ISAs: say which one ran, as dml-train's cpu_isa */
+  const char *isa = dml_backend_conv_isa(be, prec);
+  printf("dml-embed: cpu_isa %s (%s convolutions)\n", isa ? isa : "none", dml_prec_name(prec));
+  dml_exit_on_error(cli.prog, write_h5(o.out, emb, labels, files, n_files, D, o.arch, o.pretrained,
+                                       dml_prec_name(prec), isa ? isa : "none"));
   printf("dml-embed: wrote %s (embeddings %d×%d, labels, paths)\n", o.out, n_files, D);
   dml_tape_free(&t);
   dml_network_free(&net);

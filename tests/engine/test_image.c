@@ -99,8 +99,16 @@ static int embed_checks(const char *prog, const float *all) {
   H5Tset_cset(st, H5T_CSET_UTF8);
   H5Dread(ds, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, paths);
   H5Dclose(ds);
+  char *prec = NULL, *isa = NULL;
+  hid_t a = H5Aopen(f, "precision", H5P_DEFAULT);
+  if (a >= 0) H5Aread(a, st, &prec), H5Aclose(a);
+  a = H5Aopen(f, "cpu_isa", H5P_DEFAULT);
+  if (a >= 0) H5Aread(a, st, &isa), H5Aclose(a);
   H5Tclose(st);
   H5Fclose(f);
+  fails += expect_true("precision attribute = fp32", prec && !strcmp(prec, "fp32"));
+  fails += expect_true("cpu_isa attribute names an ISA", isa && strlen(isa) > 3 && strcmp(isa, "none"));
+  free(prec);
   int ok = 1;
   for (int i = 0; i < NI; i++) ok &= paths[i] && !strcmp(paths[i], names[i]) && labels[i] == (i < 2 ? 0 : 1);
   fails += expect_true("labels by first-level folder, paths sorted", ok);
@@ -118,6 +126,9 @@ static int embed_checks(const char *prog, const float *all) {
   t.record = 0;
   struct dml_tensor *x = dml_tape_input(&t, all, NI, 3 * CROP * CROP);
   struct dml_tensor *z = dml_network_forward(&net, &t, x);
+  const char *isa_here = dml_backend_conv_isa(be, DML_FP32);
+  fails += expect_true("cpu_isa attribute = the ISA this backend chose", isa && isa_here && !strcmp(isa, isa_here));
+  free(isa);
   double g[NI * 8], r[NI * 8];
   for (int i = 0; i < NI * 8; i++) g[i] = emb[i], r[i] = z->data[i];
   fails += expect_close("dml-embed embeddings = in-process forward", g, r, NI * 8, 1e-5, 1e-4);
