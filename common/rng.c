@@ -80,10 +80,24 @@ double dml_rng_uniform(struct dml_rng *r) { return (double)(dml_rng_u64(r) >> 11
 
 float dml_rng_uniformf(struct dml_rng *r) { return (float)(dml_rng_u32(r) >> 8) * 0x1.0p-24f; }
 
-double dml_rng_normal(struct dml_rng *r) {
-  double u1 = dml_rng_uniform(r), u2 = dml_rng_uniform(r);
+static double box_muller(double u1, double u2) {
   if (u1 < 1e-300) u1 = 1e-300;
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+double dml_rng_normal(struct dml_rng *r) {
+  double u1 = dml_rng_uniform(r), u2 = dml_rng_uniform(r);
+  return box_muller(u1, u2);
+}
+
+double dml_rng_normal_at(const struct dml_rng *r, uint32_t k) {
+  /* a normal takes two 64-bit uniforms = the four words of one Philox block, so on a fresh stream the k-th
+   * normal is made from block ctr[0] + k */
+  uint32_t ctr[4] = {r->ctr[0] + k, r->ctr[1], r->ctr[2], r->ctr[3]}, w[4];
+  dml_philox4x32(r->key, ctr, w);
+  double u1 = (double)((((uint64_t)w[0] << 32) | w[1]) >> 11) * 0x1.0p-53;
+  double u2 = (double)((((uint64_t)w[2] << 32) | w[3]) >> 11) * 0x1.0p-53;
+  return box_muller(u1, u2);
 }
 
 void dml_rng_shuffle_i32(struct dml_rng *r, int32_t *v, uint32_t n) {

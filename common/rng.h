@@ -40,6 +40,9 @@ uint32_t dml_rng_below(struct dml_rng *r, uint32_t n);
 double dml_rng_uniform(struct dml_rng *r);     /* [0, 1), 53 bits */
 float dml_rng_uniformf(struct dml_rng *r);     /* [0, 1), 24 bits */
 double dml_rng_normal(struct dml_rng *r);      /* standard normal (Box-Muller, one per call) */
+/* The normal the (k+1)-th dml_rng_normal call on the fresh stream r (just made by dml_rng_init) returns, without
+ * drawing: lets a long fill run in parallel and stay bitwise equal to the sequential draws. */
+double dml_rng_normal_at(const struct dml_rng *r, uint32_t k);
 /* One Philox4x32-10 block: out = philox(key, ctr). Exposed for the known-answer test. */
 void dml_philox4x32(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]);
 /* Fisher-Yates shuffle of n ints. */

@@ -370,6 +370,28 @@ static int thread_check(struct dml_backend *be) {
   return fails;
 }
 
+/* dml_fill_normal (parallel Kaiming init) = the sequential draws sd * dml_rng_normal, bitwise, on 1 and 2 threads */
+static int init_check(void) {
+  size_t n = 300001;
+  float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+  struct dml_rng g = dml_rng_init(5, DML_RNG_INIT, 3, 0), seq = g;
+  double sd = 0.0417;
+  for (size_t k = 0; k < n; k++) a[k] = (float)(sd * dml_rng_normal(&seq));
+  int fails = 0, threads = omp_get_max_threads();
+  for (int t = 1; t <= 2; t++) {
+    omp_set_num_threads(t);
+    memset(b, 0, n * sizeof *b);
+    dml_fill_normal(b, n, sd, &g);
+    char name[96];
+    snprintf(name, sizeof name, "dml_fill_normal on %d thread(s) = sequential draws, bitwise", t);
+    fails += expect_true(name, memcmp(a, b, n * sizeof *a) == 0);
+  }
+  omp_set_num_threads(threads);
+  free(a);
+  free(b);
+  return fails;
+}
+
 int main(void) {
   struct dml_backend *be = dml_backend_cpu_new();
   const struct cfg cases[] = {
@@ -396,6 +418,7 @@ int main(void) {
   int fails = 0;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) fails += run_case(be, &cases[i], 1234 + i);
   fails += thread_check(be);
+  fails += init_check();
   dml_backend_free(be);
   return test_report("engine_ops", fails);
 }

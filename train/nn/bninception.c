@@ -101,7 +101,7 @@ void dml_bninception_reset(struct dml_network *net, uint64_t seed) {
     int is_bn = strstr(p->name, "_bn.") != NULL;
     if (he && i == m->fc_w) {
       double sd = sqrt(2.0 / p->shape[0]);
-      for (size_t k = 0; k < p->n; k++) h[k] = (float)(sd * dml_rng_normal(&r));
+      dml_fill_normal(h, p->n, sd, &r);
     } else if (he && i == m->fc_b) {
       memset(h, 0, p->n * sizeof *h);
     } else if (is_bn) {

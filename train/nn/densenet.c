@@ -106,7 +106,7 @@ void dml_densenet_reset(struct dml_network *net, uint64_t seed) {
     struct dml_rng g = dml_rng_init(seed, DML_RNG_INIT, (uint64_t)i, 0);
     if (p->ndim == 4) {
       double sd = sqrt(2.0 / ((double)p->shape[1] * p->shape[2] * p->shape[3]));
-      for (size_t k = 0; k < p->n; k++) h[k] = (float)(sd * dml_rng_normal(&g));
+      dml_fill_normal(h, p->n, sd, &g);
     } else if (i == d->fc_w || i == d->fc_b) {
       float bound = 1.0f / sqrtf((float)ps->p[d->fc_w].shape[1]);
       for (size_t k = 0; k < p->n; k++) h[k] = (2 * dml_rng_uniformf(&g) - 1) * bound;

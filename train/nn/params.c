@@ -1,6 +1,8 @@
 /* params — the parameter table and its contiguous value/gradient blocks. See nn.h. */
 #include <string.h>
 
+#include "common/rng.h"
+
 #include "train/nn/nn.h"
 
 void dml_params_init(struct dml_params *ps, struct dml_backend *be) {
@@ -58,4 +60,10 @@ void dml_params_free(struct dml_params *ps) {
   if (ps->values) ps->be->fn.release(ps->be->ctx, ps->values);
   if (ps->grads) ps->be->fn.release(ps->be->ctx, ps->grads);
   ps->values = ps->grads = NULL;
+}
+
+void dml_fill_normal(float *h, size_t n, double sd, const struct dml_rng *g) {
+  DML_ASSERT(g->pos == 4 && n <= UINT32_MAX);
+#pragma omp parallel for schedule(static)
+  for (size_t k = 0; k < n; k++) h[k] = (float)(sd * dml_rng_normal_at(g, (uint32_t)k));
 }

@@ -109,7 +109,7 @@ void dml_resnet_reset(struct dml_network *net, uint64_t seed) {
     struct dml_rng g = dml_rng_init(seed, DML_RNG_INIT, (uint64_t)i, 0);
     if (p->ndim == 4) { /* kaiming_normal_(mode="fan_out", nonlinearity="relu") */
       double sd = sqrt(2.0 / ((double)p->shape[0] * p->shape[2] * p->shape[3]));
-      for (size_t k = 0; k < p->n; k++) h[k] = (float)(sd * dml_rng_normal(&g));
+      dml_fill_normal(h, p->n, sd, &g);
     } else if (i == r->fc_w || i == r->fc_b) { /* nn.Linear default: U(±1/√fan_in) */
       float bound = 1.0f / sqrtf((float)ps->p[r->fc_w].shape[1]);
       for (size_t k = 0; k < p->n; k++) h[k] = (2 * dml_rng_uniformf(&g) - 1) * bound;
