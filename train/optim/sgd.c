@@ -11,12 +11,15 @@
 void dml_sgd_step(const struct dml_sgd *s, struct dml_params *ps, float *buf, double weight_decay, const double *lr,
                   const unsigned char *frozen, long *steps) {
   const float mom = (float)s->momentum, keep = (float)(1 - s->dampening);
+  /* as adam.c: one parallel region, each parameter's elements split statically (element-wise: same bits) */
+#pragma omp parallel
   for (int i = 0; i < ps->n; i++) {
     if (frozen && frozen[i]) continue;
     struct dml_param *p = &ps->p[i];
-    int first = steps[i]++ == 0;
+    int first = steps[i] == 0;
     const float wd = p->decay ? (float)weight_decay : 0.0f, alpha = (float)-lr[i];
     float *w = p->t.data, *g = p->t.grad, *b = buf + p->offset;
+#pragma omp for simd schedule(static) nowait
     for (size_t k = 0; k < p->n; k++) {
       float d = g[k];
       if (wd != 0.0f) d += wd * w[k];
@@ -32,4 +35,6 @@ void dml_sgd_step(const struct dml_sgd *s, struct dml_params *ps, float *buf, do
       w[k] += alpha * d;
     }
   }
+  for (int i = 0; i < ps->n; i++)
+    if (!(frozen && frozen[i])) steps[i]++;
 }
