@@ -1,6 +1,9 @@
 /* decode — JPEG (TurboJPEG) and PNG (libpng) files into 8-bit RGB as PIL's Image.open(path).convert('RGB');
  * see images.h for the conversion rules, the pixel cap and DCT scaling. */
 #include <errno.h>
+#include <stdio.h> /* before jpeglib.h */
+#include <jerror.h>
+#include <jpeglib.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -157,6 +160,20 @@ static dml_status png_read(const char *path, const unsigned char *buf, size_t n,
 
 // ---------------------------------------------------------------------------------------------- JPEG
 
+/* PIL reads CMYK JPEGs as Adobe-inverted ("CMYK;I"), then cmyk2rgb: nk − nk·c/255; in place, 4 → 3 bytes */
+static void cmyk_to_rgb(uint8_t *px, size_t np) {
+  for (size_t i = 0; i < np; i++) {
+    int c[4];
+    for (int k = 0; k < 4; k++) c[k] = 255 - px[4 * i + k];
+    int nk = 255 - c[3];
+    for (int k = 0; k < 3; k++) {
+      int t = c[k] * nk + 128;
+      int v = nk - (((t >> 8) + t) >> 8);
+      px[3 * i + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+  }
+}
+
 static dml_status jpeg_read(const char *path, const unsigned char *buf, size_t n, int scale, long max_pixels,
                             int header_only, struct dml_image *out) {
   tjhandle tj = tjInitDecompress();
@@ -190,25 +207,98 @@ static dml_status jpeg_read(const char *path, const unsigned char *buf, size_t n
     }
   }
   tjDestroy(tj);
-  if (cmyk) { /* PIL reads CMYK JPEGs as Adobe-inverted ("CMYK;I"), then cmyk2rgb: nk − nk·c/255 */
-    size_t np = (size_t)sw * sh;
-    for (size_t i = 0; i < np; i++) {
-      int c[4];
-      for (int k = 0; k < 4; k++) c[k] = 255 - px[4 * i + k];
-      int nk = 255 - c[3];
-      for (int k = 0; k < 3; k++) {
-        int t = c[k] * nk + 128;
-        int v = nk - (((t >> 8) + t) >> 8);
-        px[3 * i + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-      }
-    }
-  }
+  if (cmyk) cmyk_to_rgb(px, (size_t)sw * sh);
   out->rgb = px;
   out->w = sw, out->h = sh;
   out->full_w = w, out->full_h = h;
   out->scale = scale;
   out->jpeg = 1;
   return DML_OK;
+}
+
+// ---------------------------------------------------------------------------------------------- JPEG region
+
+struct region_err {
+  struct jpeg_error_mgr mgr;
+  jmp_buf jb;
+  int eof; /* "Premature end of JPEG file" seen */
+};
+
+static void region_on_error(j_common_ptr c) { longjmp(((struct region_err *)c->err)->jb, 1); }
+static void region_on_message(j_common_ptr c, int level) {
+  struct region_err *e = (struct region_err *)c->err;
+  if (level < 0 && e->mgr.msg_code == JWRN_JPEG_EOF) e->eof = 1;
+}
+
+/* The rows [r[1], r[3]) and at least the columns [r[0], r[2]) of the image as tjDecompress2 decodes it at 1/scale
+ * (libjpeg API with TurboJPEG's settings: ISLOW IDCT, fancy upsampling, RGB or CMYK out), widened by one iMCU on
+ * every side so that the fancy upsampling of the region's edge pixels sees the same neighbours as in a full decode
+ * (libjpeg.txt, "Partial image decompression"). Returns 0 when it cannot decode the region exactly as the full
+ * decode would (a libjpeg error or warning that matters): the caller then decodes the whole file, which reports
+ * the error as before. */
+static int jpeg_region(const unsigned char *buf, size_t n, int scale, const int r[4], struct dml_image *out) {
+  struct jpeg_decompress_struct ci;
+  struct region_err e = {0};
+  ci.err = jpeg_std_error(&e.mgr);
+  e.mgr.error_exit = region_on_error;
+  e.mgr.emit_message = region_on_message;
+  uint8_t *volatile px = NULL;
+  JSAMPROW *volatile rows = NULL;
+  if (setjmp(e.jb)) {
+    jpeg_destroy_decompress(&ci);
+    free(px);
+    free(rows);
+    return 0;
+  }
+  jpeg_create_decompress(&ci);
+  jpeg_mem_src(&ci, buf, (unsigned long)n);
+  jpeg_read_header(&ci, TRUE);
+  int cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
+  ci.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  ci.dct_method = JDCT_ISLOW;
+  ci.do_fancy_upsampling = TRUE;
+  ci.scale_num = 1;
+  ci.scale_denom = (unsigned)scale;
+  jpeg_start_decompress(&ci);
+  int W = (int)ci.output_width, H = (int)ci.output_height;
+  int iw = ci.max_h_samp_factor * ci.min_DCT_scaled_size, ih = ci.max_v_samp_factor * ci.min_DCT_scaled_size;
+  int x0 = r[0] - iw, x1 = r[2] + iw, y0 = r[1] - ih, y1 = r[3] + ih;
+  x0 = x0 < 0 ? 0 : x0, y0 = y0 < 0 ? 0 : y0, x1 = x1 > W ? W : x1, y1 = y1 > H ? H : y1;
+  if (x1 <= x0 || y1 <= y0) longjmp(e.jb, 1);
+  JDIMENSION xoff = (JDIMENSION)x0, width = (JDIMENSION)(x1 - x0);
+  if (xoff > 0 || width < (JDIMENSION)W) jpeg_crop_scanline(&ci, &xoff, &width);
+  int w = (int)ci.output_width, h = y1 - y0, ch = cmyk ? 4 : 3;
+  if (y0 > 0) jpeg_skip_scanlines(&ci, (JDIMENSION)y0);
+  px = xmalloc((size_t)w * h * ch);
+  rows = xmalloc((size_t)h * sizeof *rows);
+  for (int y = 0; y < h; y++) rows[y] = px + (size_t)y * w * ch;
+  while ((int)ci.output_scanline < y1)
+    jpeg_read_scanlines(&ci, rows + (ci.output_scanline - (JDIMENSION)y0), (JDIMENSION)(y1 - (int)ci.output_scanline));
+  if (e.eof) longjmp(e.jb, 1);
+  jpeg_abort_decompress(&ci); /* the rows below are not needed */
+  jpeg_destroy_decompress(&ci);
+  free(rows);
+  if (cmyk) cmyk_to_rgb(px, (size_t)w * h);
+  memset(out, 0, sizeof *out);
+  out->rgb = px;
+  out->w = w, out->h = h, out->off_x = (int)xoff, out->off_y = y0, out->dec_w = W, out->dec_h = H;
+  out->scale = scale, out->jpeg = 1;
+  return 1;
+}
+
+dml_status dml_image_decode_region(const char *path, const unsigned char *buf, size_t n, int scale, long max_pixels,
+                                   const int r[4], struct dml_image *out) {
+  memset(out, 0, sizeof *out);
+  if (scale != 1 && scale != 2 && scale != 4 && scale != 8) scale = 1;
+  int w, h;
+  dml_status st = kind_of(buf, n) == KIND_JPEG ? dml_image_header(path, buf, n, max_pixels, &w, &h) : DML_ERR_FORMAT;
+  /* only when the data end with the EOI marker: then no row of the file can run out of data, the one warning
+   * (truncation) that makes the full decode fail */
+  if (!st && n >= 4 && buf[n - 2] == 0xFF && buf[n - 1] == 0xD9 && jpeg_region(buf, n, scale, r, out)) {
+    out->full_w = w, out->full_h = h;
+    return DML_OK;
+  }
+  return dml_image_decode_buf(path, buf, n, scale, max_pixels, out);
 }
 
 // ---------------------------------------------------------------------------------------------- public

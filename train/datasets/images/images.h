@@ -58,6 +58,8 @@ struct dml_image {
   int scale;              /* 1, 2, 4, 8: decoded at 1/scale of the file's size */
   int full_w, full_h;     /* the file's size */
   int jpeg;               /* 1 for a JPEG (DCT scaling possible) */
+  int off_x, off_y;       /* rgb holds pixels [off_x, off_x + w) × [off_y, off_y + h) of the decoded image */
+  int dec_w, dec_h;       /* the decoded image's size (0: w × h, the whole image is held) */
   void *map;              /* non-NULL: rgb points into this mapping (cache) */
   size_t map_len;
 };
@@ -117,6 +119,10 @@ void dml_transform_geom(const struct dml_transform *t, int w, int h, const struc
  * grayscale, jitter, flip). The image may be DCT-scaled (im->scale > 1): the box is mapped onto it. */
 void dml_transform_pixels(const struct dml_transform *t, const struct dml_geom *g, const struct dml_image *im,
                           uint8_t *out);
+/* The pixels [r[0], r[2]) × [r[1], r[3]) of an image decoded at 1/scale (dec_w × dec_h) that dml_transform_pixels
+ * reads for geometry g: a decode of only that region gives the same output. */
+void dml_transform_region(const struct dml_transform *t, const struct dml_geom *g, int scale, int dec_w, int dec_h,
+                          int r[4]);
 /* ToTensor + Normalize (+ BGR): out (3, crop, crop) float from (crop, crop, 3) uint8. */
 void dml_transform_normalize(const struct dml_transform *t, const uint8_t *px, float *out);
 /* The DCT scale (1, 2, 4, 8) a JPEG of w × h may be decoded at for geometry g (1 in exact mode). */

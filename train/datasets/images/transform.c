@@ -1,116 +1,12 @@
 /* transform — the reference's torchvision transforms on decoded RGB, to the pixel (contract in images.h).
- * Ports of Pillow 9.4's C: Resample.c (precompute_coeffs, normalize_coeffs_8bpc, ImagingResampleHorizontal/
- * Vertical_8bpc), Blend.c (ImagingBlend), Convert.c (rgb2l's L24, rgb2hsv_row, hsv2rgb) and ImageEnhance.py; and of
- * torchvision 0.14's RandomResizedCrop.get_params, CenterCrop, RandomCrop and ColorJitter. */
+ * Ports of Pillow 9.4's C: Blend.c (ImagingBlend), Convert.c (rgb2l's L24, rgb2hsv_row, hsv2rgb) and
+ * ImageEnhance.py; and of torchvision 0.14's RandomResizedCrop.get_params, CenterCrop, RandomCrop and ColorJitter.
+ * The resampling itself (Resample.c) is in resample.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "train/datasets/images/images-impl.h"
-
-// ---------------------------------------------------------------------------------------------- PIL resample
-
-enum { PRECISION_BITS = 32 - 8 - 2 };
-
-/* precompute_coeffs(inSize, in0, in1, outSize) for the output indices [o0, o0 + on), triangle filter (support 1),
- * normalised and in 22-bit fixed point. bounds (on, 2): first input index, tap count. Returns the kernel size. */
-static int coeffs(int in_size, double in0, double in1, int out_size, int o0, int on, int *bounds, int32_t **kk_out) {
-  double scale = (double)(float)((float)in1 - (float)in0) / out_size; /* PIL's box is float */
-  double fs = scale < 1.0 ? 1.0 : scale, support = 1.0 * fs, ss = 1.0 / fs;
-  int ks = (int)ceil(support) * 2 + 1;
-  double *k = xmalloc((size_t)ks * sizeof *k);
-  int32_t *kk = xcalloc((size_t)on * ks + 1, sizeof *kk);
-  for (int i = 0; i < on; i++) {
-    int xx = o0 + i;
-    double center = (float)in0 + (xx + 0.5) * scale, ww = 0;
-    int xmin = (int)(center - support + 0.5), xmax;
-    if (xmin < 0) xmin = 0;
-    xmax = (int)(center + support + 0.5);
-    if (xmax > in_size) xmax = in_size;
-    xmax -= xmin;
-    if (xmax < 0) xmax = 0;
-    for (int x = 0; x < xmax; x++) {
-      double t = fabs((x + xmin - center + 0.5) * ss);
-      k[x] = t < 1.0 ? 1.0 - t : 0.0;
-      ww += k[x];
-    }
-    for (int x = 0; x < xmax; x++) {
-      double v = ww != 0.0 ? k[x] / ww : k[x];
-      kk[i * ks + x] = (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
-    }
-    bounds[2 * i] = xmin;
-    bounds[2 * i + 1] = xmax;
-  }
-  free(k);
-  *kk_out = kk;
-  return ks;
-}
-
-static inline uint8_t clip8(int32_t v) {
-  v >>= PRECISION_BITS;
-  return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
-
-/* PIL's Image.resize((ow, oh), BILINEAR, box=(bx0, by0, bx1, by1)) of src (sw × sh RGB, row stride `stride` bytes),
- * but only the window [wx, wx + wn) × [wy, wy + wm) of the output is computed, into out (wm, wn, 3); output
- * pixels outside ow × oh are zeros. Each computed pixel equals PIL's: the same coefficients, the same two rounded
- * passes. */
-static void resample_window(const uint8_t *src, int sw, int sh, size_t stride, double bx0, double by0, double bx1,
-                            double by1, int ow, int oh, int wx, int wy, int wn, int wm, uint8_t *out) {
-  memset(out, 0, (size_t)wn * wm * 3);
-  int x0 = wx < 0 ? 0 : wx, x1 = wx + wn > ow ? ow : wx + wn, y0 = wy < 0 ? 0 : wy, y1 = wy + wm > oh ? oh : wy + wm;
-  if (x1 <= x0 || y1 <= y0) return;
-  int nx = x1 - x0, ny = y1 - y0;
-  int *bh = xmalloc((size_t)nx * 2 * sizeof *bh), *bv = xmalloc((size_t)ny * 2 * sizeof *bv);
-  int32_t *kh, *kv;
-  int ksh = coeffs(sw, bx0, bx1, ow, x0, nx, bh, &kh), ksv = coeffs(sh, by0, by1, oh, y0, ny, bv, &kv);
-  int rmin = sh, rmax = 0; /* input rows the vertical pass reads */
-  for (int i = 0; i < ny; i++) {
-    if (bv[2 * i + 1] == 0) continue;
-    if (bv[2 * i] < rmin) rmin = bv[2 * i];
-    if (bv[2 * i] + bv[2 * i + 1] > rmax) rmax = bv[2 * i] + bv[2 * i + 1];
-  }
-  if (rmax <= rmin) rmin = rmax = 0;
-  uint8_t *tmp = xmalloc((size_t)(rmax - rmin) * nx * 3 + 1); /* horizontal pass: rows [rmin, rmax), nx columns */
-  for (int y = rmin; y < rmax; y++) {
-    const uint8_t *row = src + (size_t)y * stride;
-    uint8_t *t = tmp + (size_t)(y - rmin) * nx * 3;
-    for (int i = 0; i < nx; i++) {
-      const int32_t *k = kh + (size_t)i * ksh;
-      const uint8_t *p = row + (size_t)bh[2 * i] * 3;
-      int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
-      for (int x = 0; x < bh[2 * i + 1]; x++, p += 3) {
-        s0 += p[0] * k[x];
-        s1 += p[1] * k[x];
-        s2 += p[2] * k[x];
-      }
-      t[3 * i] = clip8(s0), t[3 * i + 1] = clip8(s1), t[3 * i + 2] = clip8(s2);
-    }
-  }
-  int32_t *acc = xmalloc((size_t)3 * nx * sizeof *acc); /* vertical pass, a whole output row at a time: the */
-  for (int j = 0; j < ny; j++) {                          /* same integer sums, in an order that vectorises */
-    const int32_t *k = kv + (size_t)j * ksv;
-    uint8_t *o = out + ((size_t)(y0 + j - wy) * wn + (x0 - wx)) * 3;
-    int first = bv[2 * j] - rmin, taps = bv[2 * j + 1], m = 3 * nx;
-    for (int i = 0; i < m; i++) acc[i] = 1 << (PRECISION_BITS - 1);
-    for (int y = 0; y < taps; y++) {
-      const uint8_t *p = tmp + (size_t)(first + y) * m;
-      int32_t ky = k[y];
-      for (int i = 0; i < m; i++) acc[i] += p[i] * ky;
-    }
-    for (int i = 0; i < m; i++) o[i] = clip8(acc[i]);
-  }
-  free(acc);
-  free(tmp);
-  free(bh);
-  free(bv);
-  free(kh);
-  free(kv);
-}
-
-void dml_image_resize(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh) {
-  resample_window(in, w, h, (size_t)w * 3, 0, 0, w, h, ow, oh, 0, 0, ow, oh, out);
-}
 
 // ---------------------------------------------------------------------------------------------- colour (PIL)
 
@@ -279,20 +175,47 @@ int dml_transform_scale(const struct dml_transform *t, const struct dml_geom *g,
   return 1;
 }
 
+/* The source box of g on the image as decoded (at 1/scale), in the coordinates resample_window takes: for scale 1,
+ * PIL's crop of the integer box, so the box's own size clamps the filter (*cx, *cy: the crop's origin); for a
+ * DCT-scaled decode, the box divided by the scale on the whole smaller image. */
+static void source_box(const struct dml_geom *g, int scale, int dec_w, int dec_h, double box[4], int *in_w, int *in_h,
+                       int *cx, int *cy) {
+  if (scale <= 1) {
+    *cx = (int)g->x0, *cy = (int)g->y0;
+    *in_w = (int)(g->x1 - g->x0), *in_h = (int)(g->y1 - g->y0);
+    box[0] = box[1] = 0, box[2] = *in_w, box[3] = *in_h;
+  } else {
+    double s = scale;
+    *cx = *cy = 0, *in_w = dec_w, *in_h = dec_h;
+    box[0] = g->x0 / s, box[1] = g->y0 / s, box[2] = g->x1 / s, box[3] = g->y1 / s;
+    if (box[2] > dec_w) box[2] = dec_w;
+    if (box[3] > dec_h) box[3] = dec_h;
+  }
+}
+
+void dml_transform_region(const struct dml_transform *t, const struct dml_geom *g, int scale, int dec_w, int dec_h,
+                          int r[4]) {
+  double box[4];
+  int in_w, in_h, cx, cy, C = t->crop, lo, hi;
+  source_box(g, scale, dec_w, dec_h, box, &in_w, &in_h, &cx, &cy);
+  int xa = g->cx < 0 ? 0 : g->cx, xb = g->cx + C > g->ow ? g->ow : g->cx + C;
+  int ya = g->cy < 0 ? 0 : g->cy, yb = g->cy + C > g->oh ? g->oh : g->cy + C;
+  dml_resample_span(in_w, box[0], box[2], g->ow, xa, xb - xa, &lo, &hi);
+  r[0] = cx + lo, r[2] = cx + hi;
+  dml_resample_span(in_h, box[1], box[3], g->oh, ya, yb - ya, &lo, &hi);
+  r[1] = cy + lo, r[3] = cy + hi;
+}
+
 void dml_transform_pixels(const struct dml_transform *t, const struct dml_geom *g, const struct dml_image *im,
                           uint8_t *out) {
-  int C = t->crop;
-  if (im->scale <= 1) { /* PIL: crop the box, then resize the crop (its edges clamp the filter) */
-    int x0 = (int)g->x0, y0 = (int)g->y0, bw = (int)(g->x1 - g->x0), bh = (int)(g->y1 - g->y0);
-    const uint8_t *src = im->rgb + ((size_t)y0 * im->w + x0) * 3;
-    resample_window(src, bw, bh, (size_t)im->w * 3, 0, 0, bw, bh, g->ow, g->oh, g->cx, g->cy, C, C, out);
-  } else { /* DCT-scaled: the box mapped onto the smaller image */
-    double s = im->scale, x1 = g->x1 / s, y1 = g->y1 / s;
-    if (x1 > im->w) x1 = im->w;
-    if (y1 > im->h) y1 = im->h;
-    resample_window(im->rgb, im->w, im->h, (size_t)im->w * 3, g->x0 / s, g->y0 / s, x1, y1, g->ow, g->oh, g->cx, g->cy,
-                    C, C, out);
-  }
+  int C = t->crop, dec_w = im->dec_w ? im->dec_w : im->w, dec_h = im->dec_h ? im->dec_h : im->h;
+  double box[4];
+  int in_w, in_h, cx, cy;
+  source_box(g, im->scale, dec_w, dec_h, box, &in_w, &in_h, &cx, &cy);
+  /* the view: what im holds, in the coordinates of the image being resized (the crop for scale 1) */
+  struct dml_rgb_view v = {.px = im->rgb, .stride = (size_t)im->w * 3, .x0 = im->off_x - cx, .y0 = im->off_y - cy,
+                           .w = im->w, .h = im->h, .full_w = in_w, .full_h = in_h};
+  dml_resample_window(&v, box[0], box[1], box[2], box[3], g->ow, g->oh, g->cx, g->cy, C, C, out, dml_image_isa());
   size_t n = (size_t)C * C;
   if (g->gray)
     for (size_t i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = luma(out + 3 * i);
@@ -313,9 +236,17 @@ void dml_transform_pixels(const struct dml_transform *t, const struct dml_geom *
 
 void dml_transform_normalize(const struct dml_transform *t, const uint8_t *px, float *out) {
   size_t n = (size_t)t->crop * t->crop;
+  float lut[3][256]; /* ToTensor, Normalize (float32) of each of the 256 values: the same expression, once */
+  float *o[3];
   for (int c = 0; c < 3; c++) {
-    float *o = out + (size_t)(t->bgr ? 2 - c : c) * n, m = t->mean[c], sd = t->std[c];
-    for (size_t i = 0; i < n; i++) o[i] = ((float)px[3 * i + c] / 255.0f - m) / sd; /* ToTensor, Normalize (float32) */
+    float m = t->mean[c], sd = t->std[c];
+    for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - m) / sd;
+    o[c] = out + (size_t)(t->bgr ? 2 - c : c) * n;
+  }
+  for (size_t i = 0; i < n; i++) {
+    o[0][i] = lut[0][px[3 * i]];
+    o[1][i] = lut[1][px[3 * i + 1]];
+    o[2][i] = lut[2][px[3 * i + 2]];
   }
 }
 
@@ -371,8 +302,14 @@ dml_status dml_transform_file(const struct dml_transform *t, const char *path, u
     if (!st) st = dml_image_header(path, buf, n, t->max_pixels, &w, &h);
     if (!st) {
       dml_transform_geom(t, w, h, &d, &g);
-      st = dml_image_decode_buf(path, buf, n, dml_transform_scale(t, &g, w, h), t->max_pixels, &im);
-      if (!st && cache) dml_image_cache_store(cache, path, &im);
+      int s = dml_transform_scale(t, &g, w, h), r[4];
+      if (cache) { /* the whole image: later epochs crop elsewhere */
+        st = dml_image_decode_buf(path, buf, n, s, t->max_pixels, &im);
+        if (!st) dml_image_cache_store(cache, path, &im);
+      } else { /* only the pixels this geometry reads */
+        dml_transform_region(t, &g, s, (w + s - 1) / s, (h + s - 1) / s, r);
+        st = dml_image_decode_region(path, buf, n, s, t->max_pixels, r, &im);
+      }
     }
     free(buf);
   }
