@@ -1,8 +1,10 @@
 /* bench_data — images/s per core of the data pipeline's per-sample work (read + decode + transform + normalise) on a
  * folder of images, on the calling thread only (so per core): the training transform (RandomResizedCrop(224) +
  * HorizontalFlip + ToTensor + Normalize) or the evaluation transform (Resize(256) + CenterCrop(224) + ToTensor +
- * Normalize), optionally through a warm --cache_dir. Prints one line "mode cache n img_per_s" for compare.py,
- * which runs PIL + torchvision on the same files.
+ * Normalize), optionally through a warm --cache_dir. Rates are images per CPU-second of this process
+ * (CLOCK_PROCESS_CPUTIME_ID: per core, and not inflated or deflated by other processes taking turns on the core).
+ * Prints one line "mode cache n img_per_s isa" for compare.py, which runs PIL + torchvision on the same files;
+ * isa is the resampling kernel set this CPU runs (avx512, avx2 or scalar).
  *
  *   dml-bench-data --images DIR --mode train|eval [--cache_dir D] [--passes 2] [--exact]
  */
@@ -13,11 +15,11 @@
 #include <time.h>
 
 #include "common/flags.h"
-#include "train/datasets/images/images.h"
+#include "train/datasets/images/images-impl.h"
 
 static double now(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -43,6 +45,10 @@ int main(int argc, char **argv) {
   dml_exit_on_error(cli.prog, dml_walk_files(root, root, &names, &n));
   char **paths = xmalloc(((size_t)n + 1) * sizeof *paths);
   for (int i = 0; i < n; i++) paths[i] = dml_strfmt("%s/%s", root, names[i]);
+  if (strcmp(o.mode, "train") && strcmp(o.mode, "eval"))
+    dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "--mode %s: expected train or eval", o.mode));
+  if (n == 0) dml_exit_on_error(cli.prog, dml_error(DML_ERR_IO, "no image files under %s", root));
+  if (o.passes < 1) dml_exit_on_error(cli.prog, dml_error(DML_ERR_ARG, "--passes %d: expected at least 1", o.passes));
   int train = !strcmp(o.mode, "train");
   struct dml_transform t = dml_transform_for("resnet50", "base", !train);
   t.exact = o.exact;
@@ -56,7 +62,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++)
       dml_exit_on_error(cli.prog, dml_transform_file(&t, paths[i], 1, (uint64_t)p, (uint64_t)i, cache, x));
   double secs = now() - t0;
-  printf("%s %s %d %.1f\n", o.mode, cache ? "warm" : "none", n * o.passes, n * o.passes / secs);
+  printf("%s %s %d %.1f %s\n", o.mode, cache ? "warm" : "none", n * o.passes, n * o.passes / secs,
+         dml_image_isa_name(dml_image_isa()));
   dml_image_cache_close(cache);
   for (int i = 0; i < n; i++) free(paths[i]);
   free(paths);
