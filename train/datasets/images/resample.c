@@ -166,40 +166,92 @@ __attribute__((target("avx2"))) static void hrow_avx2(const uint8_t *row, size_t
   for (; i < nx; i++) hpixel_c(row + (size_t)3 * (b[2 * i] - bx0), kh + (size_t)i * ksh, b[2 * i + 1], out + 3 * i);
 }
 
+/* AVX-512 horizontal pass: output pixels in blocks of up to 5 (15 lanes: pixel, channel) whose taps all lie in the
+ * 21 input pixels of one 64-byte window; the window's bytes are widened to 64 words, and per pair of taps one word
+ * permutation puts (tap 2s, tap 2s + 1) of every lane side by side, so that vpmaddwd multiplies and adds them. The
+ * 22-bit coefficients are split as hi·2^15 + lo (both fit int16) into two products summed separately, then
+ * (hi_sum << 15) + lo_sum: exactly the C kernel's int32 sum. A block whose filter is too long for the window (a
+ * downscale by more than about 10) is one pixel in plain C. */
+struct hblock {
+  int i0, np, first, steps; /* output pixels [i0, i0 + np), window from input pixel first; steps 0: plain C */
+  size_t at;                /* its steps in the plan: (steps, 3, 32) int16 (index, hi, lo) */
+};
+enum { HB_PIXELS = 5, HB_WINDOW = 21 };
+
+static struct hblock *hplan(const int *b, const int32_t *kh, int ksh, int nx, int16_t **plan_out, int *nb_out) {
+  struct hblock *bl = xmalloc((size_t)nx * sizeof *bl);
+  size_t cap = 0, used = 0;
+  int nb = 0;
+  for (int i = 0; i < nx;) {
+    int first = b[2 * i], np = 0, taps = 0;
+    for (int j = i; j < nx && np < HB_PIXELS; j++) {
+      int n = b[2 * j + 1];
+      if (n > 0 && b[2 * j] + n - first > HB_WINDOW) break;
+      np++;
+      taps = n > taps ? n : taps;
+    }
+    struct hblock *h = &bl[nb++];
+    h->i0 = i, h->first = first, h->at = used;
+    if (np == 0) { /* one pixel with a filter longer than the window */
+      h->np = 1, h->steps = 0;
+      i++;
+      continue;
+    }
+    h->np = np, h->steps = (taps + 1) / 2;
+    cap += (size_t)h->steps * 96;
+    used = cap;
+    i += np;
+  }
+  int16_t *plan = xcalloc(cap + 1, sizeof *plan);
+  for (int k = 0; k < nb; k++) {
+    const struct hblock *h = &bl[k];
+    for (int s = 0; s < h->steps; s++) {
+      int16_t *idx = plan + h->at + (size_t)s * 96, *hi = idx + 32, *lo = idx + 64;
+      for (int L = 0; L < 3 * h->np; L++) {
+        int j = h->i0 + L / 3, c = L % 3;
+        for (int u = 0; u < 2; u++) {
+          int t = 2 * s + u;
+          if (t >= b[2 * j + 1]) continue; /* index 0, coefficient 0 */
+          int32_t kk = kh[(size_t)j * ksh + t];
+          idx[2 * L + u] = (int16_t)(3 * (b[2 * j] - h->first + t) + c);
+          hi[2 * L + u] = (int16_t)(kk >> 15);
+          lo[2 * L + u] = (int16_t)(kk & 0x7fff);
+        }
+      }
+    }
+  }
+  *plan_out = plan;
+  *nb_out = nb;
+  return bl;
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static void hrow_avx512(const uint8_t *row, size_t avail,
                                                                               const int *b, int bx0,
                                                                               const int32_t *kh, int ksh,
-                                                                              const int32_t *kx, int ng, int nx,
-                                                                              uint8_t *out) {
-  const __m128i sh = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
-  const __m128i rgb = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+                                                                              const struct hblock *bl, int nb,
+                                                                              const int16_t *plan, uint8_t *out) {
   const __m512i half = _mm512_set1_epi32(HALF), zero = _mm512_setzero_si512();
-  int i = 0;
-  for (; i + 4 <= nx; i += 4) {
-    int nm = 0;
-    for (int j = 0; j < 4; j++) nm = b[2 * (i + j) + 1] > nm ? b[2 * (i + j) + 1] : nm;
-    int gm = (nm + 3) / 4, r3 = b[2 * i + 6] - bx0;
-    if (gm > 0 && (size_t)3 * r3 + 12 * (gm - 1) + 16 > avail) break;
-    __m512i acc[4];
-    for (int j = 0; j < 4; j++) {
-      const uint8_t *p = row + (size_t)3 * (b[2 * (i + j)] - bx0);
-      const int32_t *k = kx + (size_t)(i + j) * ng * 16;
-      __m512i a = _mm512_setzero_si512();
-      for (int g = 0; g < gm; g++) {
-        __m128i v = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 12 * g)), sh);
-        a = _mm512_add_epi32(a, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(v), _mm512_loadu_si512(k + 16 * g)));
-      }
-      acc[j] = a;
+  for (int k = 0; k < nb; k++) {
+    const struct hblock *h = &bl[k];
+    size_t off = (size_t)3 * (h->first - bx0);
+    if (h->steps == 0 || off + 64 > avail) {
+      for (int i = h->i0; i < h->i0 + h->np; i++)
+        hpixel_c(row + (size_t)3 * (b[2 * i] - bx0), kh + (size_t)i * ksh, b[2 * i + 1], out + 3 * i);
+      continue;
     }
-    /* sum each acc's four quads, pixel j's total into quad j */
-    __m512i s01 = _mm512_add_epi32(_mm512_shuffle_i32x4(acc[0], acc[1], 0x44), _mm512_shuffle_i32x4(acc[0], acc[1], 0xee));
-    __m512i s23 = _mm512_add_epi32(_mm512_shuffle_i32x4(acc[2], acc[3], 0x44), _mm512_shuffle_i32x4(acc[2], acc[3], 0xee));
-    __m512i s = _mm512_add_epi32(_mm512_shuffle_i32x4(s01, s23, 0x88), _mm512_shuffle_i32x4(s01, s23, 0xdd));
-    s = _mm512_max_epi32(_mm512_srai_epi32(_mm512_add_epi32(s, half), PRECISION_BITS), zero);
-    __m128i o = _mm_shuffle_epi8(_mm512_cvtusepi32_epi8(s), rgb);
-    _mm_mask_storeu_epi8(out + 3 * i, 0x0fff, o);
+    __m512i v = _mm512_loadu_si512(row + off);
+    __m512i w0 = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(v)), w1 = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(v, 1));
+    __m512i ahi = zero, alo = zero;
+    const int16_t *p = plan + h->at;
+    for (int s = 0; s < h->steps; s++, p += 96) {
+      __m512i x = _mm512_permutex2var_epi16(w0, _mm512_loadu_si512(p), w1);
+      ahi = _mm512_add_epi32(ahi, _mm512_madd_epi16(x, _mm512_loadu_si512(p + 32)));
+      alo = _mm512_add_epi32(alo, _mm512_madd_epi16(x, _mm512_loadu_si512(p + 64)));
+    }
+    __m512i sum = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(ahi, 15), alo), half);
+    sum = _mm512_max_epi32(_mm512_srai_epi32(sum, PRECISION_BITS), zero);
+    _mm_mask_storeu_epi8(out + 3 * h->i0, (__mmask16)((1u << (3 * h->np)) - 1), _mm512_cvtusepi32_epi8(sum));
   }
-  for (; i < nx; i++) hpixel_c(row + (size_t)3 * (b[2 * i] - bx0), kh + (size_t)i * ksh, b[2 * i + 1], out + 3 * i);
 }
 
 __attribute__((target("avx2"))) static void vrow_avx2(const uint8_t *rows, size_t rs, const int32_t *k, int taps,
@@ -269,14 +321,20 @@ void dml_resample_window(const struct dml_rgb_view *v, double bx0, double by0, d
   for (int i = 0; i < nx; i++) /* the view must hold every tap (a caller's contract) */
     DML_ASSERT(bh[2 * i + 1] == 0 || (bh[2 * i] >= v->x0 && bh[2 * i] + bh[2 * i + 1] <= v->x0 + v->w));
   DML_ASSERT(rmax == rmin || (rmin >= v->y0 && rmax <= v->y0 + v->h));
-  int G = isa == DML_ISA_AVX512 ? 4 : isa == DML_ISA_AVX2 ? 2 : 0, ng = G ? (ksh + G - 1) / G : 0;
-  int32_t *kx = NULL; /* (nx, ng, G, 4): the SIMD layout of kh */
-  if (G) {
-    kx = xcalloc((size_t)nx * ng * G * 4, sizeof *kx);
+  int ng = (ksh + 1) / 2;
+  int32_t *kx = NULL; /* AVX2: (nx, ng, 2, 4), kh re-laid for hrow_avx2 */
+  if (isa == DML_ISA_AVX2) {
+    kx = xcalloc((size_t)nx * ng * 8, sizeof *kx);
     for (int i = 0; i < nx; i++)
       for (int x = 0; x < bh[2 * i + 1]; x++)
-        for (int c = 0; c < 3; c++) kx[((size_t)i * ng * G + x) * 4 + c] = kh[(size_t)i * ksh + x];
+        for (int c = 0; c < 3; c++) kx[((size_t)i * ng * 2 + x) * 4 + c] = kh[(size_t)i * ksh + x];
   }
+  int16_t *plan = NULL; /* AVX-512: the blocks of hrow_avx512 */
+  struct hblock *blocks = NULL;
+  int nb = 0;
+#ifdef DML_X86
+  if (isa == DML_ISA_AVX512) blocks = hplan(bh, kh, ksh, nx, &plan, &nb);
+#endif
   uint8_t *tmp = xmalloc((size_t)(rmax - rmin) * nx * 3 + 1); /* horizontal pass: rows [rmin, rmax), nx columns */
   for (int y = rmin; y < rmax; y++) {
     int ry = y - v->y0;
@@ -285,7 +343,7 @@ void dml_resample_window(const struct dml_rgb_view *v, double bx0, double by0, d
     size_t avail = (size_t)(v->h - 1 - ry) * v->stride + (size_t)v->w * 3; /* bytes readable from row */
 #ifdef DML_X86
     if (isa == DML_ISA_AVX512) {
-      hrow_avx512(row, avail, bh, v->x0, kh, ksh, kx, ng, nx, t);
+      hrow_avx512(row, avail, bh, v->x0, kh, ksh, blocks, nb, plan, t);
       continue;
     }
     if (isa == DML_ISA_AVX2) {
@@ -315,6 +373,8 @@ void dml_resample_window(const struct dml_rgb_view *v, double bx0, double by0, d
     vrow_c(rows, (size_t)m, k, taps, m, o);
   }
   free(kx);
+  free(plan);
+  free(blocks);
   free(tmp);
   free(bh);
   free(bv);

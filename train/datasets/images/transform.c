@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define DML_X86 1
+#endif
+
 #include "train/datasets/images/images-impl.h"
 
 // ---------------------------------------------------------------------------------------------- colour (PIL)
@@ -234,16 +239,56 @@ void dml_transform_pixels(const struct dml_transform *t, const struct dml_geom *
     }
 }
 
-void dml_transform_normalize(const struct dml_transform *t, const uint8_t *px, float *out) {
-  size_t n = (size_t)t->crop * t->crop;
-  float lut[3][256]; /* ToTensor, Normalize (float32) of each of the 256 values: the same expression, once */
-  float *o[3];
-  for (int c = 0; c < 3; c++) {
-    float m = t->mean[c], sd = t->std[c];
-    for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - m) / sd;
-    o[c] = out + (size_t)(t->bgr ? 2 - c : c) * n;
+#ifdef DML_X86
+/* 16 pixels at a time: the 48 interleaved values converted, normalised in float32 (IEEE division and subtraction,
+ * as the C expression, so the same bits), then split into the three planes by two-source permutations. */
+__attribute__((target("avx512f"))) static size_t normalize_avx512(const uint8_t *px, size_t n, const float *mean,
+                                                                   const float *sd, float *const o[3]) {
+  __m512 m[3], d[3];
+  for (int v = 0; v < 3; v++) { /* lane l of vector v holds channel (16 v + l) mod 3 */
+    float mm[16], dd[16];
+    for (int l = 0; l < 16; l++) mm[l] = mean[(16 * v + l) % 3], dd[l] = sd[(16 * v + l) % 3];
+    m[v] = _mm512_loadu_ps(mm), d[v] = _mm512_loadu_ps(dd);
   }
-  for (size_t i = 0; i < n; i++) {
+  __m512i sel01[3], sel2[3]; /* plane c: elements 3i + c of the 48, first from vectors 0-1, then from vector 2 */
+  for (int c = 0; c < 3; c++) {
+    int a[16], b[16];
+    for (int i = 0; i < 16; i++) {
+      int e = 3 * i + c;
+      a[i] = e < 32 ? e : 0;               /* from (v0, v1): indices 0-31 */
+      b[i] = e < 32 ? i : 16 + (e - 32);   /* keep lane i, or take v2's element */
+    }
+    sel01[c] = _mm512_loadu_si512(a), sel2[c] = _mm512_loadu_si512(b);
+  }
+  const __m512 k255 = _mm512_set1_ps(255.0f);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 f[3];
+    for (int v = 0; v < 3; v++) {
+      __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(px + 3 * i + 16 * v))));
+      f[v] = _mm512_div_ps(_mm512_sub_ps(_mm512_div_ps(x, k255), m[v]), d[v]);
+    }
+    for (int c = 0; c < 3; c++) {
+      __m512 t = _mm512_permutex2var_ps(f[0], sel01[c], f[1]);
+      _mm512_storeu_ps(o[c] + i, _mm512_permutex2var_ps(t, sel2[c], f[2]));
+    }
+  }
+  return i;
+}
+#endif
+
+void dml_transform_normalize(const struct dml_transform *t, const uint8_t *px, float *out) {
+  size_t n = (size_t)t->crop * t->crop, i = 0;
+  float *o[3];
+  for (int c = 0; c < 3; c++) o[c] = out + (size_t)(t->bgr ? 2 - c : c) * n;
+#ifdef DML_X86
+  if (dml_image_isa() == DML_ISA_AVX512) i = normalize_avx512(px, n, t->mean, t->std, o);
+#endif
+  if (i == n) return;
+  float lut[3][256]; /* ToTensor, Normalize (float32) of each of the 256 values: the same expression, once */
+  for (int c = 0; c < 3; c++)
+    for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - t->mean[c]) / t->std[c];
+  for (; i < n; i++) {
     o[0][i] = lut[0][px[3 * i]];
     o[1][i] = lut[1][px[3 * i + 1]];
     o[2][i] = lut[2][px[3 * i + 2]];
