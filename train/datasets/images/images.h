@@ -33,12 +33,21 @@
  *   red   Resize(resize) → RandomCrop(crop) → RandomHorizontalFlip
  * All resizing is PIL's antialiased BILINEAR (triangle filter widened by the scale, 22-bit fixed point, horizontal
  * then vertical pass, each rounded to uint8), computed only for the output pixels the crop keeps (so a 1×40000
- * image never materialises a 256×10,240,000 intermediate). Then ToTensor (/255) → Normalize(mean, std) → channel
+ * image never materialises a 256×10,240,000 intermediate), by plain C, AVX2 or AVX-512 kernels chosen at run time
+ * (resample.c; integer sums, so every kernel gives the same bytes). Then ToTensor (/255) → Normalize(mean, std) → channel
  * order reversed for BN-Inception. Random choices come from one counter-RNG stream per sample,
  * (seed, DML_RNG_AUGMENT, epoch, position in the epoch): a sample's pixels never depend on which worker ran it.
  *
+ * Region decoding: without a cache, a JPEG sample decodes only the rows and columns its geometry reads (plus an
+ * iMCU on each side, so fancy upsampling at the region's edges sees its full-decode neighbours), with libjpeg's
+ * jpeg_crop_scanline / jpeg_skip_scanlines, stopping after the last row needed; the pixels are those of the full
+ * decode (tested per subsampling, progressive, scale). Files whose data do not end with the EOI marker are decoded
+ * whole, so a truncated file still fails as in PIL; damage below the last row read goes unseen (libjpeg treats
+ * corrupt entropy data as a warning anyway, which the full decode ignores too).
+ *
  * Cache (cache.c): with a cache folder, the decoded uint8 image of (file, size, mtime, DCT scale) is stored once as
- * <dir>/<hash>.rgb and memory-mapped afterwards; it holds exactly what the decoder returned, so it changes no pixel.
+ * <dir>/<hash>.rgb and memory-mapped afterwards; it holds exactly what the decoder returned (the whole image, never
+ * a region), so it changes no pixel; a hit resamples straight from the mapping, nothing is copied.
  */
 #ifndef DML_IMAGES_H
 #define DML_IMAGES_H
