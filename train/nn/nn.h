@@ -66,14 +66,26 @@ void dml_params_free(struct dml_params *ps);
 struct dml_rng;
 void dml_fill_normal(float *h, size_t n, double sd, const struct dml_rng *g);
 
-/* ---- step arena: bump allocation on the backend's memory ---- */
+/* ---- step arena: one block of the backend's memory, handed out by offset ----
+ * Allocation takes the smallest free hole that fits (the lowest one among equals), else the top of the used
+ * region; a released block is merged with its free neighbours, and with the top when it ends there. The same
+ * sequence of allocations and releases gives the same offsets, so a counting arena (no memory, base NULL) that
+ * sees the step's sequence has the real arena's high-water mark as its peak. */
+struct dml_arena_hole { size_t off, len; };
 struct dml_arena {
   struct dml_backend *be;
   char *base;
-  size_t cap, used, peak;
+  size_t cap, used, peak;       /* used: the top of the allocated region; peak: its highest value since init */
+  size_t live;                  /* bytes allocated and not released */
+  struct dml_arena_hole *holes; /* free blocks below the top, sorted by offset, none adjacent */
+  int nholes, capholes;
 };
 void dml_arena_init(struct dml_arena *a, struct dml_backend *be, size_t bytes);
 void *dml_arena_alloc(struct dml_arena *a, size_t bytes);   /* 64-byte aligned; aborts with a size hint when full */
+/* Give back a block of `bytes` (the size it was allocated with) for reuse within the step. */
+void dml_arena_release(struct dml_arena *a, void *p, size_t bytes);
+/* Whether p lies in the arena's address range (for a counting arena: its pointer range). */
+int dml_arena_owns(const struct dml_arena *a, const void *p);
 void dml_arena_reset(struct dml_arena *a);
 void dml_arena_free(struct dml_arena *a);
 
@@ -92,6 +104,8 @@ struct dml_tape_entry {
   struct dml_conv_shape cs; /* convolution / pooling geometry */
   struct dml_tensor **list; /* concat's inputs (host array, freed with the entry) */
   int nlist;
+  void *mem;        /* the arena block made with the header for out->data (out->data may since point elsewhere: a view) */
+  size_t mem_bytes;
 };
 
 struct dml_tape {
@@ -106,6 +120,7 @@ struct dml_tape {
                        another format is converted on entry (the reshape of the flat input); 2-D tensors stay
                        float32, and dml_linear rounds its input and weights to bf16 under DML_BF16 */
   int count_only;   /* counting dry run (dml_network_arena_bytes): ops allocate but compute nothing */
+  int keep;         /* 1: dml_tape_backward releases nothing (set from $DML_TAPE_KEEP by init; for tests) */
 };
 
 void dml_tape_init(struct dml_tape *t, struct dml_backend *be, size_t arena_bytes);
@@ -122,7 +137,14 @@ size_t dml_tensor_elem_size(const struct dml_tensor *x);
 struct dml_tensor *dml_tape_input(struct dml_tape *t, const float *host, int B, int D);
 /* Make sure x->grad exists (zeroed). */
 void dml_tape_need_grad(struct dml_tape *t, struct dml_tensor *x);
-/* Replay every recorded backward function in reverse order. The caller has set the output's grad. */
+/* Replay every recorded backward function in reverse order. The caller has set the output's grad.
+ * Memory: once entry e's backward has run, every consumer of e->out has run its own (the tape is in topological
+ * order), so e->out's gradient and its data are dead and go back to the arena for the gradients still to come —
+ * PyTorch frees at the same points. Kept: the roots (tensors whose gradient the caller set before the call), the
+ * leaves (tensors without a backward: inputs, network-owned constants), views' borrowed data, and anything
+ * outside the arena (parameters' gradients live in the parameter table). After the call only the roots', the
+ * leaves' and the parameters' data and gradients may be read; every other tensor's data and grad are NULL.
+ * With t->keep nothing is released. Numbers are the same either way (tests/train/test_tape_release.c). */
 void dml_tape_backward(struct dml_tape *t);
 
 /* Differentiable ops (record on the tape when t->record). Shapes: x (B, C). */

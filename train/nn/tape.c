@@ -15,30 +15,98 @@ void dml_arena_init(struct dml_arena *a, struct dml_backend *be, size_t bytes) {
   a->base = be ? be->fn.alloc(be->ctx, bytes) : NULL;
 }
 
-void *dml_arena_alloc(struct dml_arena *a, size_t bytes) {
-  size_t need = (bytes + 63) / 64 * 64;
-  if (!a->base) { /* a counting arena (no memory): sizes only, pointers that must never be dereferenced */
-    a->used += need;
-    if (a->used > a->peak) a->peak = a->used;
-    return (void *)(uintptr_t)(64 + a->used - need);
-  }
-  if (a->used + need > a->cap)
-    DML_ABORT("step arena full: %zu of %zu MiB used, %zu more bytes asked (raise the arena size)",
-              a->used >> 20, a->cap >> 20, bytes);
-  void *p = a->base + a->used;
-  a->used += need;
-  if (a->used > a->peak) a->peak = a->used;
-  return p;
+/* a counting arena (no memory) hands out 64 + offset: sizes only, pointers that must never be dereferenced */
+static char *arena_ptr(const struct dml_arena *a, size_t off) { return a->base ? a->base + off : (char *)(uintptr_t)(64 + off); }
+static size_t arena_off(const struct dml_arena *a, const void *p) {
+  return a->base ? (size_t)((const char *)p - a->base) : (size_t)((uintptr_t)p - 64);
 }
 
-void dml_arena_reset(struct dml_arena *a) { a->used = 0; }
+static void hole_remove(struct dml_arena *a, int i) {
+  memmove(a->holes + i, a->holes + i + 1, (size_t)(a->nholes - i - 1) * sizeof *a->holes);
+  a->nholes--;
+}
+
+void *dml_arena_alloc(struct dml_arena *a, size_t bytes) {
+  size_t need = (bytes + 63) / 64 * 64, off;
+  int best = -1;
+  for (int i = 0; i < a->nholes; i++) /* best fit; the first (lowest) of equal holes */
+    if (a->holes[i].len >= need && (best < 0 || a->holes[i].len < a->holes[best].len)) best = i;
+  if (need && best >= 0) {
+    off = a->holes[best].off;
+    a->holes[best].off += need;
+    a->holes[best].len -= need;
+    if (!a->holes[best].len) hole_remove(a, best);
+  } else {
+    /* the top; a hole that ends at the top cannot exist (release merges it into the top) */
+    if (a->used + need > a->cap || a->used + need < a->used)
+      DML_ABORT("step arena full: %zu of %zu MiB in use, %zu more bytes asked (raise the arena size)",
+                a->live >> 20, a->cap >> 20, bytes);
+    off = a->used;
+    a->used += need;
+    if (a->used > a->peak) a->peak = a->used;
+  }
+  a->live += need;
+  return arena_ptr(a, off);
+}
+
+void dml_arena_release(struct dml_arena *a, void *p, size_t bytes) {
+  size_t need = (bytes + 63) / 64 * 64;
+  if (!p || !need) return;
+  size_t off = arena_off(a, p);
+  DML_ASSERT(dml_arena_owns(a, p) && off % 64 == 0 && off + need <= a->used && need <= a->live);
+  a->live -= need;
+  int i = 0; /* the first hole above the block */
+  while (i < a->nholes && a->holes[i].off < off) i++;
+  DML_ASSERT((i == 0 || a->holes[i - 1].off + a->holes[i - 1].len <= off) &&
+             (i == a->nholes || off + need <= a->holes[i].off)); /* not released twice */
+  if (i > 0 && a->holes[i - 1].off + a->holes[i - 1].len == off) { /* merge with the hole below */
+    i--;
+    a->holes[i].len += need;
+  } else {
+    if (a->nholes == a->capholes) {
+      a->capholes = a->capholes ? 2 * a->capholes : 64;
+      a->holes = xrealloc(a->holes, (size_t)a->capholes * sizeof *a->holes);
+    }
+    memmove(a->holes + i + 1, a->holes + i, (size_t)(a->nholes - i) * sizeof *a->holes);
+    a->holes[i] = (struct dml_arena_hole){off, need};
+    a->nholes++;
+  }
+  if (i + 1 < a->nholes && a->holes[i].off + a->holes[i].len == a->holes[i + 1].off) { /* and the one above */
+    a->holes[i].len += a->holes[i + 1].len;
+    hole_remove(a, i + 1);
+  }
+  if (a->holes[i].off + a->holes[i].len == a->used) { /* the top comes down */
+    a->used = a->holes[i].off;
+    hole_remove(a, i);
+  }
+}
+
+int dml_arena_owns(const struct dml_arena *a, const void *p) {
+  if (a->base) return (const char *)p >= a->base && (const char *)p < a->base + a->used;
+  return (uintptr_t)p >= 64 && (uintptr_t)p - 64 < a->used;
+}
+
+void dml_arena_reset(struct dml_arena *a) {
+  a->used = 0;
+  a->live = 0;
+  a->nholes = 0;
+}
 
 void dml_arena_free(struct dml_arena *a) {
   if (a->base && a->be) a->be->fn.release(a->be->ctx, a->base);
   a->base = NULL;
+  free(a->holes);
+  a->holes = NULL;
+  a->nholes = a->capholes = 0;
 }
 
 // ---------------------------------------------------------------------------------------------- tape
+
+/* $DML_TAPE_KEEP set and not "0": keep every tensor until the reset (the memory of the bump arena before) */
+static int keep_from_env(void) {
+  const char *v = getenv("DML_TAPE_KEEP");
+  return v && *v && strcmp(v, "0") != 0;
+}
 
 void dml_tape_init(struct dml_tape *t, struct dml_backend *be, size_t arena_bytes) {
   memset(t, 0, sizeof *t);
@@ -47,6 +115,7 @@ void dml_tape_init(struct dml_tape *t, struct dml_backend *be, size_t arena_byte
   t->cap = 64;
   t->e = xcalloc((size_t)t->cap, sizeof *t->e);
   t->record = 1;
+  t->keep = keep_from_env();
   if (be->fn.step_begin) be->fn.step_begin(be->ctx);
 }
 
@@ -59,6 +128,7 @@ void dml_tape_init_counting(struct dml_tape *t, struct dml_backend *be, int prec
   t->record = 1;
   t->prec = prec;
   t->count_only = 1;
+  t->keep = keep_from_env();
 }
 
 void dml_tape_reset(struct dml_tape *t) {
@@ -97,13 +167,14 @@ struct dml_tensor *dml_tape_tensor_prec(struct dml_tape *t, int ndim, const int 
     x->n *= (size_t)shape[i];
   }
   x->dtype = prec;
-  x->data = dml_arena_alloc(&t->arena, x->n * dml_prec_size(prec));
+  size_t bytes = x->n * dml_prec_size(prec);
+  x->data = dml_arena_alloc(&t->arena, bytes);
   /* headers are freed with the entries that own them; inputs are tracked as entries without backward */
   if (t->n == t->cap) {
     t->cap *= 2;
     t->e = xrealloc(t->e, (size_t)t->cap * sizeof *t->e);
   }
-  t->e[t->n++] = (struct dml_tape_entry){.backward = NULL, .out = x, .list = NULL};
+  t->e[t->n++] = (struct dml_tape_entry){.backward = NULL, .out = x, .list = NULL, .mem = x->data, .mem_bytes = bytes};
   return x;
 }
 
@@ -123,10 +194,26 @@ void dml_tape_need_grad(struct dml_tape *t, struct dml_tensor *x) {
 static struct dml_tape_entry *last_entry(struct dml_tape *t) { return &t->e[t->n - 1]; }
 
 void dml_tape_backward(struct dml_tape *t) {
+  /* the roots: tensors whose gradient the caller set (no recorded op writes a gradient before this call) */
+  unsigned char *root = xcalloc((size_t)t->n + 1, 1);
+  for (int i = 0; i < t->n; i++) root[i] = t->e[i].out->grad != NULL;
   for (int i = t->n - 1; i >= 0; i--) {
     struct dml_tape_entry *e = &t->e[i];
     if (e->backward && e->out->grad) e->backward(t, e);
+    if (t->keep || !e->backward || root[i]) continue;
+    /* entry i was the last user of e->out: its consumers (entries > i) have run */
+    struct dml_tensor *y = e->out;
+    size_t bytes = y->n * dml_tensor_elem_size(y);
+    if (y->grad && dml_arena_owns(&t->arena, y->grad)) {
+      dml_arena_release(&t->arena, y->grad, bytes);
+      y->grad = NULL;
+    }
+    /* the block made with the header: the data, or for a view (whose data its source releases) a stub */
+    if (e->mem) dml_arena_release(&t->arena, e->mem, e->mem_bytes);
+    if (y->data == e->mem || dml_arena_owns(&t->arena, y->data)) y->data = NULL;
+    e->mem = NULL;
   }
+  free(root);
 }
 
 // ---------------------------------------------------------------------------------------------- ops
