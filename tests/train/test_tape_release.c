@@ -2,12 +2,13 @@
  *   1. The allocator on a hand-worked sequence: best-fit holes (lowest among equals), merging with both
  *      neighbours, the top coming down, and a counting arena handing out the same offsets as a real one.
  *   2. Numbers do not change: three Adam steps of small conv nets of every family (training-mode and frozen batch
- *      norm, concat, max/average pooling, dropout, the L2-normalised head) and the mlp, fp32 and bf16, give
- *      bitwise the same losses, embeddings, weights and batch-norm statistics with release ($DML_TAPE_KEEP unset)
- *      and without (DML_TAPE_KEEP=1, the bump arena of before); in both modes the arena sized by the counting
- *      dry run is exactly the real peak, and with release the peak is lower.
+ *      norm, concat, max/average pooling, dropout, the L2-normalised head) and the mlp, fp32 and bf16, then an
+ *      inference forward, give bitwise the same losses, embeddings, weights and batch-norm statistics with
+ *      release ($DML_TAPE_KEEP unset) and without (DML_TAPE_KEEP=1, the bump arena of before); in both modes the
+ *      arena sized by the counting dry run is exactly the real peak, and with release the peak is lower.
  *   3. The counted arena of a full-width resnet50_frozen_normalize step at 224² drops against the no-release
- *      count (fp32 and bf16) and stays above what the recorded forward alone holds. */
+ *      count (fp32 and bf16) and stays above what the recorded forward alone holds; its inference forward
+ *      (dml-embed) drops too (dml_tape_done frees each tensor after its last use there). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -130,11 +131,17 @@ static struct result train(const char *arch, int prec, int keep) {
     r.loss[s] = loss;
     dml_adam_step(&adam, &ps, m, v, 1e-4, lr, NULL, steps);
   }
-  r.n = (size_t)NB * D + ps.total + net.buffers->total;
+  r.n = 2 * (size_t)NB * D + ps.total + net.buffers->total;
   r.state = malloc(r.n * sizeof *r.state);
   memcpy(r.state, z->data, (size_t)NB * D * sizeof *r.state);
   memcpy(r.state + NB * D, ps.values, ps.total * sizeof *r.state);
   memcpy(r.state + NB * D + ps.total, net.buffers->values, net.buffers->total * sizeof *r.state);
+  /* and an inference forward (evaluation, dml-embed), on the same tape as the trainer does */
+  dml_tape_reset(&t);
+  t.record = 0;
+  z = dml_network_forward(&net, &t, dml_tape_input(&t, x, NB, 3 * S * S));
+  memcpy(r.state + NB * D + ps.total + net.buffers->total, z->data, (size_t)NB * D * sizeof *r.state);
+  t.record = 1;
   r.peak = t.arena.peak;
   r.cap = t.arena.cap;
   dml_tape_free(&t);
@@ -153,7 +160,7 @@ static int bitwise_case(const char *arch, int prec) {
   int ldiff = memcmp(k.loss, r.loss, sizeof k.loss) != 0;
   char what[200];
   int fails = 0;
-  snprintf(what, sizeof what, "%s %s: %d steps bitwise equal with and without release (losses %s, %zu of %zu values "
+  snprintf(what, sizeof what, "%s %s: %d steps and an inference forward bitwise equal with and without release (losses %s, %zu of %zu values "
            "differ)", arch, dml_prec_name(prec), STEPS, ldiff ? "differ" : "equal", diff, r.n);
   fails += expect_true(what, k.n == r.n && diff == 0 && !ldiff && isfinite(r.loss[STEPS - 1]));
   /* the mlp's peak is its forward (the input and, in bf16, the rounded fc1 weight copy): nothing to gain there */
@@ -198,6 +205,14 @@ static int resnet50_count(struct dml_backend *be) {
              "%.1f MiB without, >= the recorded forward's %.1f MiB", B, dml_prec_name(prec), rel / 1048576.0,
              keep / 1048576.0, fwd / 1048576.0);
     fails += expect_true(what, rel < keep && rel >= fwd);
+    printf("%s\n", what);
+    set_keep(1);
+    size_t ikeep = dml_network_arena_bytes_for(&net, B, prec, 0);
+    set_keep(0);
+    size_t irel = dml_network_arena_bytes_for(&net, B, prec, 0);
+    snprintf(what, sizeof what, "resnet50_frozen_normalize 224² batch %d %s inference: counted arena %.1f MiB with "
+             "dml_tape_done < %.1f MiB without", B, dml_prec_name(prec), irel / 1048576.0, ikeep / 1048576.0);
+    fails += expect_true(what, irel < ikeep);
     printf("%s\n", what);
   }
   dml_network_free(&net);

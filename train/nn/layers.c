@@ -52,6 +52,7 @@ static struct dml_tensor *to_act(struct dml_tape *t, struct dml_tensor *x, int n
     struct dml_tape_entry *e = last_entry(t);
     e->backward = convert_bw;
     e->in[0] = x;
+    e->unread = DML_UNREAD_OUT | DML_UNREAD_IN(0);
   }
   return y;
 }
@@ -117,6 +118,7 @@ struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct d
     e->backward = conv_bw;
     e->in[0] = x; e->in[1] = w; e->in[2] = b;
     e->cs = s;
+    e->unread = DML_UNREAD_OUT;
   }
   return y;
 }
@@ -170,6 +172,7 @@ struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struc
     e->saved2 = invstd;
     e->iarg[0] = training;
     e->iarg[1] = relu;
+    e->unread = relu ? 0u : DML_UNREAD_OUT; /* y only for the fused ReLU's mask */
   }
   return y;
 }
@@ -209,6 +212,7 @@ struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind
     struct dml_tape_entry *e = last_entry(t);
     e->backward = pool_bw;
     e->in[0] = x;
+    e->unread = DML_UNREAD_OUT | DML_UNREAD_IN(0); /* indices or the window geometry only */
     e->isaved = idx;
     e->iarg[0] = kind;
     e->cs = s;
@@ -235,6 +239,7 @@ struct dml_tensor *dml_global_pool(struct dml_tape *t, struct dml_tensor *x, int
     struct dml_tape_entry *e = last_entry(t);
     e->backward = gpool_bw;
     e->in[0] = x;
+    e->unread = DML_UNREAD_OUT | DML_UNREAD_IN(0);
     e->isaved = idx;
     e->iarg[0] = kind;
   }
@@ -268,6 +273,7 @@ struct dml_tensor *dml_add(struct dml_tape *t, struct dml_tensor *a, struct dml_
     e->backward = add_bw;
     e->in[0] = a; e->in[1] = b;
     e->iarg[0] = relu;
+    e->unread = DML_UNREAD_IN(0) | DML_UNREAD_IN(1) | (relu ? 0u : DML_UNREAD_OUT);
   }
   return y;
 }
@@ -308,6 +314,7 @@ struct dml_tensor *dml_concat(struct dml_tape *t, struct dml_tensor *const *xs_i
     e->list = xmalloc((size_t)n * sizeof *e->list);
     memcpy(e->list, xs, (size_t)n * sizeof *e->list);
     e->nlist = n;
+    e->unread = DML_UNREAD_OUT | DML_UNREAD_LIST;
   }
   return y;
 }
@@ -336,6 +343,7 @@ struct dml_tensor *dml_dropout(struct dml_tape *t, struct dml_tensor *x, float p
   struct dml_tape_entry *e = last_entry(t);
   e->backward = dropout_bw;
   e->in[0] = x;
+  e->unread = DML_UNREAD_OUT | DML_UNREAD_IN(0);
   e->saved = mask;
   return y;
 }

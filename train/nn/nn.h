@@ -106,7 +106,11 @@ struct dml_tape_entry {
   int nlist;
   void *mem;        /* the arena block made with the header for out->data (out->data may since point elsewhere: a view) */
   size_t mem_bytes;
+  unsigned unread;  /* data the backward never reads (DML_UNREAD_*; 0: it may read all) — lets dml_tape_done free */
 };
+#define DML_UNREAD_OUT 1u               /* out->data */
+#define DML_UNREAD_IN(k) (2u << (k))    /* in[k]->data, k < 3 */
+#define DML_UNREAD_LIST 16u             /* the data of every list[] tensor */
 
 struct dml_tape {
   struct dml_backend *be;
@@ -146,6 +150,13 @@ void dml_tape_need_grad(struct dml_tape *t, struct dml_tensor *x);
  * leaves' and the parameters' data and gradients may be read; every other tensor's data and grad are NULL.
  * With t->keep nothing is released. Numbers are the same either way (tests/train/test_tape_release.c). */
 void dml_tape_backward(struct dml_tape *t);
+
+/* The caller passes x to no further op: if no recorded backward reads x's data (its producer's and its consumers'
+ * unread bits say so; a view counts as a reader), or nothing is recorded (inference), the data goes back to the
+ * arena now, in the forward. x->data then dangles: kernels may still take the pointer but never read it.
+ * Otherwise (and with t->keep) nothing happens. Used where a network knows a tensor's last use (the input of a
+ * residual add that only the add consumed). */
+void dml_tape_done(struct dml_tape *t, struct dml_tensor *x);
 
 /* Differentiable ops (record on the tape when t->record). Shapes: x (B, C). */
 struct dml_tensor *dml_linear(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, struct dml_tensor *b);

@@ -140,13 +140,24 @@ struct dml_tensor *dml_resnet_forward(struct dml_network *net, struct dml_tape *
   struct dml_tensor *h = x;
   if (x->ndim != 4) h = dml_reshape(t, x, 4, (int[]){x->shape[0], net->channels, net->height, net->width});
   h = run_cbn(net, t, h, &r->stem, 1);
+  struct dml_tensor *stem = h;
   h = dml_pool2d(t, h, DML_POOL_MAX, 3, 2, 1, 0);
+  /* last uses (dml_tape_done): in training only what no backward reads is freed (the last batch norm's output and
+   * the downsample's, read by the add alone); in inference every tensor once its consumers have run */
+  dml_tape_done(t, stem);
   for (int i = 0; i < r->nblocks; i++) {
     const struct block *bl = &r->blocks[i];
     struct dml_tensor *o = h;
-    for (int k = 0; k < bl->nconv; k++) o = run_cbn(net, t, o, &bl->c[k], k + 1 < bl->nconv);
-    struct dml_tensor *id = bl->has_down ? run_cbn(net, t, h, &bl->down, 0) : h;
+    for (int k = 0; k < bl->nconv; k++) {
+      struct dml_tensor *prev = o;
+      o = run_cbn(net, t, o, &bl->c[k], k + 1 < bl->nconv);
+      if (prev != h) dml_tape_done(t, prev);
+    }
+    struct dml_tensor *id = bl->has_down ? run_cbn(net, t, h, &bl->down, 0) : h, *in = h;
     h = dml_add(t, o, id, 1);
+    dml_tape_done(t, o);
+    if (bl->has_down) dml_tape_done(t, id);
+    dml_tape_done(t, in);
   }
   struct dml_tensor *f;
   if (net->pool == DML_POOL_AVG || net->pool == DML_POOL_MAX)

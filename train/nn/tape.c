@@ -216,6 +216,28 @@ void dml_tape_backward(struct dml_tape *t) {
   free(root);
 }
 
+void dml_tape_done(struct dml_tape *t, struct dml_tensor *x) {
+  if (t->keep || !x) return;
+  int i = t->n - 1;
+  while (i >= 0 && t->e[i].out != x) i--;
+  if (i < 0) return;
+  struct dml_tape_entry *p = &t->e[i];
+  if (!p->mem || x->data != p->mem) return; /* a view, or released already */
+  if (t->record) {
+    if (!p->backward || !(p->unread & DML_UNREAD_OUT)) return; /* a leaf (the caller's), or its backward reads it */
+    for (int j = i + 1; j < t->n; j++) {
+      const struct dml_tape_entry *c = &t->e[j];
+      if (!c->backward) continue; /* nothing of it runs in the backward */
+      for (int k = 0; k < 3; k++)
+        if (c->in[k] == x && !(c->unread & DML_UNREAD_IN(k))) return;
+      for (int k = 0; k < c->nlist; k++)
+        if (c->list[k] == x && !(c->unread & DML_UNREAD_LIST)) return;
+    }
+  }
+  dml_arena_release(&t->arena, p->mem, p->mem_bytes);
+  p->mem = NULL;
+}
+
 // ---------------------------------------------------------------------------------------------- ops
 
 static void linear_bw(struct dml_tape *t, struct dml_tape_entry *e) {
@@ -252,6 +274,7 @@ struct dml_tensor *dml_linear(struct dml_tape *t, struct dml_tensor *x, struct d
     e->in[0] = x; e->in[1] = w; e->in[2] = b;
     e->saved = xr;
     e->saved2 = wr;
+    e->unread = DML_UNREAD_OUT | (xr ? DML_UNREAD_IN(0) : 0u); /* under bf16 the GEMM reads the rounded copy */
     /* the network input needs no gradient: only propagate into tensors made by a recorded op */
     e->iarg[0] = 0;
     for (int i = 0; i < t->n - 1; i++)
@@ -274,6 +297,7 @@ struct dml_tensor *dml_relu(struct dml_tape *t, struct dml_tensor *x) {
     struct dml_tape_entry *e = last_entry(t);
     e->backward = relu_bw;
     e->in[0] = x;
+    e->unread = DML_UNREAD_IN(0);
   }
   return y;
 }
@@ -294,6 +318,7 @@ struct dml_tensor *dml_l2norm(struct dml_tape *t, struct dml_tensor *x) {
     struct dml_tape_entry *e = last_entry(t);
     e->backward = l2norm_bw;
     e->in[0] = x;
+    e->unread = DML_UNREAD_IN(0);
     e->saved = norm;
   }
   return y;
