@@ -43,8 +43,10 @@ echo "test metrics: $metrics"
 case " $metrics " in *" e_recall@1 "*) ;; *) echo "done-when: FAIL: no metrics/test/e_recall@1"; fail=1 ;; esac
 h5dump -d /metrics/test/e_recall@1 "$rec" | sed -n 's/^ *([0-9]*): /e_recall@1 per evaluated epoch: /p'
 h5ls "$rec/embeddings/latest/test" | sed 's/^/embeddings\/latest\/test: /'
-read -r n lo hi nl <<< "$(h5dump -d /embeddings/latest/test/labels -y -w 0 "$rec" | tr -s ' ,' '\n\n' |
-  grep -E '^[0-9]+$' | sort -n | awk 'NR==1{lo=$1} {hi=$1; c[$1]=1; n++} END{print n, lo, hi, length(c)}')"
+# the values of the dataset's DATA block (not its DATASPACE or attributes)
+read -r n lo hi nl <<< "$(h5dump -d /embeddings/latest/test/labels -y -w 0 "$rec" |
+  awk '/^ *DATA \{/ {f = 1; next} f && /^ *\}/ {exit} f' | tr -s ' ,' '\n\n' | grep -E '^[0-9]+$' | sort -n |
+  awk 'NR == 1 {lo = $1} {hi = $1; c[$1] = 1; n++} END {print n, lo, hi, length(c)}')"
 echo "test labels: $n images, $nl classes, $lo–$hi"
 [ "$lo" = 100 ] && [ "$hi" = 199 ] && [ "$nl" = 100 ] || { echo "done-when: FAIL: test labels should be 100–199"; fail=1; }
 echo "wall time: $(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$WORK/time.txt")," \
