@@ -41,7 +41,7 @@ echo "record: $rec, status $status"
 metrics=$(h5ls "$rec/metrics/test" 2>/dev/null | awk '{print $1}' | tr '\n' ' ')
 echo "test metrics: $metrics"
 case " $metrics " in *" e_recall@1 "*) ;; *) echo "done-when: FAIL: no metrics/test/e_recall@1"; fail=1 ;; esac
-h5dump -d /metrics/test/e_recall@1 "$rec" | sed -n 's/^ *([0-9]*): /e_recall@1 per evaluated epoch: /p'
+h5dump -d /metrics/test/e_recall@1 "$rec" | sed -n 's/^ *([0-9]*): /e_recall@1 per evaluated epoch: /p' | head -1
 h5ls "$rec/embeddings/latest/test" | sed 's/^/embeddings\/latest\/test: /'
 # the values of the dataset's DATA block (not its DATASPACE or attributes)
 read -r n lo hi nl <<< "$(h5dump -d /embeddings/latest/test/labels -y -w 0 "$rec" |
