@@ -11,6 +11,7 @@ each is reported, with the four ratios against the targets (2x cold, 5x warm) an
       DIR: a folder of JPEGs; without it, 200 CUB-like 500x375 JPEGs are written to a temporary folder by
            BUILD/bin/make_tree cub TMP 20 10 500 375 0
       --before: also time another build's dml-bench-data in the same rounds (before/after on the same load)
+      --kernels avx2|scalar: ours with at most these SIMD kernels (what a CPU without AVX-512 gets)
 """
 import argparse
 import os
@@ -39,9 +40,11 @@ def pil_rate(files, train, passes):
     return passes * len(files) / (time.process_time() - t0)
 
 
-def ours(bindir, d, mode, cache):
+def ours(bindir, d, mode, cache, kernels=None):
     """(images/s, kernel set) of bindir's dml-bench-data"""
     cmd = [bindir + "/dml-bench-data", "--images", d, "--mode", mode, "--passes", "2"]
+    if kernels:
+        cmd += ["--kernels", kernels]
     if cache:
         cmd += ["--cache_dir", cache]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -55,6 +58,7 @@ def main():
     ap.add_argument("images", nargs="?")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--before", help="another build's bin folder, timed in the same rounds")
+    ap.add_argument("--kernels", help="SIMD kernels at most for ours: avx512, avx2 or scalar (default: the best)")
     a = ap.parse_args()
     if a.repeat < 1:
         sys.exit("compare: --repeat must be at least 1")
@@ -71,7 +75,7 @@ def main():
         if not files:
             sys.exit("compare: no .jpg/.png files under %s" % images)
         sides = [("ours", a.bindir)] + ([("before", a.before)] if a.before else [])
-        isa = ours(a.bindir, images, "eval", None)[1]
+        isa = ours(a.bindir, images, "eval", None, a.kernels)[1]
         print("%d images under %s; one core each side (CPU time); median of %d back-to-back rounds; our "
               "resampling kernels: %s" % (len(files), a.images or "make_tree cub (500x375)", a.repeat, isa))
         print("%-6s %10s %8s %12s %8s %12s %8s" % ("", "side", "PIL", "cold", "ratio", "warm cache", "ratio"))
@@ -82,8 +86,9 @@ def main():
                 pil.append(pil_rate(files, mode == "train", 2))
                 for s, b in sides:
                     cache = os.path.join(tmp, "cache-%s-%s" % (s, mode))
-                    rate[s, "none"].append(ours(b, images, mode, None)[0])
-                    rate[s, "warm"].append(ours(b, images, mode, cache)[0])
+                    k = a.kernels if s == "ours" else None
+                    rate[s, "none"].append(ours(b, images, mode, None, k)[0])
+                    rate[s, "warm"].append(ours(b, images, mode, cache, k)[0])
             p = statistics.median(pil)
             for s, _ in sides:
                 o, w = statistics.median(rate[s, "none"]), statistics.median(rate[s, "warm"])

@@ -162,13 +162,18 @@ static int region_checks(const char *tmp) {
             same = 0;
           else
             same &= !memcmp(x0, x1, sz * sizeof *x0);
+          for (int k = 1; k <= 3; k++) { /* plain C, AVX2, AVX-512 kernels (capped at the CPU's): the same floats */
+            struct dml_transform tk = t;
+            tk.kernels = k;
+            same &= !dml_transform_file(&tk, path, 5, 1, pos, NULL, x1) && !memcmp(x0, x1, sz * sizeof *x0);
+          }
           dml_image_cache_close(c);
           free(cdir);
         }
         free(x0), free(x1);
       }
-  f += expect_true("train/eval transforms: region decode = full decode (12 draws × 4 transforms × exact/DCT × 2 "
-                   "sizes)", same);
+  f += expect_true("train/eval transforms: region decode = full decode, and every kernel set the same (12 draws × 4 "
+                   "transforms × exact/DCT × 2 sizes)", same);
   free(path);
   return f;
 }

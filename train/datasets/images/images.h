@@ -93,6 +93,8 @@ struct dml_transform {
   int bgr;                /* reverse the channel order after normalising (BN-Inception) */
   int exact;              /* never DCT-scale (PIL's pixels always) */
   long max_pixels;        /* <= 0: DML_IMAGE_MAX_PIXELS */
+  int kernels;            /* SIMD kernels at most: 0 the best this CPU runs, 1 plain C, 2 AVX2, 3 AVX-512 (the
+                           * same pixels whatever the choice; for benchmarks) */
 };
 
 /* The reference's transform for an architecture (crop 227 for googlenet, BN-Inception's BGR range and mean) and

@@ -211,6 +211,12 @@ void dml_transform_region(const struct dml_transform *t, const struct dml_geom *
   r[1] = cy + lo, r[3] = cy + hi;
 }
 
+/* the kernel set for t: the CPU's best, capped by t->kernels */
+static enum dml_isa kernels_for(const struct dml_transform *t) {
+  enum dml_isa best = dml_image_isa();
+  return t->kernels > 0 && t->kernels - 1 < (int)best ? (enum dml_isa)(t->kernels - 1) : best;
+}
+
 void dml_transform_pixels(const struct dml_transform *t, const struct dml_geom *g, const struct dml_image *im,
                           uint8_t *out) {
   int C = t->crop, dec_w = im->dec_w ? im->dec_w : im->w, dec_h = im->dec_h ? im->dec_h : im->h;
@@ -220,7 +226,7 @@ void dml_transform_pixels(const struct dml_transform *t, const struct dml_geom *
   /* the view: what im holds, in the coordinates of the image being resized (the crop for scale 1) */
   struct dml_rgb_view v = {.px = im->rgb, .stride = (size_t)im->w * 3, .x0 = im->off_x - cx, .y0 = im->off_y - cy,
                            .w = im->w, .h = im->h, .full_w = in_w, .full_h = in_h};
-  dml_resample_window(&v, box[0], box[1], box[2], box[3], g->ow, g->oh, g->cx, g->cy, C, C, out, dml_image_isa());
+  dml_resample_window(&v, box[0], box[1], box[2], box[3], g->ow, g->oh, g->cx, g->cy, C, C, out, kernels_for(t));
   size_t n = (size_t)C * C;
   if (g->gray)
     for (size_t i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = luma(out + 3 * i);
@@ -282,7 +288,7 @@ void dml_transform_normalize(const struct dml_transform *t, const uint8_t *px, f
   float *o[3];
   for (int c = 0; c < 3; c++) o[c] = out + (size_t)(t->bgr ? 2 - c : c) * n;
 #ifdef DML_X86
-  if (dml_image_isa() == DML_ISA_AVX512) i = normalize_avx512(px, n, t->mean, t->std, o);
+  if (kernels_for(t) == DML_ISA_AVX512) i = normalize_avx512(px, n, t->mean, t->std, o);
 #endif
   if (i == n) return;
   float lut[3][256]; /* ToTensor, Normalize (float32) of each of the 256 values: the same expression, once */
