@@ -188,53 +188,16 @@ static herr_t put_int_attr(hid_t obj, const char *name, long long value, hid_t t
   return r;
 }
 
-/* Read a scalar string attribute (variable or fixed length); NULL when absent or not a string. */
-static char *get_str_attr(hid_t obj, const char *name) {
-  if (H5Aexists(obj, name) <= 0) return NULL;
-  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-  if (a < 0) return NULL;
-  hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
-  char *out = NULL;
-  if (H5Tget_class(ft) == H5T_STRING && H5Sget_simple_extent_npoints(sp) == 1) {
-    if (H5Tis_variable_str(ft) > 0) {
-      hid_t mt = str_type();
-      char *v = NULL;
-      if (H5Aread(a, mt, &v) >= 0 && v) {
-        out = xstrdup(v);
-        H5free_memory(v);
-      }
-      H5Tclose(mt);
-    } else if (H5Tget_size(ft) <= H5Aget_storage_size(a) && H5Tget_size(ft) < ((size_t)1 << 26)) {
-      /* a fixed-length string stores its bytes in the attribute: a stated size beyond them is forged (a fuzzed
-       * record asked for 12.8 GB here) */
-      size_t n = H5Tget_size(ft);
-      char *buf = xcalloc(n + 1, 1);
-      hid_t mt = H5Tcopy(H5T_C_S1);
-      H5Tset_size(mt, n + 1);
-      if (H5Aread(a, mt, buf) >= 0) out = xstrdup(buf);
-      H5Tclose(mt);
-      free(buf);
-    }
-  }
-  H5Sclose(sp);
-  H5Tclose(ft);
-  H5Aclose(a);
-  return out;
+/* A string attribute (common/h5.h: variable-length strings decoded and checked by dml, never by libhdf5); NULL
+ * when absent or not a string. A forged one is an error (dml_error set, *bad = 1 when bad is given). */
+static char *get_str_attr(hid_t obj, const char *path, const char *name, int *bad) {
+  char *v = NULL;
+  if (dml_h5_attr_str(obj, path, name, &v) && bad) *bad = 1;
+  return v;
 }
 
-/* Read a scalar integer attribute; 0 when absent or not an integer. */
-static int get_ll_attr(hid_t obj, const char *name, long long *v) {
-  if (H5Aexists(obj, name) <= 0) return 0;
-  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-  if (a < 0) return 0;
-  hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
-  int ok = H5Tget_class(ft) == H5T_INTEGER && H5Sget_simple_extent_npoints(sp) == 1 &&
-           H5Aread(a, H5T_NATIVE_LLONG, v) >= 0;
-  H5Sclose(sp);
-  H5Tclose(ft);
-  H5Aclose(a);
-  return ok;
-}
+/* An integer attribute: 1 when read, 0 when absent, -1 (dml_error set) when the object header is forged. */
+static int get_ll_attr(hid_t obj, const char *path, const char *name, long long *v) { return dml_h5_attr_ll(obj, path, name, v); }
 
 /* Open a group path, creating every missing level. */
 static hid_t group_path(hid_t file, const char *path) {
@@ -351,35 +314,6 @@ static herr_t put_dataset(hid_t g, const char *name, hid_t ftype, hid_t mtype, i
   return r;
 }
 
-/* Read the 1-D variable-length string dataset g/name; NULL unless it holds exactly `n` strings. */
-static char **read_strings(hid_t g, const char *name, size_t n) {
-  if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return NULL;
-  hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-  if (d < 0) return NULL;
-  char **out = NULL;
-  hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
-  hsize_t len[2] = {0, 0};
-  int ok = H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0 && H5Sget_simple_extent_ndims(sp) == 1;
-  if (ok) H5Sget_simple_extent_dims(sp, len, NULL);
-  if (ok && len[0] == n) {
-    hid_t t = str_type();
-    char **raw = xcalloc(n + 1, sizeof *raw);
-    if (n == 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) >= 0) {
-      out = xcalloc(n + 1, sizeof *out);
-      for (size_t i = 0; i < n; i++) {
-        out[i] = xstrdup(raw[i] ? raw[i] : "");
-        if (raw[i]) H5free_memory(raw[i]);
-      }
-    }
-    free(raw);
-    H5Tclose(t);
-  }
-  H5Sclose(sp);
-  H5Tclose(ft);
-  H5Dclose(d);
-  return out;
-}
-
 static void free_strings(char **v, size_t n) {
   if (!v) return;
   for (size_t i = 0; i < n; i++) free(v[i]);
@@ -388,10 +322,10 @@ static void free_strings(char **v, size_t n) {
 
 // ---------------------------------------------------------------------------------------------- opening for reading
 
-enum probe { PROBE_OK, PROBE_MISSING, PROBE_FOLDER, PROBE_UNREADABLE, PROBE_NOT_HDF5, PROBE_CORRUPT, PROBE_NO_SCHEMA,
-             PROBE_NEWER, PROBE_BAD_SCHEMA };
+enum probe { PROBE_OK, PROBE_MISSING, PROBE_FOLDER, PROBE_UNREADABLE, PROBE_NOT_HDF5, PROBE_CORRUPT, PROBE_FORGED,
+             PROBE_NO_SCHEMA, PROBE_NEWER, PROBE_BAD_SCHEMA };
 
-/* Open `path` read-only and check its schema_version, without touching the error message (is_record uses it). */
+/* Open `path` read-only and check its schema_version; only PROBE_FORGED sets the error message (is_record clears it). */
 static enum probe probe_record(const char *path, hid_t *file, long long *schema, int *err) {
   silence_hdf5();
   *file = -1;
@@ -406,6 +340,7 @@ static enum probe probe_record(const char *path, hid_t *file, long long *schema,
     H5Eclear2(H5E_DEFAULT);
     return PROBE_NOT_HDF5;
   }
+  if (dml_h5_precheck(path)) return PROBE_FORGED;
   hid_t fapl = make_fapl(0);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
@@ -415,7 +350,9 @@ static enum probe probe_record(const char *path, hid_t *file, long long *schema,
   }
   long long sv = 0;
   enum probe p = PROBE_OK;
-  if (!get_ll_attr(f, "schema_version", &sv)) p = PROBE_NO_SCHEMA;
+  int got = get_ll_attr(f, path, "schema_version", &sv);
+  if (got < 0) p = PROBE_FORGED;
+  else if (!got) p = PROBE_NO_SCHEMA;
   else if (sv > DML_RUNRECORD_SCHEMA_VERSION) p = PROBE_NEWER;
   else if (sv < 1) p = PROBE_BAD_SCHEMA;
   H5Eclear2(H5E_DEFAULT);
@@ -438,6 +375,7 @@ static dml_status open_record(const char *path, hid_t *file, long long *schema) 
     case PROBE_FOLDER: return dml_error(DML_ERR_IO, "%s is a folder, not a run record file", path);
     case PROBE_NOT_HDF5: return dml_error(DML_ERR_FORMAT, "%s is not an HDF5 file, so not a dml run record", path);
     case PROBE_CORRUPT: return dml_error(DML_ERR_FORMAT, "%s: HDF5 file cannot be opened (truncated or corrupt?)", path);
+    case PROBE_FORGED: return DML_ERR_FORMAT; /* the message names the file and the object */
     case PROBE_NO_SCHEMA:
       return dml_error(DML_ERR_FORMAT, "%s is an HDF5 file but not a dml run record (no integer schema_version attribute)", path);
     case PROBE_NEWER:
@@ -456,16 +394,19 @@ dml_status dml_runrecord_read_attr(const char *path, const char *name, char **va
   dml_status st = open_record(path, &f, NULL);
   if (st) return st;
   silence_hdf5();
-  if (H5Aexists(f, name) > 0) *value = get_str_attr(f, name);
+  int bad = 0;
+  *value = get_str_attr(f, path, name, &bad);
   H5Fclose(f);
-  return DML_OK;
+  return bad ? DML_ERR_FORMAT : DML_OK;
 }
 
 int dml_runrecord_is_record(const char *path) {
   hid_t f;
   long long sv;
   int err;
-  if (!path || probe_record(path, &f, &sv, &err) != PROBE_OK) return 0;
+  enum probe p = path ? probe_record(path, &f, &sv, &err) : PROBE_MISSING;
+  if (p == PROBE_FORGED) dml_error_clear();
+  if (p != PROBE_OK) return 0;
   H5Fclose(f);
   return 1;
 }
@@ -682,6 +623,17 @@ static void clear_pending(dml_runrecord_t *rr) {
   rr->npm = rr->npa = rr->npt = rr->npe = rr->nat = 0;
 }
 
+void dml_runrecord_drop_data(dml_runrecord_t *rr) {
+  if (!rr) return;
+  size_t nat = rr->nat;
+  struct pend_attr *at = rr->at;
+  rr->at = NULL;
+  rr->nat = 0;
+  clear_pending(rr);
+  rr->at = at;
+  rr->nat = nat;
+}
+
 static void handle_free(dml_runrecord_t *rr) {
   clear_pending(rr);
   meta_free(&rr->meta);
@@ -727,7 +679,8 @@ static dml_status copy_file(const char *from, const char *to) {
 
 /* Set a string attribute unless it already holds that value (rewriting attributes every commit fragments the file). */
 static herr_t ensure_str_attr(hid_t obj, const char *name, const char *value) {
-  char *cur = get_str_attr(obj, name);
+  char *cur = get_str_attr(obj, "", name, NULL); /* unreadable: rewritten */
+  dml_error_clear();
   int same = cur && !strcmp(cur, value);
   free(cur);
   return same ? 0 : put_str_attr(obj, name, value);
@@ -850,7 +803,8 @@ static herr_t apply_embeddings(hid_t file, const struct pend_emb *p) {
   herr_t r = put_dataset(g, "embeddings", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, p->emb);
   if (r >= 0) r = put_dataset(g, "labels", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, p->labels);
   /* paths: rewritten only when they change (rewriting variable-length strings leaks file space every epoch) */
-  char **old = r >= 0 && p->paths ? read_strings(g, "paths", p->n) : NULL;
+  char **old = NULL;
+  if (r >= 0 && p->paths && dml_h5_read_strings(g, "", "paths", p->n, &old)) dml_error_clear(); /* unreadable: rewritten */
   int keep = old && same_strings(old, p->paths, p->n);
   free_strings(old, p->n);
   if (r >= 0 && !keep && H5Lexists(g, "paths", H5P_DEFAULT) > 0) r = H5Ldelete(g, "paths", H5P_DEFAULT);
@@ -982,8 +936,9 @@ static int cmp_series(const void *a, const void *b) {
 
 /* metrics/<split>/<key> of one split group into out->series. */
 static dml_status read_split(hid_t mg, const char *path, const char *sname, struct dml_run *out, size_t *cap) {
-  hid_t sg = H5Gopen2(mg, sname, H5P_DEFAULT);
-  if (sg < 0) return DML_OK;
+  hid_t sg;
+  dml_status gs = dml_h5_open_group(mg, path, sname, &sg);
+  if (gs || sg < 0) return gs;
   double *ep = NULL;
   size_t ne = 0;
   struct name_list keys = {0};
@@ -1006,12 +961,17 @@ static dml_status read_split(hid_t mg, const char *path, const char *sname, stru
       se->split = unescape_name(sname);
       se->key = unescape_name(keys.v[k]);
       hid_t d = H5Dopen2(sg, keys.v[k], H5P_DEFAULT);
-      se->definition = d >= 0 ? get_str_attr(d, "definition") : NULL;
+      int bad = 0;
+      se->definition = d >= 0 ? get_str_attr(d, path, "definition", &bad) : NULL;
       if (d >= 0) H5Dclose(d);
       se->n = nv < ne ? nv : ne; /* equal in every record this module wrote */
       se->value = v;
       se->epoch = xmalloc((se->n + 1) * sizeof *se->epoch);
       memcpy(se->epoch, ep, se->n * sizeof *ep);
+      if (bad) {
+        st = DML_ERR_FORMAT;
+        break;
+      }
     }
   }
   free_names(&keys);
@@ -1030,7 +990,7 @@ dml_status dml_runrecord_read(const char *path, struct dml_run *out) {
   struct dml_run_meta *m = &out->meta;
   m->schema_version = (int)sv;
   long long seed = 0;
-  get_ll_attr(f, "seed", &seed);
+  int bad = get_ll_attr(f, path, "seed", &seed) < 0;
   m->seed = (long)seed;
   struct { const char *name; char **dst; } attrs[] = {
       {"dml_version", &m->dml_version}, {"status", &m->status}, {"created", &m->created}, {"finished", &m->finished},
@@ -1038,22 +998,24 @@ dml_status dml_runrecord_read(const char *path, struct dml_run *out) {
       {"arch", &m->arch}, {"loss", &m->loss}, {"batch_mining", &m->batch_mining}, {"source", &m->source},
       {"config", &m->config_json}};
   for (size_t i = 0; i < sizeof attrs / sizeof *attrs; i++) {
-    *attrs[i].dst = get_str_attr(f, attrs[i].name);
+    *attrs[i].dst = bad ? NULL : get_str_attr(f, path, attrs[i].name, &bad);
     if (!*attrs[i].dst) *attrs[i].dst = xstrdup(!strcmp(attrs[i].name, "status") ? "unknown" : "");
   }
+  if (bad) st = DML_ERR_FORMAT;
   size_t cap = 0;
-  if (H5Lexists(f, "metrics", H5P_DEFAULT) > 0) {
-    hid_t mg = H5Gopen2(f, "metrics", H5P_DEFAULT);
+  hid_t mg = -1, tg = -1;
+  if (!st) st = dml_h5_open_group(f, path, "metrics", &mg);
+  if (mg >= 0) {
     struct name_list splits = {0};
-    if (mg >= 0 && list_names(mg, &splits) >= 0)
+    if (list_names(mg, &splits) >= 0)
       for (size_t s = 0; !st && s < splits.n; s++) st = read_split(mg, path, splits.v[s], out, &cap);
     free_names(&splits);
     if (mg >= 0) H5Gclose(mg);
   }
   if (out->n_series) qsort(out->series, out->n_series, sizeof *out->series, cmp_series);
-  if (!st && H5Lexists(f, "train", H5P_DEFAULT) > 0) {
-    hid_t tg = H5Gopen2(f, "train", H5P_DEFAULT);
-    if (tg >= 0) {
+  if (!st) st = dml_h5_open_group(f, path, "train", &tg);
+  if (!st && tg >= 0) {
+    {
       size_t n[5] = {0};
       static const char *cols[5] = {"epoch", "loss", "lr", "seconds", "images_per_second"};
       double **dst[5] = {&out->train_epoch, &out->train_loss, &out->train_lr, &out->train_seconds, &out->train_ips};
@@ -1121,13 +1083,11 @@ dml_status dml_runrecord_read_embeddings(const char *path, const char *split, in
   char *gp = dml_strfmt("embeddings/%s/%s", which, es);
   free(es);
   hid_t g = -1;
-  char *lp = dml_strfmt("embeddings/%s", which);
-  /* H5Lexists needs every intermediate level to exist: test them in order */
-  if (H5Lexists(f, "embeddings", H5P_DEFAULT) > 0 && H5Lexists(f, lp, H5P_DEFAULT) > 0 && H5Lexists(f, gp, H5P_DEFAULT) > 0)
-    g = H5Gopen2(f, gp, H5P_DEFAULT);
-  free(lp);
+  st = dml_h5_open_group(f, path, gp, &g); /* every level checked before libhdf5 loads it */
   H5Eclear2(H5E_DEFAULT);
-  if (g < 0) {
+  if (st) {
+    /* a forged object header on the way: the message names it */
+  } else if (g < 0) {
     st = dml_error(DML_ERR_FORMAT, "%s has no %s embeddings for split '%s'", path, which, split);
   } else {
     struct dml_h5_shape se, sl;
@@ -1142,7 +1102,7 @@ dml_status dml_runrecord_read_embeddings(const char *path, const char *split, in
       if (!st) st = dml_h5_read_alloc(g, path, "labels", DML_H5_I32, 1, NULL, &sl, (void **)labels);
       *n = se.dims[0];
       *d = se.dims[1];
-      if (!st && paths) *paths = read_strings(g, "paths", *n); /* NULL when absent */
+      if (!st && paths) st = dml_h5_read_strings(g, path, "paths", *n, paths); /* NULL when absent */
     }
     H5Gclose(g);
   }

@@ -78,6 +78,9 @@ dml_status dml_runrecord_set_status(dml_runrecord_t *rr, enum dml_run_status s);
 /* Replace the `config` attribute (reserved for set_attr): how a resume records an allowed flag change. */
 dml_status dml_runrecord_set_config(dml_runrecord_t *rr, const char *config_json);
 dml_status dml_runrecord_commit(dml_runrecord_t *rr);
+/* Drop the pending rows, arrays and embeddings, keeping the pending attributes and status: when a commit failed
+ * (a full disk), what still fits is the record saying that the run failed and why. */
+void dml_runrecord_drop_data(dml_runrecord_t *rr);
 /* Commits pending changes, frees the handle. Returns the commit's status. */
 dml_status dml_runrecord_close(dml_runrecord_t *rr);
 

@@ -75,6 +75,7 @@ static char *attr(const char *path, const char *name) {
       char *s = NULL;
       hid_t mt = H5Tcopy(H5T_C_S1);
       H5Tset_size(mt, H5T_VARIABLE);
+      H5Tset_cset(mt, H5T_CSET_UTF8); /* the record's strings are UTF-8; libhdf5 converts none to ASCII */
       if (H5Aread(a, mt, &s) >= 0 && s) v = strdup(s);
       H5free_memory(s);
       H5Tclose(mt);

@@ -12,13 +12,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char fuzz_path[512];
+static inline void fuzz_file_remove(void) { unlink(fuzz_path); }
+
 /* The readers under test take file names: write the input to one per-process file (under $TMPDIR or /tmp)
  * and return its name (static storage). suffix: ".h5", ".safetensors" ... */
 static inline const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix) {
-  static char path[512];
+  char *path = fuzz_path;
   if (!path[0]) {
     const char *t = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/dml_fuzz_%d%s", t && *t ? t : "/tmp", (int)getpid(), suffix);
+    snprintf(path, sizeof fuzz_path, "%s/dml_fuzz_%d%s", t && *t ? t : "/tmp", (int)getpid(), suffix);
+    atexit(fuzz_file_remove);
   }
   FILE *f = fopen(path, "wb");
   if (!f) abort();

@@ -87,6 +87,7 @@ static int check_array(const char *path, const char *dset, const double *want, s
     char *v = NULL;
     hid_t st = H5Tcopy(H5T_C_S1);
     H5Tset_size(st, H5T_VARIABLE);
+    H5Tset_cset(st, H5T_CSET_UTF8); /* the record's strings are UTF-8; libhdf5 converts none to ASCII */
     a = has_def ? H5Aopen(d, "definition", H5P_DEFAULT) : -1;
     if (a >= 0) { H5Aread(a, st, &v); H5Aclose(a); }
     f += expect_str("array metric definition", v, def);

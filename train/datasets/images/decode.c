@@ -53,9 +53,10 @@ static int kind_of(const unsigned char *b, size_t n) {
 static dml_status check_size(const char *path, long w, long h, long max_pixels) {
   if (max_pixels <= 0) max_pixels = DML_IMAGE_MAX_PIXELS;
   if (w <= 0 || h <= 0) return dml_error(DML_ERR_FORMAT, "image %s: header claims an empty %ld×%ld image", path, w, h);
-  if (w * h > max_pixels)
-    return dml_error(DML_ERR_FORMAT, "image %s: header claims %ld×%ld = %ld pixels, over the limit of %ld (refused "
-                     "before decoding; PIL refuses such images too)", path, w, h, w * h, max_pixels);
+  if (w > max_pixels / h) /* w * h without overflow (UBSan found the signed wrap with a forged PNG header) */
+    return dml_error(DML_ERR_FORMAT, "image %s: header claims %ld×%ld = %llu pixels, over the limit of %ld (refused "
+                     "before decoding; PIL refuses such images too)", path, w, h,
+                     (unsigned long long)w * (unsigned long long)h, max_pixels);
   /* and the shared overflow-safe shape check (common/dims.h) on the largest buffer sized from it (CMYK) */
   uint64_t dims[3] = {(uint64_t)h, (uint64_t)w, 4};
   return dml_dims_check(path, "image header", 3, dims, 1, "uint8", NULL, UINT64_MAX, NULL, NULL);
