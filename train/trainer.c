@@ -664,9 +664,31 @@ static dml_status finish(struct trainer *T, dml_status st) {
   }
   char *saved = xstrdup(dml_error_message()); /* whole: a long name must not cut the cause off (issue 15) */
   dml_runrecord_set_status(T->rr, rs);
-  dml_status cst = dml_runrecord_close(T->rr);
+  dml_status cst = dml_runrecord_commit(T->rr);
+  char *lost = NULL, *unsaved = NULL; /* why the last rows were not written; why not even the failure was */
+  if (cst) { /* e.g. a full disk: drop the rows that do not fit, the record must at least say the run failed */
+    lost = xstrdup(dml_error_message());
+    if (!st) {
+      dml_runrecord_set_attr(T->rr, "error", lost);
+      dml_runrecord_set_status(T->rr, DML_RUN_FAILED);
+    }
+    dml_runrecord_drop_data(T->rr);
+    if (dml_runrecord_commit(T->rr)) {
+      unsaved = xstrdup(dml_error_message());
+      dml_runrecord_drop_data(T->rr);
+    }
+  }
+  dml_runrecord_close(T->rr); /* nothing left after a commit; one more try when even the failure was not saved */
   T->rr = NULL;
-  if (st) dml_error(st, "%s", saved);
+  const char *cause = st ? saved : lost;
+  if (unsaved && !strcmp(unsaved, cause))
+    dml_error(st ? st : cst, "%s; the run record could not be updated either, so it keeps its last committed epoch", cause);
+  else if (unsaved)
+    dml_error(st ? st : cst, "%s; the run record could not be updated either (%s), so it keeps its last committed epoch",
+              cause, unsaved);
+  else if (cause) dml_error(st ? st : cst, "%s", cause);
+  free(lost);
+  free(unsaved);
   free(saved);
   return st ? st : cst;
 }

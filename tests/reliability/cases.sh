@@ -52,25 +52,52 @@ long_error)  # a 3000-character name: the cause at the end of the message is nev
   [ $rc != 0 ] && [ $rc -lt 128 ] || fail "exit $rc"
   grep -q "$long" "$T/err" && grep -Eq "(File name too long|no such file)" "$T/err" || fail "message cut: $(head -c 300 "$T/err")"
   echo "ok: $(wc -c <"$T/err") bytes" ;;
+long_group)  # a 10,000-character --group: the whole name and the cause reach the user (the 1 KiB buffer cut them)
+  long=$(printf 'g%.0s' $(seq 10000))
+  "$B/dml-train" --dataset fashion_mnist --max_per_class 10 --n_epochs 1 --embed_dim 8 --bs 20 --kernels 1 \
+      --save_path "$T/runs" --group "$long" >/dev/null 2>"$T/err"; rc=$?
+  [ $rc != 0 ] && [ $rc -lt 128 ] || fail "exit $rc"
+  grep -q "${long}_s1" "$T/err" && grep -q "File name too long" "$T/err" || fail "message cut: $(head -c 300 "$T/err")"
+  echo "ok: $(wc -c <"$T/err") bytes" ;;
+netrc_mode)  # a netrc that others can read is named with the chmod that fixes it; a private one is used silently
+  printf 'machine 127.0.0.1 login user password 0123456789abcdef0123456789abcdef01234567\n' >"$T/.netrc"
+  for mode in 644 600; do
+    chmod $mode "$T/.netrc"
+    env -u WANDB_API_KEY HOME="$T" WANDB_BASE_URL=http://127.0.0.1:9 "$B/dml-fetch" --out "$T/f" e/p 2>"$T/err"; rc=$?
+    [ $rc = 1 ] && grep -q "connection refused" "$T/err" || fail "mode $mode: exit $rc: $(cat "$T/err")"
+    if [ $mode = 644 ]; then grep -q "readable by others (mode 644): chmod 600" "$T/err" || fail "644: no warning: $(cat "$T/err")"
+    else grep -q "readable by others" "$T/err" && fail "600: warned: $(cat "$T/err")"; fi
+  done
+  echo ok ;;
 full_disk)  # dml-train on a tiny tmpfs: the run fails naming ENOSPC, no crash at exit (was: SIGSEGV in H5F__close_cb
-            # from H5_term_library), no stray temporary. With 2 MiB the record is left `failed` with the error; with
-            # 64 KiB not even a copy of the record fits, so it keeps its last committed state (documented).
+            # from H5_term_library), no stray temporary. With 64 KiB and 2 MiB the record is left `failed` with the
+            # error (the rows that did not fit are dropped; with 2 MiB the epochs before stay); with 24 KiB not even
+            # that fits: one line says so and the record keeps its last committed state, readable.
   MNT="$T/mnt"; mkdir -p "$MNT"
-  for size in 64k 2m; do
+  for size in 24k 64k 2m; do
     mount -t tmpfs -o size=$size tmpfs "$MNT" 2>/dev/null || { echo "cannot mount a tmpfs here (not root?)"; MNT=; exit 77; }
     "$B/dml-train" --dataset fashion_mnist --max_per_class 60 --n_epochs 3 --embed_dim 8 --bs 56 --kernels 1 --evaluation_metrics e_recall@1 \
         --save_path "$MNT" --group full >"$T/out" 2>"$T/err"; rc=$?
     echo "$size: exit $rc: $(tail -1 "$T/err")"
     [ $rc -ge 128 ] && fail "$size: killed by signal $((rc - 128))"
     [ $rc = 0 ] && fail "$size: a run on a full disk reported success"
+    [ "$(wc -l <"$T/err" | tr -d ' ')" -le 3 ] || fail "$size: more than the progress lines and one error: $(cat "$T/err")"
     grep -q "No space left on device" "$T/err" || fail "$size: the cause is not named: $(tail -3 "$T/err")"
     find "$MNT" -name "*.tmp" | grep -q . && fail "$size: stray temporaries: $(find "$MNT" -name '*.tmp')"
     rec=$(find "$MNT" -name run.h5 | head -1)
     st=$([ -n "$rec" ] && h5dump -a /status "$rec" 2>/dev/null | grep -o '"[a-z]*"' | tail -1)
     echo "$size: record status $st"
+    if [ $size = 24k ]; then
+      grep -q "the run record could not be updated either" "$T/err" || fail "24k: the line does not say the record was not updated"
+      [ -n "$rec" ] && { "$B/dml-aggregate" "$rec" --out "$T/agg.json" 2>"$T/e2" || fail "24k: record unreadable: $(cat "$T/e2")"; }
+    else
+      [ "$st" = '"failed"' ] || fail "$size: record status $st, expected failed"
+      h5dump -a /error "$rec" 2>/dev/null | grep -q "No space left on device" || fail "$size: the record lacks the error"
+      "$B/dml-aggregate" "$rec" --out "$T/agg.json" 2>"$T/e2" || fail "$size: record unreadable: $(cat "$T/e2")"
+    fi
     if [ $size = 2m ]; then
-      [ "$st" = '"failed"' ] || fail "2m: record status $st, expected failed"
-      h5dump -a /error "$rec" 2>/dev/null | grep -q "No space left on device" || fail "2m: the record lacks the error"
+      n=$(h5dump -d /train/epoch "$rec" 2>/dev/null | grep -c "(0)")
+      [ "$n" -ge 1 ] || fail "2m: the epochs before the failure were lost"
     fi
     umount "$MNT"
   done
