@@ -251,6 +251,22 @@ static hid_t mem_type(enum dml_h5_mem m, size_t *size, const char **name) {
   return H5T_NATIVE_INT32;
 }
 
+/* A dataset stored in its header (compact layout) keeps its bytes in the layout message, and libhdf5 1.10.8 copies
+ * the dataset's size out of them without comparing (heap overflow in H5D__compact_readvv, found by
+ * fuzz_runrecord): the stored size must be exactly what the shape needs. */
+static dml_status layout_ok(hid_t ds, const char *file, const char *what, uint64_t need) {
+  hid_t dcpl = H5Dget_create_plist(ds);
+  H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+  if (dcpl >= 0) H5Pclose(dcpl);
+  hsize_t stored = lay == H5D_COMPACT ? H5Dget_storage_size(ds) : 0;
+  H5Eclear2(H5E_DEFAULT);
+  if (lay == H5D_LAYOUT_ERROR) return dml_error(DML_ERR_FORMAT, "%s: %s has no readable storage layout", file, what);
+  if (lay == H5D_COMPACT && stored != need)
+    return dml_error(DML_ERR_FORMAT, "%s: %s is stored compact with %llu bytes but its shape needs %llu", file, what,
+                     (unsigned long long)stored, (unsigned long long)need);
+  return DML_OK;
+}
+
 /* The common body: check the stated shape, then read into dst (allocated here when *dst is NULL). */
 static dml_status read_checked(hid_t loc, const char *file, const char *name, enum dml_h5_mem mem, int want_rank,
                                const struct dml_dims_caps *caps, size_t want_count, struct dml_h5_shape *shape,
@@ -276,7 +292,9 @@ static dml_status read_checked(hid_t loc, const char *file, const char *name, en
   if (!st) { /* stated shape × file element size against what the file stores */
     ft = H5Dget_type(ds);
     size_t fsize = ft >= 0 ? H5Tget_size(ft) : 0;
-    st = dml_dims_check(file, label, s.rank, s.dims, fsize ? fsize : 1, "in the file", caps, stored_bytes(ds), NULL, NULL);
+    size_t fbytes = 0;
+    st = dml_dims_check(file, label, s.rank, s.dims, fsize ? fsize : 1, "in the file", caps, stored_bytes(ds), NULL, &fbytes);
+    if (!st) st = layout_ok(ds, file, label, fbytes);
   }
   if (!st) st = dml_dims_check(file, label, s.rank, s.dims, msize, mname, caps, UINT64_MAX, &count, &bytes);
   if (!st && want_count != (size_t)-1 && count != want_count)
@@ -620,7 +638,9 @@ static dml_status check_attr_msg(const struct oh_walk *w, const uint8_t *m, uint
   if (!memchr(nm, 0, name)) return oh_bad(w, "an attribute name is not terminated");
   if (!simple_type(t, dt)) return oh_bad(w, "an attribute has a datatype dml does not read (compound, enum, array ...)");
   uint64_t elem = get_le(t + 4, 4);
-  if ((t[0] & 0x0f) == 9 && elem < 4 + w->sa + 4) elem = 4 + w->sa + 4; /* variable-length: a heap id on disk */
+  /* variable-length: a heap id on disk, the size libhdf5 sizes the value from and then copies (a smaller stated
+   * size overflowed in H5A__read) */
+  if ((t[0] & 0x0f) == 9 && elem != 4 + w->sa + 4) return oh_bad(w, "a variable-length attribute states a wrong size");
   uint64_t pts = space_points(w, sp, ds), bytes;
   if (pts == UINT64_MAX || !dml_u64_mul(pts, elem, &bytes) || bytes > n - (at + pn + pt + ps))
     return oh_bad(w, "an attribute's value overruns its message");
@@ -678,7 +698,7 @@ static dml_status check_header(const struct oh_walk *w, uint64_t addr) {
   }
   free(b);
   /* the chunks to walk: (address of the messages, their length) */
-  uint64_t ca[OH_MAX_CHUNKS], cl[OH_MAX_CHUNKS];
+  uint64_t ca[OH_MAX_CHUNKS], cl[OH_MAX_CHUNKS], dt_elem = 0, chunk_elem = 0;
   size_t nc = 1, mh = v2 ? 4 + ((hflags & 0x04) ? 2 : 0) : 8;
   ca[0] = addr + prefix;
   cl[0] = len;
@@ -700,6 +720,13 @@ static dml_status check_header(const struct oh_walk *w, uint64_t addr) {
         break;
       }
       const uint8_t *m = b + p;
+      if (type == 0x03 && size >= 8) dt_elem = get_le(m + 4, 4);
+      if (type == 0x08 && size >= 3 && m[0] == 3 && m[1] == 2) { /* layout v3, chunked: the last "dimension" is */
+        unsigned nd = m[2];                                        /* the element size libhdf5 sizes chunks by */
+        if (nd < 1 || size < 3 + w->sa + 4 * (uint64_t)nd) st = oh_bad(w, "a short chunked layout message");
+        else chunk_elem = get_le(m + 3 + w->sa + 4 * (uint64_t)(nd - 1), 4);
+        if (st) break;
+      }
       if (type == 0x11) { /* symbol table: its local heap and B-tree, which libhdf5 loads to look up names */
         if (size < 2 * w->sa) st = oh_bad(w, "a short symbol table message");
         else st = check_stab(w, get_le(m, w->sa), get_le(m + w->sa, w->sa));
@@ -726,6 +753,8 @@ static dml_status check_header(const struct oh_walk *w, uint64_t addr) {
     free(b);
     b = NULL;
   }
+  if (!st && chunk_elem && dt_elem && chunk_elem != dt_elem)
+    st = oh_bad(w, "its chunks are sized for a different element size than its datatype's");
   return st;
 }
 
@@ -896,6 +925,7 @@ dml_status dml_h5_read_strings(dml_h5_id loc, const char *file, const char *name
   size_t bytes = 0;
   if (usable) st = heap_open(&h, ds, file, what);
   if (usable && !st) st = dml_dims_check(file, what, 1, s.dims, h.elem, "in the file", NULL, stored_bytes(ds), NULL, &bytes);
+  if (usable && !st) st = layout_ok(ds, file, what, bytes);
   if (usable && !st && n) {
     raw = dml_dims_alloc(file, what, bytes, &st);
     mt = st ? -1 : raw_type(&h);
