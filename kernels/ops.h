@@ -86,11 +86,17 @@ struct dml_backend_fn {
    * s->prec; dw, db float32. */
   void (*conv2d_backward)(void *ctx, void *dx, float *dw, float *db, const void *dy, const void *x, const float *w,
                           const struct dml_conv_shape *s, int dx_overwrite);
-  /* Inference form of conv (no bias) → batch norm on running statistics → optional ReLU, in one convolution:
-   * y = [max](conv(x, w·γ/√(var+eps)) + β − mean·γ/√(var+eps), 0); x, y in s->prec. Nothing is saved for a
-   * backward (networks use it only when not recording). May be NULL: the caller then runs the three ops. */
+  /* conv (no bias) → batch norm on running statistics (frozen: trainable γ, β) → optional ReLU, in one
+   * convolution: y = [max](conv(x, w·γ/√(var+eps)) + β − mean·γ/√(var+eps), 0); x, y in s->prec. Nothing is
+   * saved: the backward below needs only x and y. May be NULL: the caller then runs the three ops. */
   void (*conv2d_bn_forward)(void *ctx, void *y, const void *x, const float *w, const float *gamma, const float *beta,
                             const float *mean, const float *var, float eps, const struct dml_conv_shape *s, int relu);
+  /* Its backward: with relu, dy is first set to 0 in place where y ≤ 0 (dy is clobbered); then dx (`=` when
+   * dx_overwrite, else `+=`; NULL to skip), dw += , dgamma += , dbeta += (float32), by the chain rule through the
+   * folded weights and bias. May be NULL (with conv2d_bn_forward NULL, or alone: then training runs the three ops). */
+  void (*conv2d_bn_backward)(void *ctx, void *dx, float *dw, float *dgamma, float *dbeta, void *dy, const void *x,
+                             const void *y, const float *w, const float *gamma, const float *mean, const float *var,
+                             float eps, const struct dml_conv_shape *s, int relu, int dx_overwrite);
   /* Batch norm over (B, C, HW) per channel C, eps; x, y in `prec`. training: batch statistics (biased variance)
    * are used and saved (mean, invstd (C)), running_mean/var (C) are updated in place with `momentum` (unbiased
    * variance, as torch) when not NULL. !training: running statistics are used (F.batch_norm(training=False));

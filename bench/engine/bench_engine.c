@@ -49,6 +49,17 @@ static void w_conv_b(void *c, void *dx, float *dw, float *db, const void *dy, co
   conv_flop[1] += conv_flops(s) * (dx ? 2 : 1);
   TIMED(P_CONV_B, orig.conv2d_backward(c, dx, dw, db, dy, x, w, s, ow));
 }
+static void w_cbn_f(void *c, void *y, const void *x, const float *w, const float *g, const float *b, const float *m,
+                    const float *v, float eps, const struct dml_conv_shape *s, int relu) {
+  conv_flop[0] += conv_flops(s);
+  TIMED(P_CONV_F, orig.conv2d_bn_forward(c, y, x, w, g, b, m, v, eps, s, relu));
+}
+static void w_cbn_b(void *c, void *dx, float *dw, float *dg, float *db, void *dy, const void *x, const void *y,
+                    const float *w, const float *g, const float *m, const float *v, float eps,
+                    const struct dml_conv_shape *s, int relu, int ow) {
+  conv_flop[1] += conv_flops(s) * (dx ? 2 : 1);
+  TIMED(P_CONV_B, orig.conv2d_bn_backward(c, dx, dw, dg, db, dy, x, y, w, g, m, v, eps, s, relu, ow));
+}
 static void w_bn_f(void *c, void *y, float *m, float *is, float *rm, float *rv, const void *x, const float *g,
                    const float *b, int B, int C, int HW, float eps, float mom, int tr, int r, int p) {
   TIMED(P_BN_F, orig.batchnorm_forward(c, y, m, is, rm, rv, x, g, b, B, C, HW, eps, mom, tr, r, p));
@@ -94,6 +105,8 @@ static void w_zero(void *c, void *p, size_t n) { TIMED(P_ZERO, orig.zero(c, p, n
 static void wrap(struct dml_backend *be) {
   orig = be->fn;
   be->fn.conv2d_forward = w_conv_f, be->fn.conv2d_backward = w_conv_b;
+  if (be->fn.conv2d_bn_forward) be->fn.conv2d_bn_forward = w_cbn_f;
+  if (be->fn.conv2d_bn_backward) be->fn.conv2d_bn_backward = w_cbn_b;
   be->fn.batchnorm_forward = w_bn_f, be->fn.batchnorm_backward = w_bn_b;
   be->fn.pool2d_forward = w_pool_f, be->fn.pool2d_backward = w_pool_b;
   be->fn.relu_forward = w_relu_f, be->fn.relu_backward = w_relu_b;

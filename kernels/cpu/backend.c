@@ -29,6 +29,7 @@ struct dml_backend *dml_backend_cpu_new(void) {
     .conv2d_forward = dml_cpu_conv2d_forward,
     .conv2d_backward = dml_cpu_conv2d_backward,
     .conv2d_bn_forward = dml_cpu_conv2d_bn_forward,
+    .conv2d_bn_backward = dml_cpu_conv2d_bn_backward,
     .batchnorm_forward = dml_cpu_batchnorm_forward,
     .batchnorm_backward = dml_cpu_batchnorm_backward,
     .pool2d_forward = dml_cpu_pool2d_forward,

@@ -10,6 +10,11 @@
  * backend context (struct dml_cpu_ctx); blocked intermediates live in the context's growable scratch buffers.
  * Gradients for weights and bias are accumulated (`+=`) after a reorder into plain layout; the input gradient
  * is written directly when the caller allows overwriting, else accumulated through a scratch buffer.
+ * A frozen batch norm (+ ReLU) after a convolution is folded into it (conv2d_bn_forward: weights scaled per output
+ * channel, a bias, ReLU as a post-op) in training as in inference; its backward masks dy by y > 0 in place, runs
+ * backward-data on the folded weights and backward-weights with the bias, and maps the folded gradients back to
+ * w, γ and β by the chain rule, so the batch norm costs no pass over the activations and its input is never
+ * stored.
  * Algorithm: convolution_direct (no Winograd), forward_training propagation (its descriptor hints both
  * backward primitives).
  * Determinism: forward and backward-data give every output element to one thread (no split reduction), but
@@ -51,7 +56,7 @@ struct slot {
 struct conv_entry {
   struct dml_conv_shape s;
   int has_bias;
-  int relu;                                   /* inference form, forward only: 1 with a ReLU post-op, 2 without */
+  int relu;                                   /* 0 plain; batch norm folded (bias): 1 with a ReLU post-op, 2 without */
   dnnl_memory_desc_t u_src, u_wei, u_bias, u_dst;
   dnnl_primitive_desc_t fwd_pd, bwd_data_pd, bwd_w_pd;
   dnnl_primitive_t fwd, bwd_data, bwd_w;
@@ -77,8 +82,9 @@ struct dml_cpu_ctx {
   struct conv_entry *conv;
   int n_conv, cap_conv;
   int bwd_threads;     /* thread count backward-weights primitives are planned (and run) with */
-  void *scratch[8];
-  size_t scratch_bytes[8]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw, 5 db, 6 */
+  void *scratch[9];
+  size_t scratch_bytes[9]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw, 5 db,
+                              6 diff_dst (weights layout), 7 folded weights, 8 batch-norm scale and shift */
   struct wcopy *wc;    /* weight copies (step_begin bumps epoch; epoch 0: no copies kept) */
   int n_wc, cap_wc;
   unsigned long epoch;
@@ -155,7 +161,7 @@ void dml_cpu_ctx_free(void *ctx) {
   conv_cache_clear(c);
   free(c->conv);
   free(c->wc);
-  for (int k = 0; k < 8; k++) free(c->scratch[k]);
+  for (int k = 0; k < 9; k++) free(c->scratch[k]);
   dnnl_stream_destroy(c->st);
   dnnl_engine_destroy(c->eng);
   free(c);
@@ -269,10 +275,9 @@ static struct conv_entry *conv_get_relu(struct dml_cpu_ctx *c, const struct dml_
   md4(&e->u_dst, s->B, s->OC, s->OH, s->OW, adt, bf ? dnnl_nhwc : dnnl_nchw);
   dnnl_dims_t bd = {s->OC};
   DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->u_bias, 1, bd, dnnl_f32, dnnl_x));
-  dnnl_memory_desc_t a_src, a_wei, a_dst, a_dwei;
+  dnnl_memory_desc_t a_src, a_wei, a_dst;
   md4(&a_src, s->B, s->C, s->H, s->W, adt, dnnl_format_tag_any);
   md4(&a_wei, s->OC, s->C, s->KH, s->KW, adt, dnnl_format_tag_any);
-  md4(&a_dwei, s->OC, s->C, s->KH, s->KW, dnnl_f32, dnnl_format_tag_any); /* float32 weight gradients */
   md4(&a_dst, s->B, s->OC, s->OH, s->OW, adt, dnnl_format_tag_any);
   dnnl_dims_t strides = {s->SH, s->SW}, pad_l = {s->PH, s->PW};
   /* right padding so that the output size is exactly OH × OW (floor mode) */
@@ -303,8 +308,24 @@ static struct conv_entry *conv_get_relu(struct dml_cpu_ctx *c, const struct dml_
   slot_init(c, &e->f_src, &e->u_src, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_src_md, 0), 1);
   slot_init(c, &e->f_wei, &e->u_wei, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0), 1);
   slot_init(c, &e->f_dst, &e->u_dst, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_dst_md, 0), 0);
-  if (relu) return e; /* inference form: no backward primitives */
+  return e;
+}
 
+/* the backward-data and backward-weights primitives of an entry, made on its first backward (an entry used only
+ * for inference never makes them) */
+static void conv_bwd_init(struct dml_cpu_ctx *c, struct conv_entry *e) {
+  if (e->bwd_w) return;
+  const struct dml_conv_shape *s = &e->s;
+  const dnnl_data_type_t adt = s->prec == DML_BF16 ? dnnl_bf16 : dnnl_f32;
+  dnnl_memory_desc_t a_src, a_wei, a_dst, a_dwei;
+  md4(&a_src, s->B, s->C, s->H, s->W, adt, dnnl_format_tag_any);
+  md4(&a_wei, s->OC, s->C, s->KH, s->KW, adt, dnnl_format_tag_any);
+  md4(&a_dwei, s->OC, s->C, s->KH, s->KW, dnnl_f32, dnnl_format_tag_any); /* float32 weight gradients */
+  md4(&a_dst, s->B, s->OC, s->OH, s->OW, adt, dnnl_format_tag_any);
+  dnnl_dims_t strides = {s->SH, s->SW}, pad_l = {s->PH, s->PW};
+  dnnl_dims_t pad_r = {(s->OH - 1) * s->SH + s->KH - s->H - s->PH, (s->OW - 1) * s->SW + s->KW - s->W - s->PW};
+  const dnnl_memory_desc_t *bias = e->has_bias ? &e->u_bias : NULL;
+  dnnl_convolution_desc_t d;
   DNNL_CHECK(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &a_src, &a_wei, &a_dst, strides,
                                                       pad_l, pad_r));
   DNNL_CHECK(dnnl_primitive_desc_create(&e->bwd_data_pd, &d, NULL, c->eng, e->fwd_pd));
@@ -337,7 +358,6 @@ static struct conv_entry *conv_get_relu(struct dml_cpu_ctx *c, const struct dml_
   slot_init(c, &e->w_src, &e->u_src, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_src_md, 0), 1);
   slot_init(c, &e->w_ddst, &e->u_dst, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_diff_dst_md, 0), 1);
   slot_init(c, &e->w_dwei, &e->u_wei, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_diff_weights_md, 0), 0);
-  return e;
 }
 
 static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_shape *s, int has_bias) {
@@ -380,14 +400,16 @@ void dml_cpu_conv2d_forward(void *ctx, void *y, const void *x, const float *w, c
   if (!e->f_dst.same) run_reorder(c, e->f_dst.reo, &e->f_dst.md, dst, &e->u_dst, y);
 }
 
-void dml_cpu_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const void *dy, const void *x, const float *w,
-                             const struct dml_conv_shape *s, int dx_overwrite) {
-  struct dml_cpu_ctx *c = ctx;
-  struct conv_entry *e = conv_get(c, s, db != NULL);
+/* backward data (into dx, `=` or `+=`) and backward weights of an entry: the weight gradient lands in plain OIHW
+ * float32 in scratch 4 (`=`) and, with a bias, its gradient in scratch 5 (`=`); returns the weight gradient. `wei` is
+ * the weights in the backward-data layout. */
+static float *conv_bwd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx, const void *dy, const void *x,
+                           const void *wei, int dx_overwrite, float **db_out) {
+  const struct dml_conv_shape *s = &e->s;
+  conv_bwd_init(c, e);
   size_t nx = (size_t)s->B * s->C * s->H * s->W, nw = (size_t)s->OC * s->C * s->KH * s->KW;
   if (dx) {
     const void *ddst = slot_in(c, &e->d_ddst, &e->u_dst, dy, 0);
-    const void *wei = wei_in(c, &e->d_wei, &e->u_wei, w, 1);
     /* where the diff_src lands: blocked in scratch 2, then reordered into dx (`=`) or added to it by the
      * sum-post-op reorder (`+=`); in our layout: directly in dx (`=`) or in scratch 3, then added */
     void *plain = dx_overwrite || !e->d_dsrc.same ? dx : dml_cpu_scratch(c, 3, nx * dml_prec_size(s->prec));
@@ -410,8 +432,8 @@ void dml_cpu_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const vo
   const void *src = slot_in(c, &e->w_src, &e->u_src, x, 1);
   float *dw_plain = dml_cpu_scratch(c, 4, nw * sizeof(float));
   void *dwei = e->w_dwei.same ? (void *)dw_plain : dml_cpu_scratch(c, 2, e->w_dwei.bytes);
-  float *db_tmp = db ? dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof(float)) : NULL;
-  if (db)
+  float *db_tmp = e->has_bias ? dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof(float)) : NULL;
+  if (db_tmp)
     exec(c, e->bwd_w, 4, (int[]){DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS},
          (const dnnl_memory_desc_t *[]){&e->w_src.md, &e->w_ddst.md, &e->w_dwei.md, &e->u_bias},
          (const void *[]){src, ddst, dwei, db_tmp});
@@ -419,8 +441,49 @@ void dml_cpu_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const vo
     exec(c, e->bwd_w, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
          (const dnnl_memory_desc_t *[]){&e->w_src.md, &e->w_ddst.md, &e->w_dwei.md}, (const void *[]){src, ddst, dwei});
   if (!e->w_dwei.same) run_reorder(c, e->w_dwei.reo, &e->w_dwei.md, dwei, &e->u_wei, dw_plain);
-  add_into(dw, dw_plain, nw);
+  if (db_out) *db_out = db_tmp;
+  return dw_plain;
+}
+
+void dml_cpu_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const void *dy, const void *x, const float *w,
+                             const struct dml_conv_shape *s, int dx_overwrite) {
+  struct dml_cpu_ctx *c = ctx;
+  struct conv_entry *e = conv_get(c, s, db != NULL);
+  conv_bwd_init(c, e);
+  const void *wei = dx ? wei_in(c, &e->d_wei, &e->u_wei, w, 1) : NULL;
+  float *db_tmp = NULL;
+  float *dw_plain = conv_bwd_run(c, e, dx, dy, x, wei, dx_overwrite, &db_tmp);
+  add_into(dw, dw_plain, (size_t)s->OC * s->C * s->KH * s->KW);
   if (db) add_into(db, db_tmp, (size_t)s->OC);
+}
+
+/* the frozen batch norm's per-channel scale γ/√(var+eps) and shift β − mean·γ/√(var+eps) (bias may be NULL) */
+static void bn_fold(float *scale, float *bias, const float *gamma, const float *beta, const float *mean,
+                    const float *var, float eps, int OC) {
+  for (int o = 0; o < OC; o++) {
+    double sc = gamma[o] / sqrt((double)var[o] + eps);
+    scale[o] = (float)sc;
+    if (bias) bias[o] = (float)(beta[o] - mean[o] * sc);
+  }
+}
+
+/* the weights scaled per output channel by the frozen batch norm, in `slot`'s layout: made once per step (epoch)
+ * and kept like every weight copy, keyed by the original pointer */
+static const void *folded_wei(struct dml_cpu_ctx *c, struct conv_entry *e, struct slot *sl, const float *w,
+                              const float *scale) {
+  const struct dml_conv_shape *s = &e->s;
+  const size_t per = (size_t)s->C * s->KH * s->KW;
+  int cached = 0;
+  for (int i = 0; c->epoch && i < c->n_wc && !cached; i++)
+    cached = c->wc[i].w == w && c->wc[i].folded && c->wc[i].epoch == c->epoch &&
+             dnnl_memory_desc_equal(&c->wc[i].md, &sl->md);
+  float *fw = NULL;
+  if (!cached) {
+    fw = dml_cpu_scratch(c, 7, (size_t)s->OC * per * sizeof *fw);
+    for (int o = 0; o < s->OC; o++)
+      for (size_t k = 0; k < per; k++) fw[(size_t)o * per + k] = w[(size_t)o * per + k] * scale[o];
+  }
+  return wei_in_tag(c, sl, &e->u_wei, fw, 1, w, 1);
 }
 
 void dml_cpu_conv2d_bn_forward(void *ctx, void *y, const void *x, const float *w, const float *gamma, const float *beta,
@@ -430,31 +493,61 @@ void dml_cpu_conv2d_bn_forward(void *ctx, void *y, const void *x, const float *w
    * b'[o] = β[o] − mean[o]·γ[o]/√(var[o]+eps); the ReLU is the primitive's post-op */
   struct dml_cpu_ctx *c = ctx;
   struct conv_entry *e = conv_get_relu(c, s, 1, relu ? 1 : 2);
-  const size_t per = (size_t)s->C * s->KH * s->KW;
-  float *bias = dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof *bias);
-  for (int o = 0; o < s->OC; o++) {
-    double sc = gamma[o] / sqrt((double)var[o] + eps);
-    bias[o] = (float)(beta[o] - mean[o] * sc);
-  }
-  /* the folded weights: made once per step like every weight copy (epoch), keyed by the original pointer */
-  const void *wei;
-  int cached = 0;
-  for (int i = 0; c->epoch && i < c->n_wc && !cached; i++)
-    cached = c->wc[i].w == w && c->wc[i].folded && c->wc[i].epoch == c->epoch &&
-             dnnl_memory_desc_equal(&c->wc[i].md, &e->f_wei.md);
-  float *fw = NULL;
-  if (!cached) {
-    fw = dml_cpu_scratch(c, 7, (size_t)s->OC * per * sizeof *fw);
-    for (int o = 0; o < s->OC; o++) {
-      float sc = (float)(gamma[o] / sqrt((double)var[o] + eps));
-      for (size_t k = 0; k < per; k++) fw[(size_t)o * per + k] = w[(size_t)o * per + k] * sc;
-    }
-  }
-  wei = wei_in_tag(c, &e->f_wei, &e->u_wei, fw, 1, w, 1);
+  float *bias = dml_cpu_scratch(c, 8, 2 * (size_t)s->OC * sizeof *bias), *scale = bias + s->OC;
+  bn_fold(scale, bias, gamma, beta, mean, var, eps, s->OC);
+  const void *wei = folded_wei(c, e, &e->f_wei, w, scale);
   const void *src = slot_in(c, &e->f_src, &e->u_src, x, 0);
   void *dst = e->f_dst.same ? y : dml_cpu_scratch(c, 2, e->f_dst.bytes);
   exec(c, e->fwd, 4, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
        (const dnnl_memory_desc_t *[]){&e->f_src.md, &e->f_wei.md, &e->u_bias, &e->f_dst.md},
        (const void *[]){src, wei, bias, dst});
   if (!e->f_dst.same) run_reorder(c, e->f_dst.reo, &e->f_dst.md, dst, &e->u_dst, y);
+}
+
+/* dy = 0 where y ≤ 0 (the ReLU's backward, in place) */
+DML_CPU_CLONES static void relu_mask_f32(float *restrict dy, const float *restrict y, size_t i0, size_t i1) {
+  for (size_t i = i0; i < i1; i++) dy[i] = y[i] > 0 ? dy[i] : 0.0f;
+}
+DML_CPU_CLONES static void relu_mask_bf16(uint16_t *restrict dy, const uint16_t *restrict y, size_t i0, size_t i1) {
+  for (size_t i = i0; i < i1; i++) dy[i] = dml_bf16_to_f32(y[i]) > 0 ? dy[i] : 0;
+}
+
+void dml_cpu_conv2d_bn_backward(void *ctx, void *dx, float *dw, float *dgamma, float *dbeta, void *dy, const void *x,
+                                const void *y, const float *w, const float *gamma, const float *mean, const float *var,
+                                float eps, const struct dml_conv_shape *s, int relu, int dx_overwrite) {
+  /* the chain rule through the folded parameters w' = w·sc, b' = β − mean·sc, sc = γ/√(var+eps):
+   * dw = dw'·sc, dβ = db', dγ = (Σ_k w·dw' − mean·db')/√(var+eps) */
+  struct dml_cpu_ctx *c = ctx;
+  struct conv_entry *e = conv_get_relu(c, s, 1, relu ? 1 : 2);
+  conv_bwd_init(c, e);
+  const size_t ny = (size_t)s->B * s->OC * s->OH * s->OW, chunk = 16384;
+  if (relu) {
+    const long nch = (long)((ny + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (nch > 2)
+    for (long k = 0; k < nch; k++) {
+      size_t i0 = (size_t)k * chunk, i1 = i0 + chunk < ny ? i0 + chunk : ny;
+      if (s->prec == DML_BF16)
+        relu_mask_bf16(dy, y, i0, i1);
+      else
+        relu_mask_f32(dy, y, i0, i1);
+    }
+  }
+  float *scale = dml_cpu_scratch(c, 8, (size_t)s->OC * sizeof *scale);
+  bn_fold(scale, NULL, gamma, NULL, mean, var, eps, s->OC);
+  const void *wei = dx ? folded_wei(c, e, &e->d_wei, w, scale) : NULL;
+  float *dbp = NULL;
+  const float *dwp = conv_bwd_run(c, e, dx, dy, x, wei, dx_overwrite, &dbp);
+  const size_t per = (size_t)s->C * s->KH * s->KW;
+#pragma omp parallel for schedule(static) if (s->OC * per > 65536)
+  for (int o = 0; o < s->OC; o++) {
+    const float *g = dwp + (size_t)o * per, *wo = w + (size_t)o * per;
+    float *d = dw + (size_t)o * per;
+    double acc = 0;
+    for (size_t k = 0; k < per; k++) {
+      d[k] += g[k] * scale[o];
+      acc += (double)wo[k] * g[k];
+    }
+    dbeta[o] += dbp[o];
+    dgamma[o] += (float)((acc - (double)mean[o] * dbp[o]) / sqrt((double)var[o] + eps));
+  }
 }

@@ -26,6 +26,9 @@ void dml_cpu_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const vo
 void dml_cpu_conv2d_bn_forward(void *ctx, void *y, const void *x, const float *w, const float *gamma, const float *beta,
                                const float *mean, const float *var, float eps, const struct dml_conv_shape *s,
                                int relu);
+void dml_cpu_conv2d_bn_backward(void *ctx, void *dx, float *dw, float *dgamma, float *dbeta, void *dy, const void *x,
+                                const void *y, const float *w, const float *gamma, const float *mean, const float *var,
+                                float eps, const struct dml_conv_shape *s, int relu, int dx_overwrite);
 void dml_cpu_batchnorm_forward(void *ctx, void *y, float *mean, float *invstd, float *running_mean, float *running_var,
                                const void *x, const float *gamma, const float *beta, int B, int C, int HW, float eps,
                                float momentum, int training, int relu, int prec);

@@ -261,7 +261,10 @@ static int test_add_concat(void) {
 
 /* conv2d_bn_forward (batch norm folded into the convolution, ReLU post-op) against conv2d + batchnorm (running
  * statistics) + ReLU, in fp32 (float32 rounding: rtol 1e-4) and bf16 (the fused form rounds once, the reference
- * twice: rtol 2^-7) */
+ * twice: rtol 2^-7); and conv2d_bn_backward against batchnorm_backward (frozen) + conv2d_backward, on the same
+ * ReLU mask (the unfused forward's output, so that outputs within rounding of 0 cannot flip it): dx, dw, dγ within
+ * the same bounds (bf16: the unfused path rounds the BN input gradient, the fused one the folded weights), dβ
+ * (the same float32 sums) within rtol 1e-4; the fused dx is checked both written and accumulated. */
 static int test_conv_bn(int prec, int relu) {
   enum { B = 2, C = 24, H = 10, OC = 20 };
   struct dml_conv_shape s = {.B = B, .C = C, .H = H, .W = H, .OC = OC, .KH = 3, .KW = 3, .SH = 1, .SW = 1, .PH = 1,
@@ -278,10 +281,42 @@ static int test_conv_bn(int prec, int relu) {
   char what[120];
   snprintf(what, sizeof what, "conv + frozen BN%s folded (%s)", relu ? " + ReLU" : "", dml_prec_name(prec));
   double mx = maxabs(f1, ny);
-  int fails = expect_close_f32(what, f2, f1, ny, (prec == DML_BF16 ? 1.0 / 128 : 1e-5) * mx,
-                               prec == DML_BF16 ? 1.0 / 128 : 1e-4);
-  if (prec == DML_BF16) free(f1), free(f2), free(xa);
+  const double rt = prec == DML_BF16 ? 1.0 / 128 : 1e-4, at = prec == DML_BF16 ? 1.0 / 128 : 1e-5;
+  int fails = expect_close_f32(what, f2, f1, ny, at * mx, rt);
+
+  /* backward */
+  const size_t nw = (size_t)OC * C * 9, es = dml_prec_size(prec);
+  float *dyf = rnd(ny, -1, 1);
+  void *dy = prec == DML_BF16 ? (void *)to_bf(dyf, B, OC, H * H) : (void *)dyf, *dy2 = malloc(ny * es);
+  memcpy(dy2, dy, ny * es);
+  void *dz = malloc(ny * es), *dx1 = malloc(nx * es), *dx2 = malloc(nx * es), *dx3 = malloc(nx * es);
+  float *dw1 = calloc(nw, 4), *dw2 = calloc(nw, 4), *dw3 = calloc(nw, 4), *dg = calloc(4 * OC, 4), *dbt = dg + OC;
+  float *dg2 = dbt + OC, *dbt2 = dg2 + OC;
+  be->fn.batchnorm_backward(be->ctx, dz, dg, dbt, dy, z, y1, st, st + OC, g, B, OC, H * H, 0, relu, 1, prec);
+  be->fn.conv2d_backward(be->ctx, dx1, dw1, NULL, dz, xa, w, &s, 1);
+  be->fn.conv2d_bn_backward(be->ctx, dx2, dw2, dg2, dbt2, dy2, xa, y1, w, g, rm, rv, 1e-5f, &s, relu, 1);
+  memcpy(dy2, dy, ny * es);
+  memcpy(dx3, dx2, nx * es); /* accumulate: dx3 = dx2 + dx2 */
+  be->fn.conv2d_bn_backward(be->ctx, dx3, dw3, dg2, dbt2, dy2, xa, y1, w, g, rm, rv, 1e-5f, &s, relu, 0);
+  float *e1 = prec == DML_BF16 ? from_bf(dx1, B, C, H * H) : dx1, *e2 = prec == DML_BF16 ? from_bf(dx2, B, C, H * H) : dx2;
+  float *e3 = prec == DML_BF16 ? from_bf(dx3, B, C, H * H) : dx3, *twice = malloc(nx * 4), *g2 = malloc(2 * OC * 4);
+  for (size_t i = 0; i < nx; i++) twice[i] = 2 * e1[i];
+  for (int o = 0; o < 2 * OC; o++) g2[o] = (o < OC ? dg2[o] : dbt2[o - OC]) / 2; /* accumulated twice */
+  char w2[160];
+  snprintf(w2, sizeof w2, "%s backward dx", what);
+  fails += expect_close_f32(w2, e2, e1, nx, at * maxabs(e1, nx), rt);
+  snprintf(w2, sizeof w2, "%s backward dx accumulated", what);
+  fails += expect_close_f32(w2, e3, twice, nx, 2 * at * maxabs(twice, nx), 2 * rt);
+  snprintf(w2, sizeof w2, "%s backward dw", what);
+  fails += expect_close_f32(w2, dw2, dw1, nw, at * maxabs(dw1, nw), rt);
+  snprintf(w2, sizeof w2, "%s backward dgamma", what);
+  fails += expect_close_f32(w2, g2, dg, OC, at * maxabs(dg, OC), rt);
+  snprintf(w2, sizeof w2, "%s backward dbeta", what);
+  fails += expect_close_f32(w2, g2 + OC, dbt, OC, 1e-5 * maxabs(dbt, OC), 1e-4);
+  if (prec == DML_BF16) free(f1), free(f2), free(xa), free(e1), free(e2), free(e3), free(dy);
   free(x), free(w), free(g), free(bt), free(rm), free(rv), free(z), free(y1), free(y2);
+  free(dyf), free(dy2), free(dz), free(dx1), free(dx2), free(dx3), free(dw1), free(dw2), free(dw3), free(dg);
+  free(twice), free(g2);
   return fails;
 }
 

@@ -123,10 +123,22 @@ struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct d
   return y;
 }
 
+static void conv_bn_bw(struct dml_tape *t, struct dml_tape_entry *e) {
+  struct dml_tensor *x = e->in[0], *w = e->in[1], *g = e->in[2], *b = e->list[0];
+  int ow = 0;
+  void *dx = wants_grad(x) ? dml_tape_grad_for_write(t, x, &ow) : NULL;
+  float eps;
+  memcpy(&eps, &e->iarg[1], sizeof eps);
+  /* the output's gradient is consumed here only: the backend may mask it in place (the fused ReLU) */
+  BE(t).conv2d_bn_backward(t->be->ctx, dx, w->grad, g->grad, b->grad, e->out->grad, x->data, e->out->data, w->data,
+                           g->data, e->saved, e->saved2, eps, &e->cs, e->iarg[0], ow);
+}
+
 struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, int stride, int pad,
                                   struct dml_tensor *gamma, struct dml_tensor *beta, float *running_mean,
                                   float *running_var, float eps, int relu) {
-  if (t->record || !t->be->fn.conv2d_bn_forward) /* training, or a backend without the fused form */
+  /* a backend without the fused form, or without its backward when recording: the three ops */
+  if (!t->be->fn.conv2d_bn_forward || (t->record && !t->be->fn.conv2d_bn_backward))
     return dml_batchnorm(t, dml_conv2d(t, x, w, NULL, stride, pad), gamma, beta, running_mean, running_var, eps, 0, 0,
                          relu);
   DML_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[1] == w->shape[1] && (int)gamma->n == w->shape[0]);
@@ -139,6 +151,20 @@ struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struc
   struct dml_tensor *y = dml_tape_tensor_prec(t, 4, (int[]){s.B, s.OC, s.OH, s.OW}, t->prec);
   BE(t).conv2d_bn_forward(t->be->ctx, y->data, x->data, w->data, gamma->data, beta->data, running_mean, running_var,
                           eps, &s, relu);
+  y->needs_grad = t->record;
+  if (t->record) { /* saved: x, y and the (frozen) running statistics */
+    struct dml_tape_entry *e = last_entry(t);
+    e->backward = conv_bn_bw;
+    e->in[0] = x; e->in[1] = w; e->in[2] = gamma;
+    e->list = xmalloc(sizeof *e->list);
+    e->list[0] = beta;
+    e->nlist = 1;
+    e->saved = running_mean;
+    e->saved2 = running_var;
+    e->iarg[0] = relu;
+    memcpy(&e->iarg[1], &eps, sizeof eps);
+    e->cs = s;
+  }
   return y;
 }
 

@@ -176,9 +176,10 @@ struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct d
 struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
                                  struct dml_tensor *beta, float *running_mean, float *running_var, float eps,
                                  float momentum, int training, int relu);
-/* conv2d (no bias) → batch norm on running statistics → ReLU if relu: when not recording (inference, dml-embed,
- * evaluation) one convolution with the batch norm folded into its weights and bias and the ReLU as its post-op
- * (backend conv2d_bn_forward); when recording, or on a backend without it, the three ops above. */
+/* conv2d (no bias) → batch norm on running statistics (frozen: γ, β trainable, statistics not updated) → ReLU if
+ * relu: one convolution with the batch norm folded into its weights and bias and the ReLU as its post-op (backend
+ * conv2d_bn_forward), recorded with the backend's conv2d_bn_backward (only x and y are kept); on a backend without
+ * the fused form (or its backward, when recording), the three ops above. */
 struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, int stride, int pad,
                                   struct dml_tensor *gamma, struct dml_tensor *beta, float *running_mean,
                                   float *running_var, float eps, int relu);

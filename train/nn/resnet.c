@@ -126,7 +126,7 @@ void dml_resnet_reset(struct dml_network *net, uint64_t seed) {
 static struct dml_tensor *run_cbn(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x,
                                   const struct cbn *c, int relu) {
   struct dml_params *ps = net->ps, *bs = net->buffers;
-  if (!t->record) /* inference: running statistics, folded into the convolution */
+  if (!t->record || net->frozen) /* running statistics (inference, or frozen): folded into the convolution */
     return dml_conv2d_bn(t, x, &ps->p[c->w].t, c->stride, c->pad, &ps->p[c->g].t, &ps->p[c->b].t,
                          bs->p[c->rm].t.data, bs->p[c->rv].t.data, 1e-5f, relu);
   struct dml_tensor *y = dml_conv2d(t, x, &ps->p[c->w].t, NULL, c->stride, c->pad);
