@@ -47,21 +47,57 @@ void dml_cpu_add_forward(void *ctx, void *y, const void *a, const void *b, size_
   }
 }
 
-DML_CPU_CLONES static void add_bw_range(float *restrict da, float *restrict db, const float *restrict dy,
-                                        const float *restrict y, size_t i0, size_t i1, int relu, int ow) {
-  for (size_t i = i0; i < i1; i++) {
-    float g = relu && !(y[i] > 0) ? 0 : dy[i];
-    if (da) da[i] = (ow & 1 ? 0 : da[i]) + g;
-    if (db) db[i] = (ow & 2 ? 0 : db[i]) + g;
+/* The add's backward, one pass over a chunk: the (masked) gradient g is formed once per tile of ADD_TILE elements
+ * in a small buffer and written (`=`, a plain copy) or added into da and db by loops without branches. */
+#define ADD_TILE 512
+
+DML_CPU_CLONES static void tile_mask_f32(float *restrict g, const float *restrict dy, const float *restrict y,
+                                         size_t n) {
+  for (size_t i = 0; i < n; i++) g[i] = y[i] > 0 ? dy[i] : 0.0f;
+}
+DML_CPU_CLONES static void acc_f32(float *restrict d, const float *restrict g, size_t n) {
+  for (size_t i = 0; i < n; i++) d[i] += g[i];
+}
+DML_CPU_CLONES static void tile_mask_bf16(uint16_t *restrict g, const uint16_t *restrict dy, const uint16_t *restrict y,
+                                          size_t n) {
+  for (size_t i = 0; i < n; i++) g[i] = dml_bf16_to_f32(y[i]) > 0 ? dy[i] : 0;
+}
+DML_CPU_CLONES static void acc_bf16(uint16_t *restrict d, const uint16_t *restrict g, size_t n) {
+  for (size_t i = 0; i < n; i++) d[i] = dml_bf16_from_f32(dml_bf16_to_f32(d[i]) + dml_bf16_to_f32(g[i]));
+}
+
+static void add_bw_range(float *da, float *db, const float *dy, const float *y, size_t i0, size_t i1, int relu,
+                         int ow) {
+  float tile[ADD_TILE];
+  for (size_t t = i0; t < i1; t += ADD_TILE) {
+    const size_t n = i1 - t < ADD_TILE ? i1 - t : ADD_TILE;
+    const float *g = dy + t;
+    if (relu) {
+      tile_mask_f32(tile, dy + t, y + t, n);
+      g = tile;
+    }
+    if (da && (ow & 1)) memcpy(da + t, g, n * sizeof *g);
+    else if (da) acc_f32(da + t, g, n);
+    if (db && (ow & 2)) memcpy(db + t, g, n * sizeof *g);
+    else if (db) acc_f32(db + t, g, n);
   }
 }
 
-DML_CPU_CLONES static void add_bw_bf16(uint16_t *restrict da, uint16_t *restrict db, const uint16_t *restrict dy,
-                                       const uint16_t *restrict y, size_t i0, size_t i1, int relu, int ow) {
-  for (size_t i = i0; i < i1; i++) {
-    float g = relu && !(dml_bf16_to_f32(y[i]) > 0) ? 0 : dml_bf16_to_f32(dy[i]);
-    if (da) da[i] = dml_bf16_from_f32((ow & 1 ? 0 : dml_bf16_to_f32(da[i])) + g);
-    if (db) db[i] = dml_bf16_from_f32((ow & 2 ? 0 : dml_bf16_to_f32(db[i])) + g);
+static void add_bw_bf16(uint16_t *da, uint16_t *db, const uint16_t *dy, const uint16_t *y, size_t i0, size_t i1,
+                        int relu, int ow) {
+  /* `=`: the gradient's bf16 value itself (0 + g rounds to g) */
+  uint16_t tile[ADD_TILE];
+  for (size_t t = i0; t < i1; t += ADD_TILE) {
+    const size_t n = i1 - t < ADD_TILE ? i1 - t : ADD_TILE;
+    const uint16_t *g = dy + t;
+    if (relu) {
+      tile_mask_bf16(tile, dy + t, y + t, n);
+      g = tile;
+    }
+    if (da && (ow & 1)) memcpy(da + t, g, n * sizeof *g);
+    else if (da) acc_bf16(da + t, g, n);
+    if (db && (ow & 2)) memcpy(db + t, g, n * sizeof *g);
+    else if (db) acc_bf16(db + t, g, n);
   }
 }
 

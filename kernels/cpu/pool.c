@@ -159,45 +159,59 @@ void dml_cpu_global_pool_backward(void *ctx, void *dxv, const float *dy, const i
 
 // ---------------------------------------------------------------------------------------------- bf16, NHWC
 
+/* one output row of C channels, max: the window's first position, then a strict > (ties keep the first maximum;
+ * a NaN never replaces a number, as the float32 path) */
+DML_CPU_CLONES static void win_max_bf16(uint16_t *restrict y, int32_t *restrict idx, float *restrict acc,
+                                        const uint16_t *restrict x, int C, int W, int ha, int hb, int wa, int wb) {
+  const uint16_t *x0 = x + ((size_t)ha * W + wa) * C;
+  for (int c = 0; c < C; c++) acc[c] = dml_bf16_to_f32(x0[c]), idx[c] = ha * W + wa;
+  for (int h = ha; h < hb; h++)
+    for (int w = h == ha ? wa + 1 : wa; w < wb; w++) {
+      const uint16_t *xr = x + ((size_t)h * W + w) * C;
+      const int32_t pos = h * W + w;
+      for (int c = 0; c < C; c++) {
+        float v = dml_bf16_to_f32(xr[c]);
+        int gt = v > acc[c];
+        acc[c] = gt ? v : acc[c];
+        idx[c] = gt ? pos : idx[c];
+      }
+    }
+  for (int c = 0; c < C; c++) y[c] = dml_bf16_from_f32(acc[c]);
+}
+
+DML_CPU_CLONES static void win_avg_bf16(uint16_t *restrict y, float *restrict acc, const uint16_t *restrict x, int C,
+                                        int W, int ha, int hb, int wa, int wb, float inv) {
+  for (int c = 0; c < C; c++) acc[c] = 0.0f;
+  for (int h = ha; h < hb; h++)
+    for (int w = wa; w < wb; w++) {
+      const uint16_t *xr = x + ((size_t)h * W + w) * C;
+      for (int c = 0; c < C; c++) acc[c] += dml_bf16_to_f32(xr[c]);
+    }
+  for (int c = 0; c < C; c++) y[c] = dml_bf16_from_f32(acc[c] * inv);
+}
+
 static void pool_fwd_bf16(uint16_t *y, int32_t *idx, const uint16_t *x, const struct dml_conv_shape *s, int kind) {
   const int H = s->H, W = s->W, C = s->C, OH = s->OH, OW = s->OW;
 #pragma omp parallel
   {
     float *acc = xmalloc((size_t)C * sizeof *acc);
-    int32_t *am = xmalloc((size_t)C * sizeof *am);
 #pragma omp for schedule(static)
     for (int bo = 0; bo < s->B * OH; bo++) {
       const int b = bo / OH, oh = bo % OH;
       int h0 = oh * s->SH - s->PH, ha = h0 < 0 ? 0 : h0, hb = h0 + s->KH > H ? H : h0 + s->KH;
       int hp = (h0 + s->KH < H + s->PH ? h0 + s->KH : H + s->PH) - h0;
+      const uint16_t *xb = x + (size_t)b * H * W * C;
       for (int ow = 0; ow < OW; ow++) {
         int w0 = ow * s->SW - s->PW, wa = w0 < 0 ? 0 : w0, wb = w0 + s->KW > W ? W : w0 + s->KW;
         int wp = (w0 + s->KW < W + s->PW ? w0 + s->KW : W + s->PW) - w0;
         const size_t o = (((size_t)b * OH + oh) * OW + ow) * C;
-        for (int c = 0; c < C; c++) acc[c] = kind == DML_POOL_MAX ? -INFINITY : 0.0f, am[c] = -1;
-        for (int h = ha; h < hb; h++)
-          for (int w = wa; w < wb; w++) {
-            const uint16_t *xr = x + (((size_t)b * H + h) * W + w) * C;
-            if (kind == DML_POOL_MAX) {
-              for (int c = 0; c < C; c++) {
-                float v = dml_bf16_to_f32(xr[c]);
-                if (v > acc[c] || am[c] < 0) acc[c] = v, am[c] = h * W + w;
-              }
-            } else {
-#pragma omp simd
-              for (int c = 0; c < C; c++) acc[c] += dml_bf16_to_f32(xr[c]);
-            }
-          }
-        if (kind == DML_POOL_MAX) {
-          for (int c = 0; c < C; c++) y[o + c] = dml_bf16_from_f32(acc[c]), idx[o + c] = am[c];
-        } else {
-          const float inv = 1.0f / (float)(hp * wp);
-          for (int c = 0; c < C; c++) y[o + c] = dml_bf16_from_f32(acc[c] * inv);
-        }
+        if (kind == DML_POOL_MAX)
+          win_max_bf16(y + o, idx + o, acc, xb, C, W, ha, hb, wa, wb);
+        else
+          win_avg_bf16(y + o, acc, xb, C, W, ha, hb, wa, wb, 1.0f / (float)(hp * wp));
       }
     }
     free(acc);
-    free(am);
   }
 }
 
