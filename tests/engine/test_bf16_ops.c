@@ -356,6 +356,8 @@ int main(void) {
   fails += test_conv(2, 16, 12, 32, 3, 1, 1, 0);
   fails += test_conv(2, 3, 20, 16, 7, 2, 3, 1);  /* a stem: 3 channels, stride 2 */
   fails += test_conv(3, 32, 8, 24, 1, 2, 0, 0);  /* a strided 1×1 downsample */
+  fails += test_conv(3, 32, 8, 48, 1, 1, 0, 1);  /* 1×1 stride 1: weight gradients as a matmul, bias summed by us */
+  fails += test_conv(2, 24, 5, 20, 1, 1, 0, 0);
   fails += test_conv(2, 13, 9, 10, 3, 1, 1, 1);  /* channel counts that are not multiples of 16 */
   fails += test_conv(2, 64, 2, 64, 3, 1, 1, 0);  /* tiny spatial sizes (the last stage of a small test net) */
   fails += test_conv(2, 32, 4, 64, 3, 2, 1, 0);
