@@ -64,8 +64,10 @@ struct conv_entry {
   struct slot d_ddst, d_wei, d_dsrc;          /* backward data */
   struct slot w_src, w_ddst, w_dwei;          /* backward weights */
   dnnl_primitive_t dsrc_acc;                  /* diff_src blocked → plain with accumulation (sum post-op) */
-  dnnl_primitive_t mm_w;                      /* bf16 1×1 stride 1: backward weights as a matmul dyᵀ·x, or NULL */
-  dnnl_memory_desc_t mm_a, mm_b, mm_c;        /* dyᵀ (OC × R, a strided view of NHWC dy), x (R × C), dw (OC × C) */
+  dnnl_primitive_t mm_w;                      /* bf16 backward weights as a matmul dyᵀ·x (1×1 stride 1) or, per
+                                                 chunk of images, dyᵀ·im2col(x); or NULL */
+  int mm_im2col;                              /* images per im2col matmul (a divisor of B), 0: 1×1 stride 1 */
+  dnnl_memory_desc_t mm_a, mm_b, mm_c;        /* dyᵀ (OC × R, a strided view of NHWC dy), x (R × C·KH·KW), dw */
 };
 
 /* a weight tensor reordered into one primitive's layout, valid for the step it was made in */
@@ -84,9 +86,10 @@ struct dml_cpu_ctx {
   struct conv_entry *conv;
   int n_conv, cap_conv;
   int bwd_threads;     /* thread count backward-weights primitives are planned (and run) with */
-  void *scratch[9];
-  size_t scratch_bytes[9]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw, 5 db,
-                              6 diff_dst (weights layout), 7 folded weights, 8 batch-norm scale and shift */
+  void *scratch[10];
+  size_t scratch_bytes[10]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw, 5 db,
+                              6 diff_dst (weights layout), 7 folded weights, 8 batch-norm scale and shift,
+                              9 im2col of one image */
   struct wcopy *wc;    /* weight copies (step_begin bumps epoch; epoch 0: no copies kept) */
   int n_wc, cap_wc;
   unsigned long epoch;
@@ -164,7 +167,7 @@ void dml_cpu_ctx_free(void *ctx) {
   conv_cache_clear(c);
   free(c->conv);
   free(c->wc);
-  for (int k = 0; k < 9; k++) free(c->scratch[k]);
+  for (int k = 0; k < 10; k++) free(c->scratch[k]);
   dnnl_stream_destroy(c->st);
   dnnl_engine_destroy(c->eng);
   free(c);
@@ -361,28 +364,74 @@ static void conv_bwd_init(struct dml_cpu_ctx *c, struct conv_entry *e) {
   slot_init(c, &e->w_src, &e->u_src, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_src_md, 0), 1);
   slot_init(c, &e->w_ddst, &e->u_dst, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_diff_dst_md, 0), 1);
   slot_init(c, &e->w_dwei, &e->u_wei, dnnl_primitive_desc_query_md(e->bwd_w_pd, dnnl_query_diff_weights_md, 0), 0);
-  if (s->prec == DML_BF16 && s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->PH == 0 && s->PW == 0) {
-    /* NHWC makes x an (R = B·H·W) × C matrix and dy an R × OC one: dw (OC × C, = OIHW) = dyᵀ·x, one bf16 GEMM
-     * with float32 output (oneDNN 2.6's AMX brgemm matmul runs it 2–7× faster than its backward-weights
-     * convolution for ResNet-50's 1×1 shapes, and writes the plain layout: no reorder). Planned under the same
-     * fixed thread count as the convolution (its K split must not follow the caller's threads). */
-    dnnl_dims_t da = {s->OC, (dnnl_dim_t)s->B * s->H * s->W}, sa = {1, s->OC};
-    dnnl_dims_t db = {(dnnl_dim_t)s->B * s->H * s->W, s->C}, dc = {s->OC, s->C};
+  const int pointwise = s->KH == 1 && s->KW == 1 && s->SH == 1 && s->SW == 1 && s->PH == 0 && s->PW == 0;
+  if (s->prec == DML_BF16) {
+    /* NHWC makes x an (R = B·H·W) × C matrix and dy an R × OC one: for a 1×1 stride-1 convolution dw (OC × C,
+     * = OIHW) = dyᵀ·x, one bf16 GEMM with float32 output (oneDNN 2.6's AMX brgemm matmul runs it 2–7× faster
+     * than its backward-weights convolution for ResNet-50's 1×1 shapes, and writes the plain layout: no
+     * reorder). Any other shape: the same on im2col(x) (rows (b, oh, ow), columns (kh, kw, c)) of a few images
+     * at a time (at most 4 MiB, so that it stays in cache), accumulated over the chunks in order by the sum
+     * post-op, then OHWI → OIHW: for ResNet-50 bf16 at 16 × 224² this halves the backward's CPU time against
+     * the jit backward-weights convolution (the stem, C = 3, ran at 0.02 TFLOP/s there). Planned under the
+     * same fixed thread count as the convolution (its K split must not follow the caller's threads); where
+     * oneDNN has no brgemm matmul (CPUs without AVX512-BF16) the convolution primitive stays. */
+    const dnnl_dim_t K = (dnnl_dim_t)s->C * s->KH * s->KW;
+    int nb = 0; /* im2col: the most images (a divisor of B) whose im2col fits 4 MiB, at least one */
+    for (int d = 1; !pointwise && d <= s->B; d++)
+      if (s->B % d == 0 && (d == 1 || (size_t)d * s->OH * s->OW * K * 2 <= ((size_t)4 << 20))) nb = d;
+    e->mm_im2col = nb;
+    const dnnl_dim_t R = pointwise ? (dnnl_dim_t)s->B * s->H * s->W : (dnnl_dim_t)nb * s->OH * s->OW;
+    dnnl_dims_t da = {s->OC, R}, sa = {1, s->OC}, db = {R, K}, dc = {s->OC, K};
     DNNL_CHECK(dnnl_memory_desc_init_by_strides(&e->mm_a, 2, da, dnnl_bf16, sa));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mm_b, 2, db, dnnl_bf16, dnnl_ab));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mm_c, 2, dc, dnnl_f32, dnnl_ab));
     dnnl_matmul_desc_t md;
     DNNL_CHECK(dnnl_matmul_desc_init(&md, &e->mm_a, &e->mm_b, NULL, &e->mm_c));
     dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    if (e->mm_im2col) {
+      dnnl_post_ops_t po;
+      DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+      DNNL_CHECK(dnnl_post_ops_create(&po));
+      DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
+      DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
+      dnnl_post_ops_destroy(po);
+    }
     omp_set_num_threads(c->bwd_threads);
-    if (dnnl_primitive_desc_create(&pd, &md, NULL, c->eng, NULL) == dnnl_success) {
+    if (dnnl_primitive_desc_create(&pd, &md, attr, c->eng, NULL) == dnnl_success) {
       const char *impl = NULL;
       DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
       if (impl && strncmp(impl, "brg", 3) == 0) DNNL_CHECK(dnnl_primitive_create(&e->mm_w, pd)); /* else: the conv */
       dnnl_primitive_desc_destroy(pd);
     }
     omp_set_num_threads(keep);
+    if (attr) dnnl_primitive_attr_destroy(attr);
   }
+}
+
+/* im2col of images b0 … b0+nb−1 of NHWC x: row (b, oh, ow) holds the window's (kh, kw, c) values, 0 in the
+ * padding */
+static void im2col_bf16(uint16_t *col, const uint16_t *x, const struct dml_conv_shape *s, int b0, int nb) {
+  const int C = s->C, KW = s->KW, K = s->KH * KW * C;
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < nb * s->OH; bh++)
+    for (int ow = 0; ow < s->OW; ow++) {
+      const int b = bh / s->OH, oh = bh % s->OH;
+      const uint16_t *xb = x + (size_t)(b0 + b) * s->H * s->W * C;
+      uint16_t *row = col + ((size_t)bh * s->OW + ow) * K;
+      const int w0 = ow * s->SW - s->PW, wa = w0 < 0 ? 0 : w0, wb = w0 + KW > s->W ? s->W : w0 + KW;
+      for (int kh = 0; kh < s->KH; kh++) {
+        const int h = oh * s->SH - s->PH + kh;
+        uint16_t *d = row + (size_t)kh * KW * C;
+        if (h < 0 || h >= s->H || wa >= wb) {
+          memset(d, 0, (size_t)KW * C * sizeof *d);
+          continue;
+        }
+        memset(d, 0, (size_t)(wa - w0) * C * sizeof *d);
+        memcpy(d + (size_t)(wa - w0) * C, xb + ((size_t)h * s->W + wa) * C, (size_t)(wb - wa) * C * sizeof *d);
+        memset(d + (size_t)(wb - w0) * C, 0, (size_t)(w0 + KW - wb) * C * sizeof *d);
+      }
+    }
 }
 
 #define COLSUM_ROWS 256
@@ -479,10 +528,27 @@ static float *conv_bwd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx
   float *dw_plain = dml_cpu_scratch(c, 4, nw * sizeof(float));
   float *db_tmp = e->has_bias ? dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof(float)) : NULL;
   if (db_out) *db_out = db_tmp;
-  if (e->mm_w) {
+  if (e->mm_w && !e->mm_im2col) {
     exec(c, e->mm_w, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
          (const dnnl_memory_desc_t *[]){&e->mm_a, &e->mm_b, &e->mm_c}, (const void *[]){dy, x, dw_plain});
-    if (db_tmp) colsum_bf16(db_tmp, dy, (size_t)s->B * s->H * s->W, s->OC);
+  } else if (e->mm_w) { /* Σ over images of dyᵀ·im2col(x) into (OC, KH, KW, C), then OHWI → OIHW */
+    const size_t rows = (size_t)s->OH * s->OW, K = (size_t)s->C * s->KH * s->KW, khw = (size_t)s->KH * s->KW;
+    const int nb = e->mm_im2col;
+    uint16_t *col = dml_cpu_scratch(c, 9, nb * rows * K * sizeof *col);
+    float *acc = dml_cpu_scratch(c, 3, (size_t)s->OC * K * sizeof *acc);
+    memset(acc, 0, (size_t)s->OC * K * sizeof *acc);
+    for (int b = 0; b < s->B; b += nb) {
+      im2col_bf16(col, x, s, b, nb);
+      exec(c, e->mm_w, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+           (const dnnl_memory_desc_t *[]){&e->mm_a, &e->mm_b, &e->mm_c},
+           (const void *[]){(const uint16_t *)dy + (size_t)b * rows * s->OC, col, acc});
+    }
+    for (int o = 0; o < s->OC; o++)
+      for (int ci = 0; ci < s->C; ci++)
+        for (size_t k = 0; k < khw; k++) dw_plain[((size_t)o * s->C + ci) * khw + k] = acc[(size_t)o * K + k * s->C + ci];
+  }
+  if (e->mm_w) {
+    if (db_tmp) colsum_bf16(db_tmp, dy, (size_t)s->B * s->OH * s->OW, s->OC);
     return dw_plain;
   }
   /* diff_dst in the backward-weights layout: reuse the backward-data reorder when the layouts agree */
