@@ -164,6 +164,7 @@ struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struc
     e->iarg[0] = relu;
     memcpy(&e->iarg[1], &eps, sizeof eps);
     e->cs = s;
+    e->unread = (relu ? 0u : DML_UNREAD_OUT) | DML_UNREAD_LIST; /* y only for the ReLU's mask; β's data never */
   }
   return y;
 }
