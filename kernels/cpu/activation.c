@@ -60,7 +60,7 @@ DML_CPU_CLONES static void acc_f32(float *restrict d, const float *restrict g, s
 }
 DML_CPU_CLONES static void tile_mask_bf16(uint16_t *restrict g, const uint16_t *restrict dy, const uint16_t *restrict y,
                                           size_t n) {
-  for (size_t i = 0; i < n; i++) g[i] = dml_bf16_to_f32(y[i]) > 0 ? dy[i] : 0;
+  for (size_t i = 0; i < n; i++) g[i] = dml_bf16_relu_keep(y[i], dy[i]);
 }
 DML_CPU_CLONES static void acc_bf16(uint16_t *restrict d, const uint16_t *restrict g, size_t n) {
   for (size_t i = 0; i < n; i++) d[i] = dml_bf16_from_f32(dml_bf16_to_f32(d[i]) + dml_bf16_to_f32(g[i]));

@@ -634,7 +634,7 @@ DML_CPU_CLONES static void relu_mask_f32(float *restrict dy, const float *restri
   for (size_t i = i0; i < i1; i++) dy[i] = y[i] > 0 ? dy[i] : 0.0f;
 }
 DML_CPU_CLONES static void relu_mask_bf16(uint16_t *restrict dy, const uint16_t *restrict y, size_t i0, size_t i1) {
-  for (size_t i = i0; i < i1; i++) dy[i] = dml_bf16_to_f32(y[i]) > 0 ? dy[i] : 0;
+  for (size_t i = i0; i < i1; i++) dy[i] = dml_bf16_relu_keep(y[i], dy[i]);
 }
 
 void dml_cpu_conv2d_bn_backward(void *ctx, void *dx, float *dw, float *dgamma, float *dbeta, void *dy, const void *x,

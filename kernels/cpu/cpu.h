@@ -55,6 +55,12 @@ void dml_cpu_configure(void *ctx, const struct dml_backend_config *cfg);
 const char *dml_cpu_conv_isa(void *ctx, int prec);
 void dml_cpu_mul_forward(void *ctx, float *y, const float *x, const float *m, size_t n);
 void dml_cpu_mul_backward(void *ctx, float *dx, const float *dy, const float *m, size_t n);
+/* d where the bf16 value y > 0 (as a float: positive, finite or +inf, not NaN), else 0: one unsigned compare on the
+ * bits (y − 1 < 0x7f80), so the loops around it vectorise with no branch (a ternary on the float compiled to one
+ * mispredicted branch per element) */
+static inline uint16_t dml_bf16_relu_keep(uint16_t y, uint16_t d) {
+  return (uint16_t)(d & (uint16_t)-(uint16_t)((uint16_t)(y - 1u) < 0x7f80u));
+}
 /* x86-64: a second, AVX2+FMA build of the hot loops chosen at load time (GCC function multiversioning) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define DML_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
