@@ -605,6 +605,7 @@ static const void *folded_wei(struct dml_cpu_ctx *c, struct conv_entry *e, struc
   float *fw = NULL;
   if (!cached) {
     fw = dml_cpu_scratch(c, 7, (size_t)s->OC * per * sizeof *fw);
+#pragma omp parallel for schedule(static) if (s->OC * per > 65536)
     for (int o = 0; o < s->OC; o++)
       for (size_t k = 0; k < per; k++) fw[(size_t)o * per + k] = w[(size_t)o * per + k] * scale[o];
   }
