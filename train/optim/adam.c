@@ -21,7 +21,7 @@ void dml_adam_step(const struct dml_adam *a, struct dml_params *ps, float *m, fl
     float step = (float)(lr[i] / bc1);
     const float b1 = (float)a->beta1, c1 = (float)(1 - a->beta1), b2 = (float)a->beta2, c2 = (float)(1 - a->beta2);
     const float s2 = (float)sbc2, eps = (float)a->eps, fwd = (float)wd;
-#pragma omp for simd schedule(static) nowait
+#pragma omp for schedule(static) nowait
     for (size_t k = 0; k < p->n; k++) {
       float gk = g[k] + fwd * w[k];
       mi[k] = b1 * mi[k] + c1 * gk;

@@ -19,7 +19,7 @@ void dml_sgd_step(const struct dml_sgd *s, struct dml_params *ps, float *buf, do
     int first = steps[i] == 0;
     const float wd = p->decay ? (float)weight_decay : 0.0f, alpha = (float)-lr[i];
     float *w = p->t.data, *g = p->t.grad, *b = buf + p->offset;
-#pragma omp for simd schedule(static) nowait
+#pragma omp for schedule(static) nowait
     for (size_t k = 0; k < p->n; k++) {
       float d = g[k];
       if (wd != 0.0f) d += wd * w[k];
