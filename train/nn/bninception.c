@@ -83,11 +83,6 @@ dml_status dml_bninception_init(struct dml_network *net) {
   return dml_backend_require(net->ps->be, ops, (int)(sizeof ops / sizeof *ops));
 }
 
-void dml_bninception_free(struct dml_network *net) {
-  free(net->state);
-  net->state = NULL;
-}
-
 void dml_bninception_reset(struct dml_network *net, uint64_t seed) {
   /* PyTorch's defaults (the module has no init of its own): conv and linear U(±1/√fan_in) for weight and bias
    * (kaiming_uniform a=√5), BN 1 / 0; "_he": last_linear Kaiming normal (fan_out) and zero bias */

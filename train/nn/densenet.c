@@ -88,11 +88,6 @@ dml_status dml_densenet_init(struct dml_network *net) {
   return dml_backend_require(net->ps->be, ops, (int)(sizeof ops / sizeof *ops));
 }
 
-void dml_densenet_free(struct dml_network *net) {
-  free(net->state);
-  net->state = NULL;
-}
-
 /* torchvision's DenseNet init: conv kaiming_normal_ (fan_in, the default mode), BN weight 1 / bias 0, and the
  * linear bias 0; last_linear is the reference's fresh nn.Linear (default init: U(±1/√fan_in)). */
 void dml_densenet_reset(struct dml_network *net, uint64_t seed) {

@@ -13,7 +13,6 @@ struct dml_tensor *dml_mlp_forward(struct dml_network *net, struct dml_tape *t, 
 dml_status dml_resnet_init(struct dml_network *net);
 void dml_resnet_reset(struct dml_network *net, uint64_t seed);
 struct dml_tensor *dml_resnet_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
-void dml_resnet_free(struct dml_network *net);
 dml_status dml_googlenet_init(struct dml_network *net);
 void dml_googlenet_reset(struct dml_network *net, uint64_t seed);
 struct dml_tensor *dml_googlenet_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
@@ -21,19 +20,17 @@ void dml_googlenet_free(struct dml_network *net);
 dml_status dml_bninception_init(struct dml_network *net);
 void dml_bninception_reset(struct dml_network *net, uint64_t seed);
 struct dml_tensor *dml_bninception_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
-void dml_bninception_free(struct dml_network *net);
 dml_status dml_densenet_init(struct dml_network *net);
 void dml_densenet_reset(struct dml_network *net, uint64_t seed);
 struct dml_tensor *dml_densenet_forward(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
-void dml_densenet_free(struct dml_network *net);
 
 static const struct dml_arch archs[] = {
   {"mlp", dml_mlp_init, dml_mlp_reset, dml_mlp_forward, NULL},
-  {"resnet18", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, dml_resnet_free},
-  {"resnet50", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, dml_resnet_free},
+  {"resnet18", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, NULL},
+  {"resnet50", dml_resnet_init, dml_resnet_reset, dml_resnet_forward, NULL},
   {"googlenet", dml_googlenet_init, dml_googlenet_reset, dml_googlenet_forward, dml_googlenet_free},
-  {"bninception", dml_bninception_init, dml_bninception_reset, dml_bninception_forward, dml_bninception_free},
-  {"densenet169", dml_densenet_init, dml_densenet_reset, dml_densenet_forward, dml_densenet_free},
+  {"bninception", dml_bninception_init, dml_bninception_reset, dml_bninception_forward, NULL},
+  {"densenet169", dml_densenet_init, dml_densenet_reset, dml_densenet_forward, NULL},
 };
 #define KNOWN "mlp, resnet18, resnet50, googlenet, bninception, densenet169 (suffixes _frozen, _normalize, _max, _double, _he, _wN)"
 
@@ -123,6 +120,7 @@ struct dml_tensor *dml_network_forward(struct dml_network *net, struct dml_tape 
 
 void dml_network_free(struct dml_network *net) {
   if (net->impl && net->impl->free) net->impl->free(net);
+  else free(net->state); /* a family whose layer table is one heap block needs no free of its own */
   if (net->buffers) {
     dml_params_free(net->buffers);
     free(net->buffers);

@@ -226,7 +226,7 @@ struct dml_arch {
   dml_status (*init)(struct dml_network *net);   /* declares parameters and buffers */
   void (*reset)(struct dml_network *net, uint64_t seed);
   struct dml_tensor *(*forward)(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x);
-  void (*free)(struct dml_network *net);
+  void (*free)(struct dml_network *net);   /* NULL: net->state is one heap block, freed by dml_network_free */
 };
 
 /* Architectures: "mlp" (in → 512 → ReLU → embed), "resnet18", "resnet50", "googlenet", "densenet169" (torchvision

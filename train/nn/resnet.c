@@ -88,11 +88,6 @@ dml_status dml_resnet_init(struct dml_network *net) {
   return dml_backend_require(net->ps->be, ops, (int)(sizeof ops / sizeof *ops));
 }
 
-void dml_resnet_free(struct dml_network *net) {
-  free(net->state);
-  net->state = NULL;
-}
-
 static void put(struct dml_params *ps, int i, const float *host) {
   struct dml_param *p = &ps->p[i];
   ps->be->fn.to_device(ps->be->ctx, p->t.data, host, p->n * sizeof *host);
