@@ -2,9 +2,24 @@
  * concatenation, the activation format conversion and bf16 rounding, forward/backward, plain C with OpenMP static
  * schedules (elementwise: no reduction, thread-count independent). bf16 values are computed in float32 and
  * rounded once per output (kernels/ops.h). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu.h"
+
+#if DML_HAVE_AVX512
+int dml_cpu_avx512(void) {
+  const char *e = getenv("DML_CPU_SIMD");
+  if (e && *e && strcmp(e, "auto") && strcmp(e, "portable")) {
+    fprintf(stderr, "DML_CPU_SIMD=%s: expected auto or portable\n", e);
+    exit(2);
+  }
+  if (e && !strcmp(e, "portable")) return 0;
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+#endif
 
 void dml_cpu_relu_forward(void *ctx, float *y, const float *x, size_t n) {
   (void)ctx;

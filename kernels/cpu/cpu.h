@@ -67,4 +67,42 @@ static inline uint16_t dml_bf16_relu_keep(uint16_t y, uint16_t d) {
 #else
 #define DML_CPU_CLONES
 #endif
+
+/* Our own AVX-512 kernels (batch norm, pooling, elementwise bf16): written with intrinsics under DML_AVX512 and
+ * chosen per call when dml_cpu_avx512() says the CPU has AVX512 F/BW/VL/DQ and the environment variable
+ * DML_CPU_SIMD is not "portable" (tests compare the two paths; the binary runs on any x86-64). Each AVX-512
+ * kernel computes exactly what its portable C twin computes — the same order of every float operation, fmaf()
+ * spelled out where both fuse — so the two give bitwise the same results. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define DML_HAVE_AVX512 1
+#define DML_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+int dml_cpu_avx512(void); /* activation.c */
+/* 16 bf16 (bits) → 16 float32 */
+DML_AVX512 static inline __m512 dml512_from_bf16(__m256i h) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+/* 8 bf16 (bits) → 8 float64 */
+DML_AVX512 static inline __m512d dml512_pd_from_bf16(__m128i h) {
+  return _mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
+}
+/* 16 float32 → 16 bf16 (bits), exactly dml_bf16_from_f32: round to nearest even, a NaN kept quiet */
+DML_AVX512 static inline __m256i dml512_to_bf16(__m512 f) {
+  const __m512i u = _mm512_castps_si512(f), hi = _mm512_srli_epi32(u, 16);
+  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(hi, _mm512_set1_epi32(1))));
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                                _mm512_set1_epi32(0x7f800000));
+  r = _mm512_mask_mov_epi32(_mm512_srli_epi32(r, 16), nan, _mm512_or_si512(hi, _mm512_set1_epi32(0x40)));
+  return _mm512_cvtepi32_epi16(r);
+}
+/* lanes of 16 bf16 y that are > 0 as floats (dml_bf16_relu_keep's test) */
+DML_AVX512 static inline __mmask16 dml512_bf16_pos(__m256i y) {
+  return _mm256_cmplt_epu16_mask(_mm256_sub_epi16(y, _mm256_set1_epi16(1)), _mm256_set1_epi16(0x7f80));
+}
+/* the first n (0..16) lanes */
+static inline __mmask16 dml512_mask16(int n) { return (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u); }
+#else
+#define DML_HAVE_AVX512 0
+static inline int dml_cpu_avx512(void) { return 0; }
+#endif
 #endif
