@@ -117,6 +117,9 @@ void dml_bninception_reset(struct dml_network *net, uint64_t seed) {
 
 static struct dml_tensor *cbr(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x, const struct cbr *c) {
   struct dml_params *ps = net->ps, *bs = net->buffers;
+  if (!t->record || net->frozen) /* running statistics (inference, or frozen): folded into the conv (+ ReLU) */
+    return dml_conv2d_bn(t, x, &ps->p[c->w].t, &ps->p[c->bias].t, c->stride, c->pad, &ps->p[c->g].t, &ps->p[c->b].t,
+                         bs->p[c->rm].t.data, bs->p[c->rv].t.data, 1e-5f, 1);
   struct dml_tensor *y = dml_conv2d(t, x, &ps->p[c->w].t, &ps->p[c->bias].t, c->stride, c->pad);
   return dml_batchnorm(t, y, &ps->p[c->g].t, &ps->p[c->b].t, bs->p[c->rm].t.data, bs->p[c->rv].t.data, 1e-5f, 0.9f,
                        t->record && !net->frozen, 1);

@@ -132,8 +132,8 @@ void dml_googlenet_reset(struct dml_network *net, uint64_t seed) {
 
 static struct dml_tensor *bconv(struct dml_network *net, struct dml_tape *t, struct dml_tensor *x, const struct bconv *c) {
   struct dml_params *ps = net->ps, *bs = net->buffers;
-  if (!t->record) /* inference: BN on its running statistics, folded into the convolution (+ ReLU post-op) */
-    return dml_conv2d_bn(t, x, &ps->p[c->w].t, c->stride, c->pad, &ps->p[c->g].t, &ps->p[c->b].t,
+  if (!t->record || net->frozen) /* running statistics (inference, or frozen): folded into the conv (+ ReLU) */
+    return dml_conv2d_bn(t, x, &ps->p[c->w].t, NULL, c->stride, c->pad, &ps->p[c->g].t, &ps->p[c->b].t,
                          bs->p[c->rm].t.data, bs->p[c->rv].t.data, 1e-3f, 1);
   struct dml_tensor *y = dml_conv2d(t, x, &ps->p[c->w].t, NULL, c->stride, c->pad);
   return dml_batchnorm(t, y, &ps->p[c->g].t, &ps->p[c->b].t, bs->p[c->rm].t.data, bs->p[c->rv].t.data, 1e-3f,

@@ -2,6 +2,7 @@
  * global pooling, add(+ReLU). Each forward calls the backend op of kernels/ops.h and, when the tape records,
  * stores what its backward needs; the backward propagates into an input only when that input needs a gradient
  * (made by a recorded op, or a parameter). See nn.h for the semantics (torch.nn equivalents). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,22 +125,35 @@ struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct d
 }
 
 static void conv_bn_bw(struct dml_tape *t, struct dml_tape_entry *e) {
-  struct dml_tensor *x = e->in[0], *w = e->in[1], *g = e->in[2], *b = e->list[0];
+  struct dml_tensor *x = e->in[0], *w = e->in[1], *g = e->in[2], *b = e->list[0], *cb = e->nlist > 1 ? e->list[1] : NULL;
   int ow = 0;
   void *dx = wants_grad(x) ? dml_tape_grad_for_write(t, x, &ow) : NULL;
   float eps;
   memcpy(&eps, &e->iarg[1], sizeof eps);
+  const int OC = e->cs.OC;
+  /* with a convolution bias, the folded bias's gradient db' lands in a zeroed buffer first: dβ += db' as without
+   * one, and the bias's own gradient is db'·γ/√(var+eps) */
+  float *dbf = cb ? xcalloc((size_t)OC, sizeof *dbf) : b->grad;
   /* the output's gradient is consumed here only: the backend may mask it in place (the fused ReLU) */
-  BE(t).conv2d_bn_backward(t->be->ctx, dx, w->grad, g->grad, b->grad, e->out->grad, x->data, e->out->data, w->data,
+  BE(t).conv2d_bn_backward(t->be->ctx, dx, w->grad, g->grad, dbf, e->out->grad, x->data, e->out->data, w->data,
                            g->data, e->saved, e->saved2, eps, &e->cs, e->iarg[0], ow);
+  if (cb) {
+    for (int o = 0; o < OC; o++) {
+      b->grad[o] += dbf[o];
+      cb->grad[o] += (float)(dbf[o] * (g->data[o] / sqrt((double)e->saved2[o] + eps)));
+    }
+    free(dbf);
+  }
 }
 
-struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, int stride, int pad,
-                                  struct dml_tensor *gamma, struct dml_tensor *beta, float *running_mean,
-                                  float *running_var, float eps, int relu) {
-  /* a backend without the fused form, or without its backward when recording: the three ops */
-  if (!t->be->fn.conv2d_bn_forward || (t->record && !t->be->fn.conv2d_bn_backward))
-    return dml_batchnorm(t, dml_conv2d(t, x, w, NULL, stride, pad), gamma, beta, running_mean, running_var, eps, 0, 0,
+struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, struct dml_tensor *bias,
+                                  int stride, int pad, struct dml_tensor *gamma, struct dml_tensor *beta,
+                                  float *running_mean, float *running_var, float eps, int relu) {
+  /* a backend without the fused form, or without its backward when recording: the three ops; a convolution bias is
+   * folded on the host, so only where tensors live in host memory (the CPU backend) */
+  if (!t->be->fn.conv2d_bn_forward || (t->record && !t->be->fn.conv2d_bn_backward) ||
+      (bias && strcmp(t->be->name, "cpu") != 0))
+    return dml_batchnorm(t, dml_conv2d(t, x, w, bias, stride, pad), gamma, beta, running_mean, running_var, eps, 0, 0,
                          relu);
   DML_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[1] == w->shape[1] && (int)gamma->n == w->shape[0]);
   x = act(t, x);
@@ -148,23 +162,31 @@ struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struc
                              .PH = pad, .PW = pad, .prec = t->prec};
   s.OH = (s.H + 2 * pad - s.KH) / stride + 1;
   s.OW = (s.W + 2 * pad - s.KW) / stride + 1;
+  /* a convolution bias b shifts what the batch norm subtracts: BN(conv(x) + b) = BN'(conv(x)) with mean' = mean − b */
+  float *mean = running_mean;
+  if (bias) {
+    DML_ASSERT(bias->n == (size_t)s.OC);
+    mean = dml_arena_alloc(&t->arena, (size_t)s.OC * sizeof *mean);
+    for (int o = 0; o < s.OC && !t->count_only; o++) mean[o] = running_mean[o] - bias->data[o];
+  }
   struct dml_tensor *y = dml_tape_tensor_prec(t, 4, (int[]){s.B, s.OC, s.OH, s.OW}, t->prec);
-  BE(t).conv2d_bn_forward(t->be->ctx, y->data, x->data, w->data, gamma->data, beta->data, running_mean, running_var,
-                          eps, &s, relu);
+  BE(t).conv2d_bn_forward(t->be->ctx, y->data, x->data, w->data, gamma->data, beta->data, mean, running_var, eps, &s,
+                          relu);
   y->needs_grad = t->record;
   if (t->record) { /* saved: x, y and the (frozen) running statistics */
     struct dml_tape_entry *e = last_entry(t);
     e->backward = conv_bn_bw;
     e->in[0] = x; e->in[1] = w; e->in[2] = gamma;
-    e->list = xmalloc(sizeof *e->list);
+    e->list = xmalloc(2 * sizeof *e->list);
     e->list[0] = beta;
-    e->nlist = 1;
-    e->saved = running_mean;
+    e->list[1] = bias;
+    e->nlist = bias ? 2 : 1;
+    e->saved = mean;
     e->saved2 = running_var;
     e->iarg[0] = relu;
     memcpy(&e->iarg[1], &eps, sizeof eps);
     e->cs = s;
-    e->unread = (relu ? 0u : DML_UNREAD_OUT) | DML_UNREAD_LIST; /* y only for the ReLU's mask; β's data never */
+    e->unread = (relu ? 0u : DML_UNREAD_OUT) | DML_UNREAD_LIST; /* y only for the ReLU's mask; β's, b's data never */
   }
   return y;
 }

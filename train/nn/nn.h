@@ -176,13 +176,13 @@ struct dml_tensor *dml_conv2d(struct dml_tape *t, struct dml_tensor *x, struct d
 struct dml_tensor *dml_batchnorm(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *gamma,
                                  struct dml_tensor *beta, float *running_mean, float *running_var, float eps,
                                  float momentum, int training, int relu);
-/* conv2d (no bias) → batch norm on running statistics (frozen: γ, β trainable, statistics not updated) → ReLU if
- * relu: one convolution with the batch norm folded into its weights and bias and the ReLU as its post-op (backend
- * conv2d_bn_forward), recorded with the backend's conv2d_bn_backward (only x and y are kept); on a backend without
- * the fused form (or its backward, when recording), the three ops above. */
-struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, int stride, int pad,
-                                  struct dml_tensor *gamma, struct dml_tensor *beta, float *running_mean,
-                                  float *running_var, float eps, int relu);
+/* conv2d (bias may be NULL) → batch norm on running statistics (frozen: γ, β trainable, statistics not updated) →
+ * ReLU if relu: one convolution with the batch norm folded into its weights and bias and the ReLU as its post-op
+ * (backend conv2d_bn_forward), recorded with the backend's conv2d_bn_backward (only x and y are kept); on a backend
+ * without the fused form (or its backward, when recording), the three ops above. */
+struct dml_tensor *dml_conv2d_bn(struct dml_tape *t, struct dml_tensor *x, struct dml_tensor *w, struct dml_tensor *bias,
+                                  int stride, int pad, struct dml_tensor *gamma, struct dml_tensor *beta,
+                                  float *running_mean, float *running_var, float eps, int relu);
 /* nn.MaxPool2d / nn.AvgPool2d(k, stride, pad, ceil_mode) (kind DML_POOL_MAX / DML_POOL_AVG). */
 struct dml_tensor *dml_pool2d(struct dml_tape *t, struct dml_tensor *x, int kind, int k, int stride, int pad,
                               int ceil_mode);

@@ -122,7 +122,7 @@ static struct dml_tensor *run_cbn(struct dml_network *net, struct dml_tape *t, s
                                   const struct cbn *c, int relu) {
   struct dml_params *ps = net->ps, *bs = net->buffers;
   if (!t->record || net->frozen) /* running statistics (inference, or frozen): folded into the convolution */
-    return dml_conv2d_bn(t, x, &ps->p[c->w].t, c->stride, c->pad, &ps->p[c->g].t, &ps->p[c->b].t,
+    return dml_conv2d_bn(t, x, &ps->p[c->w].t, NULL, c->stride, c->pad, &ps->p[c->g].t, &ps->p[c->b].t,
                          bs->p[c->rm].t.data, bs->p[c->rv].t.data, 1e-5f, relu);
   struct dml_tensor *y = dml_conv2d(t, x, &ps->p[c->w].t, NULL, c->stride, c->pad);
   int training = !net->frozen;
