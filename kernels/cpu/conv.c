@@ -4,27 +4,38 @@
  * float32; every primitive is created with format_tag_any so oneDNN picks its layouts, and we reorder into and out
  * of them around a call where they differ from ours (bf16 on AMX / AVX512-BF16 picks NHWC: no activation
  * reorder). Weights are reordered (and rounded to bf16) into the primitive's layout once per step when the
- * caller brackets steps with step_begin (the tape does), else per call. In bf16, forward and backward-data run
- * on bf16 weights, backward-weights writes float32 weight and bias gradients.
+ * caller brackets steps with step_begin (the tape does), else per call; in bf16 every layout is made from one bf16
+ * OIHW copy (one pass over the float32 weights, folded by the batch norm where there is one). In bf16, forward and
+ * backward-data run on bf16 weights, backward-weights writes float32 weight and bias gradients.
  * Primitive descriptors, primitives and reorders are created once per convolution shape and cached in the CPU
  * backend context (struct dml_cpu_ctx); blocked intermediates live in the context's growable scratch buffers.
  * Gradients for weights and bias are accumulated (`+=`) after a reorder into plain layout; the input gradient
  * is written directly when the caller allows overwriting, else accumulated through a scratch buffer.
+ * bf16 as matmuls (where oneDNN has its brgemm matmul: AVX512-BF16 or AMX; else the convolution primitives stay),
+ * because oneDNN 2.6 has no brgemm backward convolution and its jit AMX ones are slow for these shapes. NHWC makes
+ * x an (R = B·H·W) × C matrix and dy an R × OC one:
+ *  - backward weights: dw = dyᵀ·x for 1×1 stride 1, else Σ over image chunks of dyᵀ·im2col(x) (mm_w);
+ *  - backward data: dx = dy·W for 1×1 stride 1 (W the bf16 OIHW copy, = OC × C; `+=` by the sum post-op, so dx
+ *    is rounded once); 1×1 stride > 1: dy·W into a compact float32 scratch scattered onto the sampled pixels;
+ *    3×3 with C ≥ 256 and stride 2 or ≤ 64 output pixels: dcol = dy·W (W as OHWI, OC × KH·KW·C) per image chunk,
+ *    then col2im (each dx pixel sums its windows in a fixed order, rounded once); other shapes keep oneDNN's jit
+ *    kernel, which was faster there (mmd_col_rule: a fixed rule on the shape).
  * A frozen batch norm (+ ReLU) after a convolution is folded into it (conv2d_bn_forward: weights scaled per output
- * channel, a bias, ReLU as a post-op) in training as in inference; its backward masks dy by y > 0 in place, runs
- * backward-data on the folded weights and backward-weights with the bias, and maps the folded gradients back to
- * w, γ and β by the chain rule, so the batch norm costs no pass over the activations and its input is never
- * stored.
+ * channel, a bias, ReLU as a post-op) in training as in inference; its backward masks dy by y > 0 in place (in bf16
+ * in the same pass as the bias gradient's column sum), runs backward-data on the folded weights and
+ * backward-weights with the bias, and maps the folded gradients back to w, γ and β by the chain rule, so the batch
+ * norm costs no pass over the activations and its input is never stored.
  * Algorithm: convolution_direct (no Winograd), forward_training propagation (its descriptor hints both
  * backward primitives).
  * Determinism: forward and backward-data give every output element to one thread (no split reduction), but
  * backward-weights splits the reduction over the minibatch across threads, decided from the thread count when its
- * primitive descriptor is created, and the primitive then always runs with that many threads. We create it under
- * a fixed count (struct dml_backend_config's conv_bwd_threads, default 2, recorded by dml-train), so weight
- * gradients are bitwise the same whatever OMP_NUM_THREADS is (measured: with the count taken from
- * OMP_NUM_THREADS, 1 and 2 threads differ at batch 16). Every oneDNN call is checked by DNNL_CHECK, which aborts
- * naming the statement: a
- * failure here is a library or programming error, not a user input error (shapes are validated by the caller).
+ * primitive descriptor is created, and the primitive then always runs with that many threads. We create it, and
+ * every matmul (whose K split is planned the same way), under a fixed count (struct dml_backend_config's
+ * conv_bwd_threads, default 2, recorded by dml-train), so gradients are bitwise the same whatever OMP_NUM_THREADS
+ * is (measured: with the count taken from OMP_NUM_THREADS, 1 and 2 threads differ at batch 16); our own passes
+ * (col2im, the scatter, column sums) give each output to one thread or sum fixed blocks in order. Every oneDNN
+ * call is checked by DNNL_CHECK, which aborts naming the statement: a failure here is a library or programming
+ * error, not a user input error (shapes are validated by the caller).
  */
 #include <math.h>
 #include <omp.h>
@@ -50,6 +61,7 @@ struct slot {
   dnnl_memory_desc_t md;
   int same;
   dnnl_primitive_t reo; /* user → md for inputs, md → user for outputs; NULL when same */
+  dnnl_primitive_t reo_bf; /* bf16 weights: bf16 OIHW → md, made on first use (NULL until then) */
   size_t bytes;
 };
 
@@ -58,6 +70,7 @@ struct conv_entry {
   int has_bias;
   int relu;                                   /* 0 plain; batch norm folded (bias): 1 with a ReLU post-op, 2 without */
   dnnl_memory_desc_t u_src, u_wei, u_bias, u_dst;
+  dnnl_memory_desc_t u_wei_bf;                /* bf16 OIHW: the step's one bf16 copy of the (folded) weights */
   dnnl_primitive_desc_t fwd_pd, bwd_data_pd, bwd_w_pd;
   dnnl_primitive_t fwd, bwd_data, bwd_w;
   struct slot f_src, f_wei, f_dst;            /* forward */
@@ -68,7 +81,19 @@ struct conv_entry {
                                                  chunk of images, dyᵀ·im2col(x); or NULL */
   int mm_im2col;                              /* images per im2col matmul (a divisor of B), 0: 1×1 stride 1 */
   dnnl_memory_desc_t mm_a, mm_b, mm_c;        /* dyᵀ (OC × R, a strided view of NHWC dy), x (R × C·KH·KW), dw */
+  int mmd;                                    /* bf16 backward data as matmuls (MMD_*), 0: the jit convolution */
+  dnnl_primitive_t mmd_set, mmd_acc;          /* dy·W into dx (`=`) and with the sum post-op (`+=`), or into scratch */
+  int mmd_nb;                                 /* MMD_COL: images per chunk (a divisor of B) */
+  dnnl_memory_desc_t mmd_a, mmd_b, mmd_c;     /* dy (R × OC), W (OC × KH·KW·C), dx / compact dx / dcol */
+  struct slot m_wei;                          /* bf16 OIHW (1×1) or OHWI weights of the matmul */
 };
+
+/* backward data as matmuls on NHWC bf16 (R = rows of dy, one per output pixel):
+ * MMD_1X1     1×1 stride 1: dx (B·H·W × C) = dy·W, written or accumulated by the sum post-op;
+ * MMD_STRIDED 1×1 stride > 1: dy·W into a compact float32 scratch, then scattered to the sampled pixels of dx;
+ * MMD_COL     any other kernel: dcol = dy·W (W as OC × (KH·KW·C)) per chunk of images into float32, then col2im
+ *             (every dx pixel gathers its windows in a fixed order). */
+enum { MMD_1X1 = 1, MMD_STRIDED = 2, MMD_COL = 3 };
 
 /* a weight tensor reordered into one primitive's layout, valid for the step it was made in */
 struct wcopy {
@@ -140,6 +165,7 @@ const char *dml_cpu_conv_isa(void *ctx, int prec) {
 
 static void slot_free(struct slot *s) {
   if (s->reo) dnnl_primitive_destroy(s->reo);
+  if (s->reo_bf) dnnl_primitive_destroy(s->reo_bf);
 }
 
 static void conv_cache_clear(struct dml_cpu_ctx *c) {
@@ -155,6 +181,9 @@ static void conv_cache_clear(struct dml_cpu_ctx *c) {
     for (size_t k = 0; k < sizeof sl / sizeof *sl; k++) slot_free(sl[k]);
     if (e->dsrc_acc) dnnl_primitive_destroy(e->dsrc_acc);
     if (e->mm_w) dnnl_primitive_destroy(e->mm_w);
+    if (e->mmd_set) dnnl_primitive_destroy(e->mmd_set);
+    if (e->mmd_acc) dnnl_primitive_destroy(e->mmd_acc);
+    slot_free(&e->m_wei);
   }
   c->n_conv = 0;
   for (int i = 0; i < c->n_wc; i++) free(c->wc[i].buf);
@@ -190,7 +219,7 @@ static void slot_init(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_d
   s->md = *chosen;
   s->same = dnnl_memory_desc_equal(user, chosen);
   s->bytes = dnnl_memory_desc_get_size(chosen);
-  s->reo = NULL;
+  s->reo = s->reo_bf = NULL;
   if (s->same) return;
   dnnl_primitive_desc_t pd;
   if (input)
@@ -217,6 +246,15 @@ static void run_reorder(struct dml_cpu_ctx *c, dnnl_primitive_t reo, const dnnl_
   dnnl_memory_destroy(b);
 }
 
+static void exec(struct dml_cpu_ctx *c, dnnl_primitive_t p, int n, const int *arg, const dnnl_memory_desc_t *const *md,
+                 const void *const *ptr) {
+  dnnl_exec_arg_t a[6];
+  for (int i = 0; i < n; i++) a[i] = (dnnl_exec_arg_t){arg[i], mem(c, md[i], ptr[i])};
+  DNNL_CHECK(dnnl_primitive_execute(p, c->st, n, a));
+  DNNL_CHECK(dnnl_stream_wait(c->st));
+  for (int i = 0; i < n; i++) dnnl_memory_destroy(a[i].memory);
+}
+
 /* an input tensor in the slot's layout: the user pointer, or a reordered copy in scratch k */
 static const void *slot_in(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_desc_t *user_md, const void *user, int k) {
   if (s->same) return user;
@@ -225,31 +263,43 @@ static const void *slot_in(struct dml_cpu_ctx *c, struct slot *s, const dnnl_mem
   return buf;
 }
 
-/* weights in the slot's layout: a copy made once per step (epoch) when steps are bracketed, else scratch k */
-static const void *wei_in_tag(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_desc_t *user_md, const float *w,
-                              int k, const float *key, int folded) {
-  if (s->same && !folded) return w;
-  if (!c->epoch) return s->same ? (const void *)w : slot_in(c, s, user_md, w, k);
+/* the buffer of the weight copy keyed by (key, folded, md): kept for the step when steps are bracketed (*fresh
+ * = 1 when it was already made in this step; the caller then uses it as is, else fills it), else scratch k */
+static void *wcopy_buf(struct dml_cpu_ctx *c, const float *key, int folded, const dnnl_memory_desc_t *md, size_t bytes,
+                       int k, int *fresh) {
+  *fresh = 0;
+  if (!c->epoch) return dml_cpu_scratch(c, k, bytes);
   struct wcopy *x = NULL;
   for (int i = 0; i < c->n_wc && !x; i++)
-    if (c->wc[i].w == key && c->wc[i].folded == folded && dnnl_memory_desc_equal(&c->wc[i].md, &s->md)) x = &c->wc[i];
+    if (c->wc[i].w == key && c->wc[i].folded == folded && dnnl_memory_desc_equal(&c->wc[i].md, md)) x = &c->wc[i];
   if (!x) {
     if (c->n_wc == c->cap_wc) {
       c->cap_wc = c->cap_wc ? 2 * c->cap_wc : 64;
       c->wc = xrealloc(c->wc, (size_t)c->cap_wc * sizeof *c->wc);
     }
     x = &c->wc[c->n_wc++];
-    *x = (struct wcopy){.w = key, .folded = folded, .md = s->md, .bytes = s->bytes, .epoch = 0};
-    if (posix_memalign(&x->buf, 64, s->bytes)) DML_ABORT("out of memory allocating %zu bytes of weights", s->bytes);
+    *x = (struct wcopy){.w = key, .folded = folded, .md = *md, .bytes = bytes, .epoch = 0};
+    if (posix_memalign(&x->buf, 64, bytes)) DML_ABORT("out of memory allocating %zu bytes of weights", bytes);
   }
-  if (x->epoch != c->epoch) {
-    if (s->same)
-      memcpy(x->buf, w, s->bytes);
-    else
-      run_reorder(c, s->reo, user_md, w, &s->md, x->buf);
-    x->epoch = c->epoch;
-  }
+  *fresh = x->epoch == c->epoch;
+  x->epoch = c->epoch;
   return x->buf;
+}
+
+/* weights in the slot's layout: a copy made once per step (epoch) when steps are bracketed, else scratch k */
+static const void *wei_in_tag(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_desc_t *user_md, const float *w,
+                              int k, const float *key, int folded) {
+  if (s->same && !folded) return w;
+  if (!c->epoch) return s->same ? (const void *)w : slot_in(c, s, user_md, w, k);
+  int fresh;
+  void *buf = wcopy_buf(c, key, folded, &s->md, s->bytes, k, &fresh);
+  if (!fresh) {
+    if (s->same)
+      memcpy(buf, w, s->bytes);
+    else
+      run_reorder(c, s->reo, user_md, w, &s->md, buf);
+  }
+  return buf;
 }
 
 static const void *wei_in(struct dml_cpu_ctx *c, struct slot *s, const dnnl_memory_desc_t *user_md, const float *w, int k) {
@@ -278,6 +328,7 @@ static struct conv_entry *conv_get_relu(struct dml_cpu_ctx *c, const struct dml_
   const dnnl_data_type_t adt = bf ? dnnl_bf16 : dnnl_f32;     /* activations and the compute copy of weights */
   md4(&e->u_src, s->B, s->C, s->H, s->W, adt, bf ? dnnl_nhwc : dnnl_nchw);
   md4(&e->u_wei, s->OC, s->C, s->KH, s->KW, dnnl_f32, dnnl_oihw);
+  md4(&e->u_wei_bf, s->OC, s->C, s->KH, s->KW, dnnl_bf16, dnnl_oihw);
   md4(&e->u_dst, s->B, s->OC, s->OH, s->OW, adt, bf ? dnnl_nhwc : dnnl_nchw);
   dnnl_dims_t bd = {s->OC};
   DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->u_bias, 1, bd, dnnl_f32, dnnl_x));
@@ -315,6 +366,74 @@ static struct conv_entry *conv_get_relu(struct dml_cpu_ctx *c, const struct dml_
   slot_init(c, &e->f_wei, &e->u_wei, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0), 1);
   slot_init(c, &e->f_dst, &e->u_dst, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_dst_md, 0), 0);
   return e;
+}
+
+/* a bf16 matmul d = a·b (d += a·b with `sum`), planned under the fixed backward thread count (a K split must not
+ * follow the caller's threads); NULL where oneDNN's matmul is not its brgemm one (CPUs without AVX512-BF16: the
+ * convolution primitive stays) */
+static dnnl_primitive_t mm_create(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
+                                  const dnnl_memory_desc_t *d, int sum) {
+  dnnl_matmul_desc_t md;
+  DNNL_CHECK(dnnl_matmul_desc_init(&md, a, b, NULL, d));
+  dnnl_primitive_attr_t attr = NULL;
+  if (sum) {
+    dnnl_post_ops_t po;
+    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    DNNL_CHECK(dnnl_post_ops_create(&po));
+    DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
+    DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
+    dnnl_post_ops_destroy(po);
+  }
+  int keep = omp_get_max_threads();
+  omp_set_num_threads(c->bwd_threads);
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_primitive_t p = NULL;
+  if (dnnl_primitive_desc_create(&pd, &md, attr, c->eng, NULL) == dnnl_success) {
+    const char *impl = NULL;
+    DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+    if (impl && strncmp(impl, "brg", 3) == 0) DNNL_CHECK(dnnl_primitive_create(&p, pd));
+    dnnl_primitive_desc_destroy(pd);
+  }
+  omp_set_num_threads(keep);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  return p;
+}
+
+/* does a K×K convolution run its backward data as dcol = dy·W + col2im (MMD_COL)? */
+static int mmd_col_rule(const struct dml_conv_shape *s) {
+  /* measured per ResNet-50 shape at batch 16 (1 thread, CPU time, against oneDNN 2.6's jit AMX kernel): the matmul +
+   * col2im wins for 3×3/2 256→256 @28 (≈ 40 → 15 ms), 3×3/2 512 @14 (≈ 48 → 17) and 3×3 512 @7 (≈ 29 → 15), loses
+   * for 3×3 64 @56 (≈ 11 → 25), 128 @28 (≈ 9 → 20), is even for 3×3/2 128 @56 and 3×3 256 @14. A fixed rule on
+   * the shape, never a timing: the bits must not depend on the machine's load. */
+  return s->C >= 256 && (s->SH > 1 || s->SW > 1 || s->OH * s->OW <= 64);
+}
+
+/* the backward-data matmuls of a bf16 entry (see MMD_*), or none (e->mmd = 0: the jit convolution) */
+static void mmd_init(struct dml_cpu_ctx *c, struct conv_entry *e) {
+  const struct dml_conv_shape *s = &e->s;
+  const int k1 = s->KH == 1 && s->KW == 1 && s->PH == 0 && s->PW == 0;
+  const int kind = k1 ? (s->SH == 1 && s->SW == 1 ? MMD_1X1 : MMD_STRIDED) : mmd_col_rule(s) ? MMD_COL : 0;
+  if (!kind) return;
+  const size_t rows = (size_t)s->OH * s->OW, K = (size_t)s->KH * s->KW * s->C;
+  int nb = s->B; /* MMD_COL: the most images (a divisor of B) whose dcol fits 8 MiB, at least one */
+  for (int d = 1; kind == MMD_COL && d <= s->B; d++)
+    if (s->B % d == 0 && (d == 1 || (size_t)d * rows * K * sizeof(float) <= ((size_t)8 << 20))) nb = d;
+  dnnl_dims_t da = {(dnnl_dim_t)(nb * rows), s->OC}, db = {s->OC, (dnnl_dim_t)K}, dc = {(dnnl_dim_t)(nb * rows), (dnnl_dim_t)K};
+  DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mmd_a, 2, da, dnnl_bf16, dnnl_ab));
+  DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mmd_b, 2, db, dnnl_bf16, dnnl_ab));
+  DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mmd_c, 2, dc, kind == MMD_1X1 ? dnnl_bf16 : dnnl_f32, dnnl_ab));
+  e->mmd_set = mm_create(c, &e->mmd_a, &e->mmd_b, &e->mmd_c, 0);
+  if (e->mmd_set && kind == MMD_1X1) e->mmd_acc = mm_create(c, &e->mmd_a, &e->mmd_b, &e->mmd_c, 1);
+  if (!e->mmd_set || (kind == MMD_1X1 && !e->mmd_acc)) {
+    if (e->mmd_set) dnnl_primitive_destroy(e->mmd_set);
+    e->mmd_set = NULL;
+    return;
+  }
+  dnnl_memory_desc_t wmd; /* OC × C for 1×1 (= OIHW), OC × (KH, KW, C) otherwise */
+  md4(&wmd, s->OC, s->C, s->KH, s->KW, dnnl_bf16, kind == MMD_COL ? dnnl_ohwi : dnnl_oihw);
+  slot_init(c, &e->m_wei, &e->u_wei, &wmd, 1);
+  e->mmd = kind;
+  e->mmd_nb = nb;
 }
 
 /* the backward-data and backward-weights primitives of an entry, made on its first backward (an entry used only
@@ -385,27 +504,8 @@ static void conv_bwd_init(struct dml_cpu_ctx *c, struct conv_entry *e) {
     DNNL_CHECK(dnnl_memory_desc_init_by_strides(&e->mm_a, 2, da, dnnl_bf16, sa));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mm_b, 2, db, dnnl_bf16, dnnl_ab));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mm_c, 2, dc, dnnl_f32, dnnl_ab));
-    dnnl_matmul_desc_t md;
-    DNNL_CHECK(dnnl_matmul_desc_init(&md, &e->mm_a, &e->mm_b, NULL, &e->mm_c));
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_attr_t attr = NULL;
-    if (e->mm_im2col) {
-      dnnl_post_ops_t po;
-      DNNL_CHECK(dnnl_primitive_attr_create(&attr));
-      DNNL_CHECK(dnnl_post_ops_create(&po));
-      DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
-      DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
-      dnnl_post_ops_destroy(po);
-    }
-    omp_set_num_threads(c->bwd_threads);
-    if (dnnl_primitive_desc_create(&pd, &md, attr, c->eng, NULL) == dnnl_success) {
-      const char *impl = NULL;
-      DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
-      if (impl && strncmp(impl, "brg", 3) == 0) DNNL_CHECK(dnnl_primitive_create(&e->mm_w, pd)); /* else: the conv */
-      dnnl_primitive_desc_destroy(pd);
-    }
-    omp_set_num_threads(keep);
-    if (attr) dnnl_primitive_attr_destroy(attr);
+    e->mm_w = mm_create(c, &e->mm_a, &e->mm_b, &e->mm_c, e->mm_im2col != 0);
+    mmd_init(c, e);
   }
 }
 
@@ -434,25 +534,95 @@ static void im2col_bf16(uint16_t *col, const uint16_t *x, const struct dml_conv_
     }
 }
 
-#define COLSUM_ROWS 256
+/* row h of image dx from the dcol rows of its image (rows (oh, ow), columns (kh, kw, c), float32): every pixel sums
+ * the windows that cover it, kh then kw ascending (a fixed order), in float32, and is rounded to bf16 once — written
+ * (`=`) or added to dx (`+=`). t: W·C floats of scratch. */
+DML_CPU_CLONES static void col2im_row(uint16_t *restrict d, const float *restrict col, const struct dml_conv_shape *s,
+                                      int h, int acc, float *restrict t) {
+  const int C = s->C, K = s->KH * s->KW * C;
+  const size_t n = (size_t)s->W * C;
+  memset(t, 0, n * sizeof *t);
+  for (int kh = 0; kh < s->KH; kh++) {
+    const int hn = h + s->PH - kh, oh = hn / s->SH;
+    if (hn < 0 || hn % s->SH || oh >= s->OH) continue;
+    for (int w = 0; w < s->W; w++)
+      for (int kw = 0; kw < s->KW; kw++) {
+        const int wn = w + s->PW - kw, ow = wn / s->SW;
+        if (wn < 0 || wn % s->SW || ow >= s->OW) continue;
+        const float *src = col + ((size_t)oh * s->OW + ow) * K + (size_t)(kh * s->KW + kw) * C;
+        float *tt = t + (size_t)w * C;
+        for (int ci = 0; ci < C; ci++) tt[ci] += src[ci];
+      }
+  }
+  if (acc)
+    for (size_t i = 0; i < n; i++) d[i] = dml_bf16_from_f32(dml_bf16_to_f32(d[i]) + t[i]);
+  else
+    for (size_t i = 0; i < n; i++) d[i] = dml_bf16_from_f32(t[i]);
+}
 
-/* db (OC, `=`) = Σ over the R rows of dy (R × OC bf16): fixed blocks of COLSUM_ROWS rows summed in float32, the
- * blocks added in order in double (independent of the thread count) */
-DML_CPU_CLONES static void colsum_block(float *restrict out, const uint16_t *restrict dy, int OC, size_t r0, size_t r1) {
-  for (int o = 0; o < OC; o++) out[o] = 0.0f;
-  for (size_t r = r0; r < r1; r++) {
-    const uint16_t *row = dy + r * OC;
-    for (int o = 0; o < OC; o++) out[o] += dml_bf16_to_f32(row[o]);
+/* images b0 … b0+nb−1 of NHWC dx from their dcol (col2im_row), parallel over rows (each written by one thread) */
+static void col2im_bf16(uint16_t *dx, const float *col, const struct dml_conv_shape *s, int b0, int nb, int acc) {
+  const size_t rows = (size_t)s->OH * s->OW, K = (size_t)s->KH * s->KW * s->C, n = (size_t)s->W * s->C;
+#pragma omp parallel
+  {
+    float *t = xmalloc(n * sizeof *t);
+#pragma omp for schedule(static)
+    for (int bh = 0; bh < nb * s->H; bh++) {
+      const int b = bh / s->H, h = bh % s->H;
+      col2im_row(dx + ((size_t)(b0 + b) * s->H + h) * n, col + (size_t)b * rows * K, s, h, acc, t);
+    }
+    free(t);
   }
 }
 
-static void colsum_bf16(float *db, const uint16_t *dy, size_t R, int OC) {
+/* dx (`=`, or `+=` when !overwrite) by the entry's backward-data matmuls; wei: W in the m_wei layout */
+static void mmd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx, const void *dy, const void *wei,
+                    int overwrite) {
+  const struct dml_conv_shape *s = &e->s;
+  const int arg[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+  const dnnl_memory_desc_t *md[3] = {&e->mmd_a, &e->mmd_b, &e->mmd_c};
+  if (e->mmd == MMD_1X1) {
+    exec(c, overwrite ? e->mmd_set : e->mmd_acc, 3, arg, md, (const void *[]){dy, wei, dx});
+    return;
+  }
+  const size_t rows = (size_t)s->OH * s->OW, K = (size_t)s->KH * s->KW * s->C;
+  float *col = dml_cpu_scratch(c, 9, (size_t)e->mmd_nb * rows * K * sizeof *col);
+  for (int b = 0; b < s->B; b += e->mmd_nb) {
+    exec(c, e->mmd_set, 3, arg, md, (const void *[]){(const uint16_t *)dy + (size_t)b * rows * s->OC, wei, col});
+    col2im_bf16(dx, col, s, b, e->mmd_nb, !overwrite);
+  }
+}
+
+#define COLSUM_ROWS 256
+
+/* db (OC, `=`) = Σ over the R rows of dy (R × OC bf16): fixed blocks of COLSUM_ROWS rows summed in float32, the
+ * blocks added in order in double (independent of the thread count). With y (R × OC bf16, a ReLU's output), dy is
+ * first masked in place where y ≤ 0, in the same pass. */
+DML_CPU_CLONES static void colsum_block(float *restrict out, uint16_t *restrict dy, const uint16_t *restrict y, int OC,
+                                        size_t r0, size_t r1) {
+  for (int o = 0; o < OC; o++) out[o] = 0.0f;
+  for (size_t r = r0; r < r1; r++) {
+    uint16_t *row = dy + r * OC;
+    if (y) {
+      const uint16_t *yr = y + r * OC;
+      for (int o = 0; o < OC; o++) {
+        const uint16_t v = dml_bf16_relu_keep(yr[o], row[o]);
+        row[o] = v;
+        out[o] += dml_bf16_to_f32(v);
+      }
+    } else {
+      for (int o = 0; o < OC; o++) out[o] += dml_bf16_to_f32(row[o]);
+    }
+  }
+}
+
+static void colsum_bf16(float *db, uint16_t *dy, const uint16_t *y, size_t R, int OC) {
   const long nblk = (long)((R + COLSUM_ROWS - 1) / COLSUM_ROWS);
   float *part = xmalloc((size_t)nblk * OC * sizeof *part);
 #pragma omp parallel for schedule(static)
   for (long k = 0; k < nblk; k++) {
     size_t r0 = (size_t)k * COLSUM_ROWS, r1 = r0 + COLSUM_ROWS < R ? r0 + COLSUM_ROWS : R;
-    colsum_block(part + (size_t)k * OC, dy, OC, r0, r1);
+    colsum_block(part + (size_t)k * OC, dy, y, OC, r0, r1);
   }
   for (int o = 0; o < OC; o++) {
     double acc = 0;
@@ -466,14 +636,6 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
   return conv_get_relu(c, s, has_bias, 0);
 }
 
-static void exec(struct dml_cpu_ctx *c, dnnl_primitive_t p, int n, const int *arg, const dnnl_memory_desc_t *const *md,
-                 const void *const *ptr) {
-  dnnl_exec_arg_t a[6];
-  for (int i = 0; i < n; i++) a[i] = (dnnl_exec_arg_t){arg[i], mem(c, md[i], ptr[i])};
-  DNNL_CHECK(dnnl_primitive_execute(p, c->st, n, a));
-  DNNL_CHECK(dnnl_stream_wait(c->st));
-  for (int i = 0; i < n; i++) dnnl_memory_destroy(a[i].memory);
-}
 
 static void add_into(float *restrict d, const float *restrict s, size_t n) {
 #pragma omp parallel for schedule(static) if (n > 32768)
@@ -485,12 +647,47 @@ DML_CPU_CLONES static void add_into_bf16(uint16_t *restrict d, const uint16_t *r
   for (size_t i = 0; i < n; i++) d[i] = dml_bf16_from_f32(dml_bf16_to_f32(d[i]) + dml_bf16_to_f32(s[i]));
 }
 
+/* d (OC × per, bf16) = w·scale[o] (w when scale is NULL), rounded once to nearest even, as oneDNN's f32 → bf16
+ * reorder rounds */
+DML_CPU_CLONES static void fold_row(uint16_t *restrict d, const float *restrict w, float sc, size_t n) {
+  for (size_t k = 0; k < n; k++) d[k] = dml_bf16_from_f32(w[k] * sc);
+}
+
+static void fold_bf16(uint16_t *d, const float *w, const float *scale, int OC, size_t per) {
+#pragma omp parallel for schedule(static) if (OC * per > 65536)
+  for (int o = 0; o < OC; o++) fold_row(d + (size_t)o * per, w + (size_t)o * per, scale ? scale[o] : 1.0f, per);
+}
+
+/* bf16 weights (scaled per output channel by `scale` unless NULL) in `sl`'s layout, all made from one bf16 OIHW copy
+ * per step (the 1×1 backward-data matmul reads that copy as is; every other layout is a bf16 → bf16 reorder of it),
+ * kept like every weight copy, keyed by the original pointer: one pass over the float32 weights per step */
+static const void *wei_bf16(struct dml_cpu_ctx *c, struct conv_entry *e, struct slot *sl, const float *w,
+                            const float *scale) {
+  const struct dml_conv_shape *s = &e->s;
+  const size_t per = (size_t)s->C * s->KH * s->KW, n = (size_t)s->OC * per;
+  int fresh;
+  uint16_t *b = wcopy_buf(c, w, scale != NULL, &e->u_wei_bf, n * sizeof *b, 7, &fresh);
+  if (!fresh) fold_bf16(b, w, scale, s->OC, per);
+  if (dnnl_memory_desc_equal(&sl->md, &e->u_wei_bf)) return b;
+  void *d = wcopy_buf(c, w, scale != NULL, &sl->md, sl->bytes, 1, &fresh);
+  if (!fresh) {
+    if (!sl->reo_bf) {
+      dnnl_primitive_desc_t pd;
+      DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, &e->u_wei_bf, c->eng, &sl->md, c->eng, NULL));
+      DNNL_CHECK(dnnl_primitive_create(&sl->reo_bf, pd));
+      dnnl_primitive_desc_destroy(pd);
+    }
+    run_reorder(c, sl->reo_bf, &e->u_wei_bf, b, &sl->md, d);
+  }
+  return d;
+}
+
 void dml_cpu_conv2d_forward(void *ctx, void *y, const void *x, const float *w, const float *b,
                             const struct dml_conv_shape *s) {
   struct dml_cpu_ctx *c = ctx;
   struct conv_entry *e = conv_get(c, s, b != NULL);
   const void *src = slot_in(c, &e->f_src, &e->u_src, x, 0);
-  const void *wei = wei_in(c, &e->f_wei, &e->u_wei, w, 1);
+  const void *wei = s->prec == DML_BF16 ? wei_bf16(c, e, &e->f_wei, w, NULL) : wei_in(c, &e->f_wei, &e->u_wei, w, 1);
   void *dst = e->f_dst.same ? (void *)y : dml_cpu_scratch(c, 2, e->f_dst.bytes);
   if (b)
     exec(c, e->fwd, 4, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
@@ -503,14 +700,16 @@ void dml_cpu_conv2d_forward(void *ctx, void *y, const void *x, const float *w, c
 }
 
 /* backward data (into dx, `=` or `+=`) and backward weights of an entry: the weight gradient lands in plain OIHW
- * float32 in scratch 4 (`=`) and, with a bias, its gradient in scratch 5 (`=`); returns the weight gradient. `wei` is
- * the weights in the backward-data layout. */
+ * float32 in scratch 4 (`=`) and, with a bias, its gradient in scratch 5 (`=`; already there when db_done); returns
+ * the weight gradient. `wei` is the weights in the backward-data layout (m_wei for the matmuls, else d_wei). */
 static float *conv_bwd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx, const void *dy, const void *x,
-                           const void *wei, int dx_overwrite, float **db_out) {
+                           const void *wei, int dx_overwrite, float **db_out, int db_done) {
   const struct dml_conv_shape *s = &e->s;
   conv_bwd_init(c, e);
   size_t nx = (size_t)s->B * s->C * s->H * s->W, nw = (size_t)s->OC * s->C * s->KH * s->KW;
-  if (dx) {
+  if (dx && e->mmd) {
+    mmd_run(c, e, dx, dy, wei, dx_overwrite);
+  } else if (dx) {
     const void *ddst = slot_in(c, &e->d_ddst, &e->u_dst, dy, 0);
     /* where the diff_src lands: blocked in scratch 2, then reordered into dx (`=`) or added to it by the
      * sum-post-op reorder (`+=`); in our layout: directly in dx (`=`) or in scratch 3, then added */
@@ -543,17 +742,18 @@ static float *conv_bwd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx
            (const dnnl_memory_desc_t *[]){&e->mm_a, &e->mm_b, &e->mm_c},
            (const void *[]){(const uint16_t *)dy + (size_t)b * rows * s->OC, col, acc});
     }
+#pragma omp parallel for schedule(static) if (s->OC * K > 65536)
     for (int o = 0; o < s->OC; o++)
       for (int ci = 0; ci < s->C; ci++)
         for (size_t k = 0; k < khw; k++) dw_plain[((size_t)o * s->C + ci) * khw + k] = acc[(size_t)o * K + k * s->C + ci];
   }
   if (e->mm_w) {
-    if (db_tmp) colsum_bf16(db_tmp, dy, (size_t)s->B * s->OH * s->OW, s->OC);
+    if (db_tmp && !db_done) colsum_bf16(db_tmp, (uint16_t *)dy, NULL, (size_t)s->B * s->OH * s->OW, s->OC);
     return dw_plain;
   }
   /* diff_dst in the backward-weights layout: reuse the backward-data reorder when the layouts agree */
   const void *ddst;
-  if (dx && !e->d_ddst.same && dnnl_memory_desc_equal(&e->d_ddst.md, &e->w_ddst.md))
+  if (dx && !e->mmd && !e->d_ddst.same && dnnl_memory_desc_equal(&e->d_ddst.md, &e->w_ddst.md))
     ddst = c->scratch[0];
   else
     ddst = slot_in(c, &e->w_ddst, &e->u_dst, dy, 6);
@@ -575,9 +775,10 @@ void dml_cpu_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const vo
   struct dml_cpu_ctx *c = ctx;
   struct conv_entry *e = conv_get(c, s, db != NULL);
   conv_bwd_init(c, e);
-  const void *wei = dx ? wei_in(c, &e->d_wei, &e->u_wei, w, 1) : NULL;
+  struct slot *sl = e->mmd ? &e->m_wei : &e->d_wei;
+  const void *wei = !dx ? NULL : s->prec == DML_BF16 ? wei_bf16(c, e, sl, w, NULL) : wei_in(c, sl, &e->u_wei, w, 1);
   float *db_tmp = NULL;
-  float *dw_plain = conv_bwd_run(c, e, dx, dy, x, wei, dx_overwrite, &db_tmp);
+  float *dw_plain = conv_bwd_run(c, e, dx, dy, x, wei, dx_overwrite, &db_tmp, 0);
   add_into(dw, dw_plain, (size_t)s->OC * s->C * s->KH * s->KW);
   if (db) add_into(db, db_tmp, (size_t)s->OC);
 }
@@ -597,6 +798,7 @@ static void bn_fold(float *scale, float *bias, const float *gamma, const float *
 static const void *folded_wei(struct dml_cpu_ctx *c, struct conv_entry *e, struct slot *sl, const float *w,
                               const float *scale) {
   const struct dml_conv_shape *s = &e->s;
+  if (s->prec == DML_BF16) return wei_bf16(c, e, sl, w, scale);
   const size_t per = (size_t)s->C * s->KH * s->KW;
   int cached = 0;
   for (int i = 0; c->epoch && i < c->n_wc && !cached; i++)
@@ -647,7 +849,11 @@ void dml_cpu_conv2d_bn_backward(void *ctx, void *dx, float *dw, float *dgamma, f
   struct conv_entry *e = conv_get_relu(c, s, 1, relu ? 1 : 2);
   conv_bwd_init(c, e);
   const size_t ny = (size_t)s->B * s->OC * s->OH * s->OW, chunk = 16384;
-  if (relu) {
+  /* bf16 with the bias gradient summed by us (the matmul backward weights): the ReLU mask and that sum in one pass */
+  const int fused = relu && s->prec == DML_BF16 && e->mm_w;
+  if (fused) {
+    colsum_bf16(dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof(float)), dy, y, (size_t)s->B * s->OH * s->OW, s->OC);
+  } else if (relu) {
     const long nch = (long)((ny + chunk - 1) / chunk);
 #pragma omp parallel for schedule(static) if (nch > 2)
     for (long k = 0; k < nch; k++) {
@@ -660,9 +866,9 @@ void dml_cpu_conv2d_bn_backward(void *ctx, void *dx, float *dw, float *dgamma, f
   }
   float *scale = dml_cpu_scratch(c, 8, (size_t)s->OC * sizeof *scale);
   bn_fold(scale, NULL, gamma, NULL, mean, var, eps, s->OC);
-  const void *wei = dx ? folded_wei(c, e, &e->d_wei, w, scale) : NULL;
+  const void *wei = dx ? folded_wei(c, e, e->mmd ? &e->m_wei : &e->d_wei, w, scale) : NULL;
   float *dbp = NULL;
-  const float *dwp = conv_bwd_run(c, e, dx, dy, x, wei, dx_overwrite, &dbp);
+  const float *dwp = conv_bwd_run(c, e, dx, dy, x, wei, dx_overwrite, &dbp, fused);
   const size_t per = (size_t)s->C * s->KH * s->KW;
 #pragma omp parallel for schedule(static) if (s->OC * per > 65536)
   for (int o = 0; o < s->OC; o++) {

@@ -265,34 +265,36 @@ static int test_add_concat(void) {
  * ReLU mask (the unfused forward's output, so that outputs within rounding of 0 cannot flip it): dx, dw, dγ within
  * the same bounds (bf16: the unfused path rounds the BN input gradient, the fused one the folded weights), dβ
  * (the same float32 sums) within rtol 1e-4; the fused dx is checked both written and accumulated. */
-static int test_conv_bn(int prec, int relu) {
-  enum { B = 2, C = 24, H = 10, OC = 20 };
-  struct dml_conv_shape s = {.B = B, .C = C, .H = H, .W = H, .OC = OC, .KH = 3, .KW = 3, .SH = 1, .SW = 1, .PH = 1,
-                             .PW = 1, .OH = H, .OW = H, .prec = prec};
-  size_t nx = (size_t)B * C * H * H, ny = (size_t)B * OC * H * H;
-  float *x = rnd(nx, -1, 1), *w = rnd((size_t)OC * C * 9, -0.3f, 0.3f), *g = rnd(OC, 0.5f, 1.5f), *bt = rnd(OC, -1, 1);
-  float *rm = rnd(OC, -0.5f, 0.5f), *rv = rnd(OC, 0.5f, 2), st[2 * OC];
+static int test_conv_bn(int prec, int relu, int C, int H, int OC, int K, int S) {
+  enum { B = 2, OCMAX = 32 };
+  const int P = K / 2, OH = (H + 2 * P - K) / S + 1, OHW = OH * OH;
+  struct dml_conv_shape s = {.B = B, .C = C, .H = H, .W = H, .OC = OC, .KH = K, .KW = K, .SH = S, .SW = S, .PH = P,
+                             .PW = P, .OH = OH, .OW = OH, .prec = prec};
+  size_t nx = (size_t)B * C * H * H, ny = (size_t)B * OC * OHW;
+  float *x = rnd(nx, -1, 1), *w = rnd((size_t)OC * C * K * K, -0.3f, 0.3f), *g = rnd(OC, 0.5f, 1.5f);
+  float *bt = rnd(OC, -1, 1), *rm = rnd(OC, -0.5f, 0.5f), *rv = rnd(OC, 0.5f, 2), st[2 * OCMAX];
   void *xa = prec == DML_BF16 ? (void *)to_bf(x, B, C, H * H) : (void *)x;
   void *z = malloc(ny * 4), *y1 = malloc(ny * 4), *y2 = malloc(ny * 4);
   be->fn.conv2d_forward(be->ctx, z, xa, w, NULL, &s);
-  be->fn.batchnorm_forward(be->ctx, y1, st, st + OC, rm, rv, z, g, bt, B, OC, H * H, 1e-5f, 0.1f, 0, relu, prec);
+  be->fn.batchnorm_forward(be->ctx, y1, st, st + OC, rm, rv, z, g, bt, B, OC, OHW, 1e-5f, 0.1f, 0, relu, prec);
   be->fn.conv2d_bn_forward(be->ctx, y2, xa, w, g, bt, rm, rv, 1e-5f, &s, relu);
-  float *f1 = prec == DML_BF16 ? from_bf(y1, B, OC, H * H) : y1, *f2 = prec == DML_BF16 ? from_bf(y2, B, OC, H * H) : y2;
-  char what[120];
-  snprintf(what, sizeof what, "conv + frozen BN%s folded (%s)", relu ? " + ReLU" : "", dml_prec_name(prec));
+  float *f1 = prec == DML_BF16 ? from_bf(y1, B, OC, OHW) : y1, *f2 = prec == DML_BF16 ? from_bf(y2, B, OC, OHW) : y2;
+  char what[160];
+  snprintf(what, sizeof what, "conv %dx%d/%d %d→%d @%d + frozen BN%s folded (%s)", K, K, S, C, OC, H,
+           relu ? " + ReLU" : "", dml_prec_name(prec));
   double mx = maxabs(f1, ny);
   const double rt = prec == DML_BF16 ? 1.0 / 128 : 1e-4, at = prec == DML_BF16 ? 1.0 / 128 : 1e-5;
   int fails = expect_close_f32(what, f2, f1, ny, at * mx, rt);
 
   /* backward */
-  const size_t nw = (size_t)OC * C * 9, es = dml_prec_size(prec);
+  const size_t nw = (size_t)OC * C * K * K, es = dml_prec_size(prec);
   float *dyf = rnd(ny, -1, 1);
-  void *dy = prec == DML_BF16 ? (void *)to_bf(dyf, B, OC, H * H) : (void *)dyf, *dy2 = malloc(ny * es);
+  void *dy = prec == DML_BF16 ? (void *)to_bf(dyf, B, OC, OHW) : (void *)dyf, *dy2 = malloc(ny * es);
   memcpy(dy2, dy, ny * es);
   void *dz = malloc(ny * es), *dx1 = malloc(nx * es), *dx2 = malloc(nx * es), *dx3 = malloc(nx * es);
   float *dw1 = calloc(nw, 4), *dw2 = calloc(nw, 4), *dw3 = calloc(nw, 4), *dg = calloc(4 * OC, 4), *dbt = dg + OC;
   float *dg2 = dbt + OC, *dbt2 = dg2 + OC;
-  be->fn.batchnorm_backward(be->ctx, dz, dg, dbt, dy, z, y1, st, st + OC, g, B, OC, H * H, 0, relu, 1, prec);
+  be->fn.batchnorm_backward(be->ctx, dz, dg, dbt, dy, z, y1, st, st + OC, g, B, OC, OHW, 0, relu, 1, prec);
   be->fn.conv2d_backward(be->ctx, dx1, dw1, NULL, dz, xa, w, &s, 1);
   be->fn.conv2d_bn_backward(be->ctx, dx2, dw2, dg2, dbt2, dy2, xa, y1, w, g, rm, rv, 1e-5f, &s, relu, 1);
   memcpy(dy2, dy, ny * es);
@@ -302,7 +304,7 @@ static int test_conv_bn(int prec, int relu) {
   float *e3 = prec == DML_BF16 ? from_bf(dx3, B, C, H * H) : dx3, *twice = malloc(nx * 4), *g2 = malloc(2 * OC * 4);
   for (size_t i = 0; i < nx; i++) twice[i] = 2 * e1[i];
   for (int o = 0; o < 2 * OC; o++) g2[o] = (o < OC ? dg2[o] : dbt2[o - OC]) / 2; /* accumulated twice */
-  char w2[160];
+  char w2[220];
   snprintf(w2, sizeof w2, "%s backward dx", what);
   fails += expect_close_f32(w2, e2, e1, nx, at * maxabs(e1, nx), rt);
   snprintf(w2, sizeof w2, "%s backward dx accumulated", what);
@@ -320,13 +322,15 @@ static int test_conv_bn(int prec, int relu) {
   return fails;
 }
 
-/* bf16 conv forward + backward with 1 and 2 threads, each on a fresh backend: bitwise equal */
-static int test_threads(void) {
-  struct dml_conv_shape s = {.B = 16, .C = 32, .H = 16, .W = 16, .OC = 64, .KH = 3, .KW = 3, .SH = 1, .SW = 1,
-                             .PH = 1, .PW = 1, .OH = 16, .OW = 16, .prec = DML_BF16};
-  size_t nx = (size_t)16 * 32 * 256, ny = (size_t)16 * 64 * 256, nw = (size_t)64 * 32 * 9;
+/* bf16 conv forward + backward (dx written, then accumulated) with 1 and 2 threads, each on a fresh backend:
+ * bitwise equal; a 3×3 (jit backward data), 1×1 stride 1 and 2 and a 3×3 with C ≥ 256 strided (matmuls) */
+static int test_threads_shape(int C, int H, int OC, int K, int S) {
+  const int B = 16, P = K / 2, OH = (H + 2 * P - K) / S + 1;
+  struct dml_conv_shape s = {.B = B, .C = C, .H = H, .W = H, .OC = OC, .KH = K, .KW = K, .SH = S, .SW = S, .PH = P,
+                             .PW = P, .OH = OH, .OW = OH, .prec = DML_BF16};
+  size_t nx = (size_t)B * C * H * H, ny = (size_t)B * OC * OH * OH, nw = (size_t)OC * C * K * K;
   float *x = rnd(nx, -1, 1), *dy = rnd(ny, -1, 1), *w = rnd(nw, -1, 1);
-  uint16_t *xb = to_bf(x, 16, 32, 256), *dyb = to_bf(dy, 16, 64, 256), *y[2], *dx[2];
+  uint16_t *xb = to_bf(x, B, C, H * H), *dyb = to_bf(dy, B, OC, OH * OH), *y[2], *dx[2];
   float *dw[2];
   int keep = omp_get_max_threads();
   for (int k = 0; k < 2; k++) {
@@ -335,14 +339,23 @@ static int test_threads(void) {
     y[k] = malloc(ny * 2), dx[k] = malloc(nx * 2), dw[k] = calloc(nw, 4);
     bk->fn.conv2d_forward(bk->ctx, y[k], xb, w, NULL, &s);
     bk->fn.conv2d_backward(bk->ctx, dx[k], dw[k], NULL, dyb, xb, w, &s, 1);
+    bk->fn.conv2d_backward(bk->ctx, dx[k], dw[k], NULL, dyb, xb, w, &s, 0);
     dml_backend_free(bk);
   }
   omp_set_num_threads(keep);
-  int fails = expect_true("bf16 conv forward, backward data and weights bitwise equal with 1 and 2 threads",
-                          !memcmp(y[0], y[1], ny * 2) && !memcmp(dx[0], dx[1], nx * 2) && !memcmp(dw[0], dw[1], nw * 4));
+  char what[160];
+  snprintf(what, sizeof what, "bf16 conv %dx%d/%d %d→%d @%d forward, backward data and weights bitwise equal with 1 and 2 "
+           "threads", K, K, S, C, OC, H);
+  int fails = expect_true(what, !memcmp(y[0], y[1], ny * 2) && !memcmp(dx[0], dx[1], nx * 2) &&
+                                    !memcmp(dw[0], dw[1], nw * 4));
   for (int k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(dw[k]);
   free(x), free(dy), free(w), free(xb), free(dyb);
   return fails;
+}
+
+static int test_threads(void) {
+  return test_threads_shape(32, 16, 64, 3, 1) + test_threads_shape(64, 14, 96, 1, 1) +
+         test_threads_shape(64, 14, 96, 1, 2) + test_threads_shape(256, 8, 48, 3, 2);
 }
 
 int main(void) {
@@ -361,6 +374,11 @@ int main(void) {
   fails += test_conv(2, 13, 9, 10, 3, 1, 1, 1);  /* channel counts that are not multiples of 16 */
   fails += test_conv(2, 64, 2, 64, 3, 1, 1, 0);  /* tiny spatial sizes (the last stage of a small test net) */
   fails += test_conv(2, 32, 4, 64, 3, 2, 1, 0);
+  /* backward data as matmuls (AVX512-BF16 / AMX): 1×1 stride 2 on an odd size (the scatter's last row and column),
+   * 3×3 with C ≥ 256 strided (odd output) and at a small size (dcol = dy·W, then col2im) */
+  fails += test_conv(3, 32, 7, 24, 1, 2, 0, 1);
+  fails += test_conv(2, 256, 6, 32, 3, 2, 1, 0);
+  fails += test_conv(2, 256, 5, 24, 3, 1, 1, 1);
   for (int tr = 0; tr < 2; tr++)
     for (int relu = 0; relu < 2; relu++) fails += test_bn(tr, relu);
   fails += test_pool(DML_POOL_MAX, 3, 2, 1, 15, 8);  /* ResNet's stem pool */
@@ -370,7 +388,13 @@ int main(void) {
   fails += test_gpool(DML_POOL_AVG) + test_gpool(DML_POOL_MAX);
   fails += test_add_concat();
   fails += test_threads();
-  for (int relu = 0; relu < 2; relu++) fails += test_conv_bn(DML_FP32, relu) + test_conv_bn(DML_BF16, relu);
+  /* conv + BN: 3×3 (the jit backward data), 1×1 stride 1 and 2 and a 3×3 with C ≥ 256 (backward data as matmuls
+   * on the folded weights in their own bf16 copy) */
+  static const int cbn[][5] = {{24, 10, 20, 3, 1}, {24, 10, 32, 1, 1}, {24, 10, 20, 1, 2}, {256, 5, 20, 3, 1}};
+  for (int k = 0; k < 4; k++)
+    for (int relu = 0; relu < 2; relu++)
+      for (int prec = 0; prec < 2; prec++)
+        fails += test_conv_bn(prec, relu, cbn[k][0], cbn[k][1], cbn[k][2], cbn[k][3], cbn[k][4]);
   const char *isa = dml_backend_conv_isa(be, DML_BF16), *cap = getenv("ONEDNN_MAX_CPU_ISA");
   printf("bf16 convolutions ran on: %s\n", isa ? isa : "?");
   /* ctest reruns this under ONEDNN_MAX_CPU_ISA (a CPU without AMX): the cap must have taken effect */
