@@ -14,37 +14,107 @@
 #include "common/error.h"
 #include "kernels/cpu/cpu.h"
 
+/* max over one window [ha, hb) × [wa, wb) of a plane: the first position in row-major order, then a strict >
+ * (ties keep the first maximum; a NaN never replaces a number); an empty window gives −inf at index −1 */
+static inline void win_max(const float *xp, int W, int ha, int hb, int wa, int wb, float *y, int32_t *idx) {
+  float m = -INFINITY;
+  int32_t am = -1;
+  for (int h = ha; h < hb; h++)
+    for (int w = wa; w < wb; w++) {
+      float v = xp[h * W + w];
+      if (v > m || am < 0) {
+        m = v;
+        am = h * W + w;
+      }
+    }
+  *y = m;
+  *idx = am;
+}
+
+/* max, the outputs [owa, owb) of output row oh whose windows lie inside the input in w (rows [ha, hb), ha < hb):
+ * the same scan as win_max, a window position at a time over the whole row of outputs */
+DML_CPU_CLONES static void max_row_c(float *restrict ym, int32_t *restrict im, const float *restrict xp,
+                                     const struct dml_conv_shape *s, int ha, int hb, int owa, int owb) {
+  const int W = s->W, SW = s->SW, KW = s->KW, PW = s->PW;
+  for (int ow = owa; ow < owb; ow++) {
+    const int p = ha * W + ow * SW - PW;
+    ym[ow] = xp[p];
+    im[ow] = p;
+  }
+  for (int h = ha; h < hb; h++)
+    for (int kw = h == ha; kw < KW; kw++) {
+      const int base = h * W - PW + kw;
+      for (int ow = owa; ow < owb; ow++) {
+        const float v = xp[base + ow * SW], cur = ym[ow];
+        const int gt = v > cur;
+        ym[ow] = gt ? v : cur;
+        im[ow] = gt ? base + ow * SW : im[ow];
+      }
+    }
+}
+
+#if DML_HAVE_AVX512
+DML_AVX512 static void max_row_512(float *ym, int32_t *im, const float *xp, const struct dml_conv_shape *s, int ha,
+                                   int hb, int owa, int owb) {
+  const int W = s->W, SW = s->SW, KW = s->KW, PW = s->PW;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int ow = owa; ow < owb; ow += 16) {
+    const __mmask16 m = dml512_mask16(owb - ow);
+    const __m512i off = _mm512_mullo_epi32(_mm512_add_epi32(_mm512_set1_epi32(ow), lane), _mm512_set1_epi32(SW));
+    __m512i bi = _mm512_add_epi32(off, _mm512_set1_epi32(ha * W - PW));
+    __m512 best = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, bi, xp, 4);
+    for (int h = ha; h < hb; h++)
+      for (int kw = h == ha; kw < KW; kw++) {
+        const __m512i p = _mm512_add_epi32(off, _mm512_set1_epi32(h * W - PW + kw));
+        const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, p, xp, 4);
+        const __mmask16 gt = _mm512_mask_cmp_ps_mask(m, v, best, _CMP_GT_OQ);
+        best = _mm512_mask_mov_ps(best, gt, v);
+        bi = _mm512_mask_mov_epi32(bi, gt, p);
+      }
+    _mm512_mask_storeu_ps(ym + ow, m, best);
+    _mm512_mask_storeu_epi32(im + ow, m, bi);
+  }
+}
+#endif
+
 /* one (b, c) plane; window bounds clipped once per output, no per-element bounds test */
 DML_CPU_CLONES static void pool_plane(float *restrict yp, int32_t *restrict ip, const float *restrict xp,
-                                      const struct dml_conv_shape *s, int kind) {
+                                      const struct dml_conv_shape *s, int kind, int simd) {
   const int H = s->H, W = s->W, OH = s->OH, OW = s->OW;
+  /* outputs whose window lies inside the input in w */
+  int owa = (s->PW + s->SW - 1) / s->SW, owb = (W - s->KW + s->PW) / s->SW + 1;
+  owb = owb < OW ? owb : OW;
+  owa = owa < owb ? owa : owb;
+  (void)simd;
   for (int oh = 0; oh < OH; oh++) {
     int h0 = oh * s->SH - s->PH, ha = h0 < 0 ? 0 : h0, hb = h0 + s->KH > H ? H : h0 + s->KH;
     /* torch's divisor: the window clipped to the padded input (count_include_pad) */
     int hp = (h0 + s->KH < H + s->PH ? h0 + s->KH : H + s->PH) - h0;
+    if (kind == DML_POOL_MAX) {
+      const int a = ha < hb ? owa : OW, b = ha < hb ? owb : OW;
+      for (int ow = 0; ow < OW; ow++) {
+        if (ow == a && a < b) ow = b;
+        if (ow >= OW) break;
+        int w0 = ow * s->SW - s->PW, wa = w0 < 0 ? 0 : w0, wb = w0 + s->KW > W ? W : w0 + s->KW;
+        win_max(xp, W, ha, hb, wa, wb, yp + oh * OW + ow, ip + oh * OW + ow);
+      }
+      if (a < b) {
+#if DML_HAVE_AVX512
+        if (simd)
+          max_row_512(yp + oh * OW, ip + oh * OW, xp, s, ha, hb, a, b);
+        else
+#endif
+          max_row_c(yp + oh * OW, ip + oh * OW, xp, s, ha, hb, a, b);
+      }
+      continue;
+    }
     for (int ow = 0; ow < OW; ow++) {
       int w0 = ow * s->SW - s->PW, wa = w0 < 0 ? 0 : w0, wb = w0 + s->KW > W ? W : w0 + s->KW;
       int wp = (w0 + s->KW < W + s->PW ? w0 + s->KW : W + s->PW) - w0;
-
-      if (kind == DML_POOL_MAX) {
-        float m = -INFINITY;
-        int32_t am = -1;
-        for (int h = ha; h < hb; h++)
-          for (int w = wa; w < wb; w++) {
-            float v = xp[h * W + w];
-            if (v > m || am < 0) {
-              m = v;
-              am = h * W + w;
-            }
-          }
-        yp[oh * OW + ow] = m;
-        ip[oh * OW + ow] = am;
-      } else {
-        double acc = 0;
-        for (int h = ha; h < hb; h++)
-          for (int w = wa; w < wb; w++) acc += xp[h * W + w];
-        yp[oh * OW + ow] = (float)(acc / (hp * wp));
-      }
+      double acc = 0;
+      for (int h = ha; h < hb; h++)
+        for (int w = wa; w < wb; w++) acc += xp[h * W + w];
+      yp[oh * OW + ow] = (float)(acc / (hp * wp));
     }
   }
 }
@@ -62,9 +132,10 @@ void dml_cpu_pool2d_forward(void *ctx, void *yv, int32_t *idx, const void *xv, c
   const float *x = xv;
   const int planes = s->B * s->C;
   const size_t in_plane = (size_t)s->H * s->W, out_plane = (size_t)s->OH * s->OW;
+  const int simd = dml_cpu_avx512();
 #pragma omp parallel for schedule(static)
   for (int p = 0; p < planes; p++)
-    pool_plane(y + p * out_plane, idx ? idx + p * out_plane : NULL, x + p * in_plane, s, kind);
+    pool_plane(y + p * out_plane, idx ? idx + p * out_plane : NULL, x + p * in_plane, s, kind, simd);
 }
 
 void dml_cpu_pool2d_backward(void *ctx, void *dxv, const void *dyv, const int32_t *idx, const struct dml_conv_shape *s,
@@ -179,6 +250,26 @@ DML_CPU_CLONES static void win_max_bf16(uint16_t *restrict y, int32_t *restrict 
   for (int c = 0; c < C; c++) y[c] = dml_bf16_from_f32(acc[c]);
 }
 
+#if DML_HAVE_AVX512
+DML_AVX512 static void win_max_bf16_512(uint16_t *y, int32_t *idx, const uint16_t *x, int C, int W, int ha, int hb,
+                                        int wa, int wb) {
+  for (int c = 0; c < C; c += 16) {
+    const __mmask16 m = dml512_mask16(C - c);
+    __m512 best = dml512_from_bf16(_mm256_maskz_loadu_epi16(m, x + ((size_t)ha * W + wa) * C + c));
+    __m512i bi = _mm512_set1_epi32(ha * W + wa);
+    for (int h = ha; h < hb; h++)
+      for (int w = h == ha ? wa + 1 : wa; w < wb; w++) {
+        const __m512 v = dml512_from_bf16(_mm256_maskz_loadu_epi16(m, x + ((size_t)h * W + w) * C + c));
+        const __mmask16 gt = _mm512_mask_cmp_ps_mask(m, v, best, _CMP_GT_OQ);
+        best = _mm512_mask_mov_ps(best, gt, v);
+        bi = _mm512_mask_mov_epi32(bi, gt, _mm512_set1_epi32(h * W + w));
+      }
+    _mm256_mask_storeu_epi16(y + c, m, dml512_to_bf16(best));
+    _mm512_mask_storeu_epi32(idx + c, m, bi);
+  }
+}
+#endif
+
 DML_CPU_CLONES static void win_avg_bf16(uint16_t *restrict y, float *restrict acc, const uint16_t *restrict x, int C,
                                         int W, int ha, int hb, int wa, int wb, float inv) {
   for (int c = 0; c < C; c++) acc[c] = 0.0f;
@@ -192,6 +283,8 @@ DML_CPU_CLONES static void win_avg_bf16(uint16_t *restrict y, float *restrict ac
 
 static void pool_fwd_bf16(uint16_t *y, int32_t *idx, const uint16_t *x, const struct dml_conv_shape *s, int kind) {
   const int H = s->H, W = s->W, C = s->C, OH = s->OH, OW = s->OW;
+  const int simd = dml_cpu_avx512();
+  (void)simd;
 #pragma omp parallel
   {
     float *acc = xmalloc((size_t)C * sizeof *acc);
@@ -205,9 +298,15 @@ static void pool_fwd_bf16(uint16_t *y, int32_t *idx, const uint16_t *x, const st
         int w0 = ow * s->SW - s->PW, wa = w0 < 0 ? 0 : w0, wb = w0 + s->KW > W ? W : w0 + s->KW;
         int wp = (w0 + s->KW < W + s->PW ? w0 + s->KW : W + s->PW) - w0;
         const size_t o = (((size_t)b * OH + oh) * OW + ow) * C;
-        if (kind == DML_POOL_MAX)
+        if (kind == DML_POOL_MAX) {
+#if DML_HAVE_AVX512
+          if (simd) {
+            win_max_bf16_512(y + o, idx + o, xb, C, W, ha, hb, wa, wb);
+            continue;
+          }
+#endif
           win_max_bf16(y + o, idx + o, acc, xb, C, W, ha, hb, wa, wb);
-        else
+        } else
           win_avg_bf16(y + o, acc, xb, C, W, ha, hb, wa, wb, 1.0f / (float)(hp * wp));
       }
     }
@@ -215,9 +314,52 @@ static void pool_fwd_bf16(uint16_t *y, int32_t *idx, const uint16_t *x, const st
   }
 }
 
+/* float32 plane g ⇄ bf16 plane d (n values) and the max pool's scatter of one output row of C channels:
+ * g[idx[c]·C + c] += dy[c] (idx −1: an empty window, nothing); portable C and AVX-512 twins, the same values */
+DML_CPU_CLONES static void widen_c(float *restrict g, const uint16_t *restrict d, size_t n) {
+  for (size_t i = 0; i < n; i++) g[i] = dml_bf16_to_f32(d[i]);
+}
+DML_CPU_CLONES static void narrow_c(uint16_t *restrict d, const float *restrict g, size_t n) {
+  for (size_t i = 0; i < n; i++) d[i] = dml_bf16_from_f32(g[i]);
+}
+DML_CPU_CLONES static void scatter_row_c(float *restrict g, const int32_t *restrict ir, const uint16_t *restrict dr,
+                                         int C) {
+  for (int c = 0; c < C; c++)
+    if (ir[c] >= 0) g[(size_t)ir[c] * C + c] += dml_bf16_to_f32(dr[c]);
+}
+#if DML_HAVE_AVX512
+DML_AVX512 static void widen_512(float *g, const uint16_t *d, size_t n) {
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = dml512_mask16(n - i < 16 ? (int)(n - i) : 16);
+    _mm512_mask_storeu_ps(g + i, m, dml512_from_bf16(_mm256_maskz_loadu_epi16(m, d + i)));
+  }
+}
+DML_AVX512 static void narrow_512(uint16_t *d, const float *g, size_t n) {
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = dml512_mask16(n - i < 16 ? (int)(n - i) : 16);
+    _mm256_mask_storeu_epi16(d + i, m, dml512_to_bf16(_mm512_maskz_loadu_ps(m, g + i)));
+  }
+}
+/* the 16 lanes of one row hold 16 different channels: distinct addresses, no conflict within a scatter */
+DML_AVX512 static void scatter_row_512(float *g, const int32_t *ir, const uint16_t *dr, int C) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int c = 0; c < C; c += 16) {
+    const __mmask16 m = dml512_mask16(C - c);
+    const __m512i i = _mm512_maskz_loadu_epi32(m, ir + c);
+    const __mmask16 k = _mm512_mask_cmpge_epi32_mask(m, i, _mm512_setzero_si512());
+    const __m512i a = _mm512_add_epi32(_mm512_mullo_epi32(i, _mm512_set1_epi32(C)),
+                                       _mm512_add_epi32(lane, _mm512_set1_epi32(c)));
+    const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, a, g, 4);
+    _mm512_mask_i32scatter_ps(g, k, a, _mm512_add_ps(v, dml512_from_bf16(_mm256_maskz_loadu_epi16(m, dr + c))), 4);
+  }
+}
+#endif
+
 static void pool_bwd_bf16(uint16_t *dx, const uint16_t *dy, const int32_t *idx, const struct dml_conv_shape *s, int kind) {
   const int H = s->H, W = s->W, C = s->C, OH = s->OH, OW = s->OW;
   const size_t plane = (size_t)H * W * C, oplane = (size_t)OH * OW * C;
+  const int simd = dml_cpu_avx512();
+  (void)simd;
 #pragma omp parallel
   {
     float *g = xmalloc(plane * sizeof *g);
@@ -225,11 +367,23 @@ static void pool_bwd_bf16(uint16_t *dx, const uint16_t *dy, const int32_t *idx, 
     for (int b = 0; b < s->B; b++) {
       uint16_t *dxb = dx + (size_t)b * plane;
       const uint16_t *dyb = dy + (size_t)b * oplane;
-      for (size_t i = 0; i < plane; i++) g[i] = dml_bf16_to_f32(dxb[i]);
+#if DML_HAVE_AVX512
+      if (simd)
+        widen_512(g, dxb, plane);
+      else
+#endif
+        widen_c(g, dxb, plane);
       if (kind == DML_POOL_MAX) {
         const int32_t *ib = idx + (size_t)b * oplane;
-        for (size_t o = 0; o < oplane; o++)
-          if (ib[o] >= 0) g[(size_t)ib[o] * C + o % C] += dml_bf16_to_f32(dyb[o]);
+        for (size_t o = 0; o < oplane; o += C) {
+#if DML_HAVE_AVX512
+          if (simd) {
+            scatter_row_512(g, ib + o, dyb + o, C);
+            continue;
+          }
+#endif
+          scatter_row_c(g, ib + o, dyb + o, C);
+        }
       } else {
         for (int oh = 0; oh < OH; oh++)
           for (int ow = 0; ow < OW; ow++) {
@@ -251,7 +405,12 @@ static void pool_bwd_bf16(uint16_t *dx, const uint16_t *dy, const int32_t *idx, 
             }
           }
       }
-      for (size_t i = 0; i < plane; i++) dxb[i] = dml_bf16_from_f32(g[i]);
+#if DML_HAVE_AVX512
+      if (simd)
+        narrow_512(dxb, g, plane);
+      else
+#endif
+        narrow_c(dxb, g, plane);
     }
     free(g);
   }

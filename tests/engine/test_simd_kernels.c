@@ -8,8 +8,8 @@
  *     `+=`) matches a float64 reference of torch's formulas: fp32 rtol 1e-5, atol 1e-5·max|ref| (one float32
  *     rounding of a value summed over a few hundred terms); bf16 outputs rtol 2^-8 (one bf16 rounding), float32
  *     statistics and γ/β gradients rtol 1e-5; a bf16 dx accumulated into an existing one rtol 2^-7;
- *  3. max pooling (values and argmax) equals a plain window scan; the bf16 add / add + ReLU backward equal their
- *     definition computed elementwise here.
+ *  3. max pooling: values and argmax equal a plain window scan (integer-valued inputs, so ties are frequent and
+ *     the first maximum must win), the backward dx += dy at the argmax matches float64.
  * On a CPU without AVX-512 both paths are the portable one: point 1 then says so and checks nothing. */
 #include <math.h>
 #include <stdint.h>
@@ -166,6 +166,73 @@ static int bn_case(int B, int C, int HW, int training, int relu, int ow, int pre
   return fails;
 }
 
+/* max pooling of one shape in precision prec: values and argmax against a plain window scan (exact), the backward
+ * (dx += the scattered dy) against float64; and the AVX-512 path bitwise equal to the portable one */
+static int pool_case(int B, int C, int H, int W, int K, int S, int P, int prec, int simd) {
+  struct dml_conv_shape sh = {.B = B, .C = C, .H = H, .W = W, .OC = C, .KH = K, .KW = K, .SH = S, .SW = S, .PH = P,
+                              .PW = P, .prec = prec};
+  sh.OH = (H + 2 * P - K) / S + 1;
+  sh.OW = (W + 2 * P - K) / S + 1;
+  const int OH = sh.OH, OW = sh.OW, bf = prec == DML_BF16;
+  const size_t n = (size_t)B * C * H * W, no = (size_t)B * C * OH * OW, es = dml_prec_size(prec);
+  /* few distinct values: ties are frequent, and the first maximum must win */
+  float *x = rnd(n, -4, 4, 1), *dy = rnd(no, -1, 1, bf), *dx0 = rnd(n, -1, 1, bf);
+  for (size_t i = 0; i < n; i++) x[i] = floorf(x[i]);
+  void *xp = to_prec(x, B, C, H * W, prec), *dyp = to_prec(dy, B, C, OH * OW, prec);
+  void *y[2], *dx[2];
+  int32_t *idx[2];
+  for (int k = 0; k < 2; k++) {
+    y[k] = malloc(no * es), idx[k] = malloc(no * 4), dx[k] = to_prec(dx0, B, C, H * W, prec);
+    set_portable(k == 0);
+    if (k == 1 && !simd) continue;
+    be->fn.pool2d_forward(be->ctx, y[k], idx[k], xp, &sh, DML_POOL_MAX);
+    be->fn.pool2d_backward(be->ctx, dx[k], dyp, idx[k], &sh, DML_POOL_MAX);
+  }
+  set_portable(0);
+  char tag[120], w[200];
+  snprintf(tag, sizeof tag, "max pool %s %d/%d pad %d, B=%d C=%d %dx%d", bf ? "bf16" : "fp32", K, S, P, B, C, H, W);
+  int fails = 0;
+  if (simd) {
+    snprintf(w, sizeof w, "%s: AVX-512 = portable, bitwise (y, argmax, dx)", tag);
+    fails += expect_true(w, !memcmp(y[0], y[1], no * es) && !memcmp(idx[0], idx[1], no * 4) &&
+                                !memcmp(dx[0], dx[1], n * es));
+  }
+  /* the window scan, NCHW; argmax as the op stores it: h·W + w within the (b, c) plane */
+  float *ry = malloc(no * 4);
+  int32_t *ri = malloc(no * 4);
+  double *rdx = malloc(n * sizeof *rdx);
+  for (size_t i = 0; i < n; i++) rdx[i] = dx0[i];
+  for (int b = 0; b < B; b++)
+    for (int c = 0; c < C; c++)
+      for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+          float m = 0;
+          int am = -1;
+          for (int h = oh * S - P; h < oh * S - P + K; h++)
+            for (int ww = ow * S - P; ww < ow * S - P + K; ww++)
+              if (h >= 0 && h < H && ww >= 0 && ww < W) {
+                float v = x[(((size_t)b * C + c) * H + h) * W + ww];
+                if (am < 0 || v > m) m = v, am = h * W + ww;
+              }
+          const size_t o = (((size_t)b * C + c) * OH + oh) * OW + ow;
+          ry[o] = m, ri[o] = am;
+          rdx[((size_t)b * C + c) * H * W + am] += dy[o];
+        }
+  float *yg = from_prec(y[0], B, C, OH * OW, prec), *dxg = from_prec(dx[0], B, C, H * W, prec);
+  int32_t *ig = malloc(no * 4);
+  for (int b = 0; b < B; b++) /* bf16: the argmax array is NHWC */
+    for (int c = 0; c < C; c++)
+      for (int o = 0; o < OH * OW; o++)
+        ig[((size_t)b * C + c) * OH * OW + o] = bf ? idx[0][((size_t)b * OH * OW + o) * C + c] : idx[0][((size_t)b * C + c) * OH * OW + o];
+  snprintf(w, sizeof w, "%s: values and argmax = the window scan", tag);
+  fails += expect_true(w, !memcmp(yg, ry, no * 4) && !memcmp(ig, ri, no * 4));
+  snprintf(w, sizeof w, "%s: dx vs float64", tag);
+  fails += close_f(w, dxg, rdx, n, bf ? 1.0 / 256 : 1e-6);
+  for (int k = 0; k < 2; k++) free(y[k]), free(idx[k]), free(dx[k]);
+  free(x), free(dy), free(dx0), free(xp), free(dyp), free(ry), free(ri), free(rdx), free(yg), free(dxg), free(ig);
+  return fails;
+}
+
 int main(void) {
   be = dml_backend_cpu_new();
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -183,6 +250,14 @@ int main(void) {
       for (int mode = 0; mode < 8; mode++)
         fails += bn_case(shapes[k][0], shapes[k][1], shapes[k][2], mode & 1, (mode >> 1) & 1, (mode >> 2) & 1,
                          prec ? DML_BF16 : DML_FP32, simd);
+  /* (B, C, H, W, K, S, P): the stem's 3/2 pad 1 on odd planes, windows without padding, stride 1 */
+  const int pools[][7] = {{2, 19, 13, 11, 3, 2, 1}, {1, 37, 9, 20, 2, 2, 0}, {2, 5, 7, 35, 3, 1, 1},
+                          {1, 70, 6, 6, 3, 2, 1}, {3, 16, 17, 33, 3, 2, 0}};
+  for (int prec = 0; prec < 2; prec++)
+    for (size_t k = 0; k < sizeof pools / sizeof *pools; k++) {
+      const int *q = pools[k];
+      fails += pool_case(q[0], q[1], q[2], q[3], q[4], q[5], q[6], prec ? DML_BF16 : DML_FP32, simd);
+    }
   dml_backend_free(be);
   return test_report("engine_simd", fails);
 }
