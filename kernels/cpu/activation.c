@@ -48,13 +48,73 @@ DML_CPU_CLONES static void add_bf16(uint16_t *restrict y, const uint16_t *a, con
   }
 }
 
+#if DML_HAVE_AVX512
+/* the AVX-512 twins of the add's forward and backward (one pass, no tile): the same values, bitwise */
+DML_AVX512 static void add_f32_512(float *y, const float *a, const float *b, size_t i0, size_t i1, int relu) {
+  for (size_t i = i0; i < i1; i += 16) {
+    const __mmask16 m = dml512_mask16(i1 - i < 16 ? (int)(i1 - i) : 16);
+    __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+    if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps()); /* v > 0 ? v : 0, a NaN to 0 */
+    _mm512_mask_storeu_ps(y + i, m, v);
+  }
+}
+DML_AVX512 static void add_bf16_512(uint16_t *y, const uint16_t *a, const uint16_t *b, size_t i0, size_t i1,
+                                    int relu) {
+  for (size_t i = i0; i < i1; i += 16) {
+    const __mmask16 m = dml512_mask16(i1 - i < 16 ? (int)(i1 - i) : 16);
+    __m512 v = _mm512_add_ps(dml512_from_bf16(_mm256_maskz_loadu_epi16(m, a + i)),
+                             dml512_from_bf16(_mm256_maskz_loadu_epi16(m, b + i)));
+    if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    _mm256_mask_storeu_epi16(y + i, m, dml512_to_bf16(v));
+  }
+}
+DML_AVX512 static void add_bw_f32_512(float *da, float *db, const float *dy, const float *y, size_t i0, size_t i1,
+                                      int relu, int ow) {
+  for (size_t i = i0; i < i1; i += 16) {
+    const __mmask16 m = dml512_mask16(i1 - i < 16 ? (int)(i1 - i) : 16);
+    __mmask16 keep = m;
+    if (relu) keep = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + i), _mm512_setzero_ps(), _CMP_GT_OQ);
+    const __m512 g = _mm512_maskz_loadu_ps(keep, dy + i);
+    if (da) _mm512_mask_storeu_ps(da + i, m, (ow & 1) ? g : _mm512_add_ps(_mm512_maskz_loadu_ps(m, da + i), g));
+    if (db) _mm512_mask_storeu_ps(db + i, m, (ow & 2) ? g : _mm512_add_ps(_mm512_maskz_loadu_ps(m, db + i), g));
+  }
+}
+DML_AVX512 static void add_bw_bf16_512(uint16_t *da, uint16_t *db, const uint16_t *dy, const uint16_t *y, size_t i0,
+                                       size_t i1, int relu, int ow) {
+  for (size_t i = i0; i < i1; i += 16) {
+    const __mmask16 m = dml512_mask16(i1 - i < 16 ? (int)(i1 - i) : 16);
+    __mmask16 keep = m;
+    if (relu) keep = m & dml512_bf16_pos(_mm256_maskz_loadu_epi16(m, y + i));
+    const __m256i gb = _mm256_maskz_loadu_epi16(keep, dy + i);
+    const __m512 g = dml512_from_bf16(gb);
+    if (da)
+      _mm256_mask_storeu_epi16(da + i, m, (ow & 1) ? gb : dml512_to_bf16(_mm512_add_ps(
+                                                               dml512_from_bf16(_mm256_maskz_loadu_epi16(m, da + i)), g)));
+    if (db)
+      _mm256_mask_storeu_epi16(db + i, m, (ow & 2) ? gb : dml512_to_bf16(_mm512_add_ps(
+                                                               dml512_from_bf16(_mm256_maskz_loadu_epi16(m, db + i)), g)));
+  }
+}
+#endif
+
 void dml_cpu_add_forward(void *ctx, void *y, const void *a, const void *b, size_t n, int relu, int prec) {
   (void)ctx;
   const size_t chunk = 16384;
   const long nch = (long)((n + chunk - 1) / chunk);
+  const int simd = dml_cpu_avx512();
+  (void)simd;
 #pragma omp parallel for schedule(static) if (nch > 2)
   for (long c = 0; c < nch; c++) {
     size_t i0 = (size_t)c * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
+#if DML_HAVE_AVX512
+    if (simd) {
+      if (prec == DML_BF16)
+        add_bf16_512(y, a, b, i0, i1, relu);
+      else
+        add_f32_512(y, a, b, i0, i1, relu);
+      continue;
+    }
+#endif
     if (prec == DML_BF16)
       add_bf16(y, a, b, i0, i1, relu);
     else
@@ -68,7 +128,10 @@ void dml_cpu_add_forward(void *ctx, void *y, const void *a, const void *b, size_
 
 DML_CPU_CLONES static void tile_mask_f32(float *restrict g, const float *restrict dy, const float *restrict y,
                                          size_t n) {
-  for (size_t i = 0; i < n; i++) g[i] = y[i] > 0 ? dy[i] : 0.0f;
+  for (size_t i = 0; i < n; i++) {
+    const float d = dy[i]; /* loaded unconditionally: a select, not a branch */
+    g[i] = y[i] > 0 ? d : 0.0f;
+  }
 }
 DML_CPU_CLONES static void acc_f32(float *restrict d, const float *restrict g, size_t n) {
   for (size_t i = 0; i < n; i++) d[i] += g[i];
@@ -121,9 +184,20 @@ void dml_cpu_add_backward(void *ctx, void *da, void *db, const void *dy, const v
   (void)ctx;
   const size_t chunk = 16384;
   const long nch = (long)((n + chunk - 1) / chunk);
+  const int simd = dml_cpu_avx512();
+  (void)simd;
 #pragma omp parallel for schedule(static) if (nch > 2)
   for (long c = 0; c < nch; c++) {
     size_t i0 = (size_t)c * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
+#if DML_HAVE_AVX512
+    if (simd) {
+      if (prec == DML_BF16)
+        add_bw_bf16_512(da, db, dy, y, i0, i1, relu, overwrite);
+      else
+        add_bw_f32_512(da, db, dy, y, i0, i1, relu, overwrite);
+      continue;
+    }
+#endif
     if (prec == DML_BF16)
       add_bw_bf16(da, db, dy, y, i0, i1, relu, overwrite);
     else

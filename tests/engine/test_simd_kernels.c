@@ -9,7 +9,8 @@
  *     rounding of a value summed over a few hundred terms); bf16 outputs rtol 2^-8 (one bf16 rounding), float32
  *     statistics and γ/β gradients rtol 1e-5; a bf16 dx accumulated into an existing one rtol 2^-7;
  *  3. max pooling: values and argmax equal a plain window scan (integer-valued inputs, so ties are frequent and
- *     the first maximum must win), the backward dx += dy at the argmax matches float64.
+ *     the first maximum must win), the backward dx += dy at the argmax matches float64; the add (+ ReLU) forward
+ *     and backward equal their definition (one rounding per output) exactly.
  * On a CPU without AVX-512 both paths are the portable one: point 1 then says so and checks nothing. */
 #include <math.h>
 #include <stdint.h>
@@ -233,6 +234,48 @@ static int pool_case(int B, int C, int H, int W, int K, int S, int P, int prec, 
   return fails;
 }
 
+/* add (+ ReLU) forward and backward over n elements (n not a multiple of 16), gradients `=` or `+=`: the AVX-512
+ * path bitwise equal to the portable one, and both equal to the definition computed here (exact: one rounding) */
+static int add_case(size_t n, int relu, int ow, int prec, int simd) {
+  const int bf = prec == DML_BF16;
+  const size_t es = dml_prec_size(prec);
+  float *a = rnd(n, -1, 1, bf), *b = rnd(n, -1, 1, bf), *dy = rnd(n, -1, 1, bf), *g0 = rnd(2 * n, -1, 1, bf);
+  void *ap = to_prec(a, 1, 1, (int)n, prec), *bp = to_prec(b, 1, 1, (int)n, prec), *dyp = to_prec(dy, 1, 1, (int)n, prec);
+  void *y[2], *g[2];
+  for (int k = 0; k < 2; k++) {
+    y[k] = malloc(n * es), g[k] = to_prec(g0, 1, 1, (int)(2 * n), prec);
+    set_portable(k == 0);
+    if (k == 1 && !simd) continue;
+    be->fn.add_forward(be->ctx, y[k], ap, bp, n, relu, prec);
+    be->fn.add_backward(be->ctx, g[k], (char *)g[k] + n * es, dyp, y[k], n, relu, ow, prec);
+  }
+  set_portable(0);
+  char tag[120], w[200];
+  snprintf(tag, sizeof tag, "add %s relu=%d ow=%d n=%zu", bf ? "bf16" : "fp32", relu, ow, n);
+  int fails = 0;
+  if (simd) {
+    snprintf(w, sizeof w, "%s: AVX-512 = portable, bitwise (y, da, db)", tag);
+    fails += expect_true(w, !memcmp(y[0], y[1], n * es) && !memcmp(g[0], g[1], 2 * n * es));
+  }
+  float *yr = malloc(n * 4), *gr = malloc(2 * n * 4);
+  for (size_t i = 0; i < n; i++) {
+    float v = a[i] + b[i];
+    yr[i] = relu && !(v > 0) ? 0.0f : v;
+    if (bf) yr[i] = dml_bf16_round(yr[i]);
+    float d = relu && !(yr[i] > 0) ? 0.0f : dy[i];
+    for (int k = 0; k < 2; k++) {
+      float t = (ow >> k) & 1 ? d : g0[k * n + i] + d;
+      gr[k * n + i] = bf ? dml_bf16_round(t) : t;
+    }
+  }
+  float *yg = from_prec(y[0], 1, 1, (int)n, prec), *gg = from_prec(g[0], 1, 1, (int)(2 * n), prec);
+  snprintf(w, sizeof w, "%s: y, da, db = the definition", tag);
+  fails += expect_true(w, !memcmp(yg, yr, n * 4) && !memcmp(gg, gr, 2 * n * 4));
+  for (int k = 0; k < 2; k++) free(y[k]), free(g[k]);
+  free(a), free(b), free(dy), free(g0), free(ap), free(bp), free(dyp), free(yr), free(gr), free(yg), free(gg);
+  return fails;
+}
+
 int main(void) {
   be = dml_backend_cpu_new();
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -258,6 +301,11 @@ int main(void) {
       const int *q = pools[k];
       fails += pool_case(q[0], q[1], q[2], q[3], q[4], q[5], q[6], prec ? DML_BF16 : DML_FP32, simd);
     }
+  /* the add runs over chunks of 16384 elements: one chunk with a tail, and several */
+  for (int prec = 0; prec < 2; prec++)
+    for (int mode = 0; mode < 8; mode++)
+      for (int k = 0; k < 2; k++)
+        fails += add_case(k ? 50003 : 37, mode & 1, mode >> 1, prec ? DML_BF16 : DML_FP32, simd);
   dml_backend_free(be);
   return test_report("engine_simd", fails);
 }
