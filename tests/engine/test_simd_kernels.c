@@ -224,7 +224,8 @@ static int pool_case(int B, int C, int H, int W, int K, int S, int P, int prec, 
   for (int b = 0; b < B; b++) /* bf16: the argmax array is NHWC */
     for (int c = 0; c < C; c++)
       for (int o = 0; o < OH * OW; o++)
-        ig[((size_t)b * C + c) * OH * OW + o] = bf ? idx[0][((size_t)b * OH * OW + o) * C + c] : idx[0][((size_t)b * C + c) * OH * OW + o];
+        ig[((size_t)b * C + c) * OH * OW + o] =
+            idx[0][bf ? ((size_t)b * OH * OW + o) * C + c : ((size_t)b * C + c) * OH * OW + o];
   snprintf(w, sizeof w, "%s: values and argmax = the window scan", tag);
   fails += expect_true(w, !memcmp(yg, ry, no * 4) && !memcmp(ig, ri, no * 4));
   snprintf(w, sizeof w, "%s: dx vs float64", tag);
