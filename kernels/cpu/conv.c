@@ -111,10 +111,10 @@ struct dml_cpu_ctx {
   struct conv_entry *conv;
   int n_conv, cap_conv;
   int bwd_threads;     /* thread count backward-weights primitives are planned (and run) with */
-  void *scratch[10];
-  size_t scratch_bytes[10]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw, 5 db,
-                              6 diff_dst (weights layout), 7 folded weights, 8 batch-norm scale and shift,
-                              9 im2col of one image */
+  void *scratch[11];
+  size_t scratch_bytes[11]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw,
+                              5 db, 6 diff_dst (weights layout), 7 folded weights, 8 batch-norm scale and shift,
+                              9 im2col, dcol or compact dx, 10 column sums' partial blocks */
   struct wcopy *wc;    /* weight copies (step_begin bumps epoch; epoch 0: no copies kept) */
   int n_wc, cap_wc;
   unsigned long epoch;
@@ -196,7 +196,7 @@ void dml_cpu_ctx_free(void *ctx) {
   conv_cache_clear(c);
   free(c->conv);
   free(c->wc);
-  for (int k = 0; k < 10; k++) free(c->scratch[k]);
+  for (int k = 0; k < 11; k++) free(c->scratch[k]);
   dnnl_stream_destroy(c->st);
   dnnl_engine_destroy(c->eng);
   free(c);
@@ -401,10 +401,11 @@ static dnnl_primitive_t mm_create(struct dml_cpu_ctx *c, const dnnl_memory_desc_
 
 /* does a K×K convolution run its backward data as dcol = dy·W + col2im (MMD_COL)? */
 static int mmd_col_rule(const struct dml_conv_shape *s) {
-  /* measured per ResNet-50 shape at batch 16 (1 thread, CPU time, against oneDNN 2.6's jit AMX kernel): the matmul +
-   * col2im wins for 3×3/2 256→256 @28 (≈ 40 → 15 ms), 3×3/2 512 @14 (≈ 48 → 17) and 3×3 512 @7 (≈ 29 → 15), loses
-   * for 3×3 64 @56 (≈ 11 → 25), 128 @28 (≈ 9 → 20), is even for 3×3/2 128 @56 and 3×3 256 @14. A fixed rule on
-   * the shape, never a timing: the bits must not depend on the machine's load. */
+  /* measured per ResNet-50 shape at batch 16 (1 thread, CPU time, best of 4, against oneDNN 2.6's jit AMX kernel,
+   * two sessions of a shared machine): the matmul + col2im wins for 3×3/2 256 @28 (40 → 15 ms, then 10.6 → 9.4),
+   * 3×3/2 512 @14 (48 → 17, 14.0 → 9.5) and 3×3 512 @7 (29 → 15, 8.4 → 7.7); it loses for 3×3 64 @56 (11 → 25),
+   * 128 @28 (9 → 20) and 256 @14 (3.4 → 9–15), and is even for 3×3/2 128 @56. A fixed rule on the shape, never a
+   * timing: the bits must not depend on the machine's load. */
   return s->C >= 256 && (s->SH > 1 || s->SW > 1 || s->OH * s->OW <= 64);
 }
 
@@ -617,9 +618,9 @@ DML_CPU_CLONES static void colsum_block(float *restrict out, uint16_t *restrict 
   }
 }
 
-static void colsum_bf16(float *db, uint16_t *dy, const uint16_t *y, size_t R, int OC) {
+static void colsum_bf16(struct dml_cpu_ctx *c, float *db, uint16_t *dy, const uint16_t *y, size_t R, int OC) {
   const long nblk = (long)((R + COLSUM_ROWS - 1) / COLSUM_ROWS);
-  float *part = xmalloc((size_t)nblk * OC * sizeof *part);
+  float *part = dml_cpu_scratch(c, 10, (size_t)nblk * OC * sizeof *part); /* not malloc: an mmap per call */
 #pragma omp parallel for schedule(static)
   for (long k = 0; k < nblk; k++) {
     size_t r0 = (size_t)k * COLSUM_ROWS, r1 = r0 + COLSUM_ROWS < R ? r0 + COLSUM_ROWS : R;
@@ -630,7 +631,6 @@ static void colsum_bf16(float *db, uint16_t *dy, const uint16_t *y, size_t R, in
     for (long k = 0; k < nblk; k++) acc += part[(size_t)k * OC + o];
     db[o] = (float)acc;
   }
-  free(part);
 }
 
 static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_shape *s, int has_bias) {
@@ -749,7 +749,7 @@ static float *conv_bwd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx
         for (size_t k = 0; k < khw; k++) dw_plain[((size_t)o * s->C + ci) * khw + k] = acc[(size_t)o * K + k * s->C + ci];
   }
   if (e->mm_w) {
-    if (db_tmp && !db_done) colsum_bf16(db_tmp, (uint16_t *)dy, NULL, (size_t)s->B * s->OH * s->OW, s->OC);
+    if (db_tmp && !db_done) colsum_bf16(c, db_tmp, (uint16_t *)dy, NULL, (size_t)s->B * s->OH * s->OW, s->OC);
     return dw_plain;
   }
   /* diff_dst in the backward-weights layout: reuse the backward-data reorder when the layouts agree */
@@ -874,7 +874,7 @@ void dml_cpu_conv2d_bn_backward(void *ctx, void *dx, float *dw, float *dgamma, f
   /* bf16 with the bias gradient summed by us (the matmul backward weights): the ReLU mask and that sum in one pass */
   const int fused = relu && s->prec == DML_BF16 && e->mm_w;
   if (fused) {
-    colsum_bf16(dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof(float)), dy, y, (size_t)s->B * s->OH * s->OW, s->OC);
+    colsum_bf16(c, dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof(float)), dy, y, (size_t)s->B * s->OH * s->OW, s->OC);
   } else if (relu) {
     const long nch = (long)((ny + chunk - 1) / chunk);
 #pragma omp parallel for schedule(static) if (nch > 2)
