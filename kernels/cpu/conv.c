@@ -404,8 +404,10 @@ static int mmd_col_rule(const struct dml_conv_shape *s) {
   /* measured per ResNet-50 shape at batch 16 (1 thread, CPU time, best of 4, against oneDNN 2.6's jit AMX kernel,
    * two sessions of a shared machine): the matmul + col2im wins for 3×3/2 256 @28 (40 → 15 ms, then 10.6 → 9.4),
    * 3×3/2 512 @14 (48 → 17, 14.0 → 9.5) and 3×3 512 @7 (29 → 15, 8.4 → 7.7); it loses for 3×3 64 @56 (11 → 25),
-   * 128 @28 (9 → 20) and 256 @14 (3.4 → 9–15), and is even for 3×3/2 128 @56. A fixed rule on the shape, never a
-   * timing: the bits must not depend on the machine's load. */
+   * 128 @28 (9 → 20) and 256 @14 (3.4 → 9–15), and is even for 3×3/2 128 @56. At 2 threads (wall, load 2): 3×3/2
+   * 512 @14 23–25 → 7–12, 3×3 512 @7 14.5 → 6–10, 3×3/2 256 @28 15–20 → 8–10, while the jit kernel took 1.7–2.0 ms
+   * for 3×3 64 @56, 128 @28 and 256 @14 against 5–10 for the matmul. A fixed rule on the shape, never a timing:
+   * the bits must not depend on the machine's load. */
   return s->C >= 256 && (s->SH > 1 || s->SW > 1 || s->OH * s->OW <= 64);
 }
 
@@ -666,20 +668,23 @@ static const void *wei_bf16(struct dml_cpu_ctx *c, struct conv_entry *e, struct 
                             const float *scale) {
   const struct dml_conv_shape *s = &e->s;
   const size_t per = (size_t)s->C * s->KH * s->KW, n = (size_t)s->OC * per;
-  int fresh;
-  uint16_t *b = wcopy_buf(c, w, scale != NULL, &e->u_wei_bf, n * sizeof *b, 7, &fresh);
+  const int direct = dnnl_memory_desc_equal(&sl->md, &e->u_wei_bf);
+  int fresh = 0;
+  void *d = direct ? NULL : wcopy_buf(c, w, scale != NULL, &sl->md, sl->bytes, 1, &fresh);
+  if (fresh) return d;
+  /* the OIHW copy is kept for the step only where a backward will read it again (an entry with backward primitives,
+   * from its second step on): forward-only use (inference) keeps just the primitive's layout */
+  uint16_t *b = direct || e->bwd_w ? wcopy_buf(c, w, scale != NULL, &e->u_wei_bf, n * sizeof *b, 7, &fresh)
+                                   : dml_cpu_scratch(c, 7, n * sizeof *b);
   if (!fresh) fold_bf16(b, w, scale, s->OC, per);
-  if (dnnl_memory_desc_equal(&sl->md, &e->u_wei_bf)) return b;
-  void *d = wcopy_buf(c, w, scale != NULL, &sl->md, sl->bytes, 1, &fresh);
-  if (!fresh) {
-    if (!sl->reo_bf) {
-      dnnl_primitive_desc_t pd;
-      DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, &e->u_wei_bf, c->eng, &sl->md, c->eng, NULL));
-      DNNL_CHECK(dnnl_primitive_create(&sl->reo_bf, pd));
-      dnnl_primitive_desc_destroy(pd);
-    }
-    run_reorder(c, sl->reo_bf, &e->u_wei_bf, b, &sl->md, d);
+  if (direct) return b;
+  if (!sl->reo_bf) {
+    dnnl_primitive_desc_t pd;
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, &e->u_wei_bf, c->eng, &sl->md, c->eng, NULL));
+    DNNL_CHECK(dnnl_primitive_create(&sl->reo_bf, pd));
+    dnnl_primitive_desc_destroy(pd);
   }
+  run_reorder(c, sl->reo_bf, &e->u_wei_bf, b, &sl->md, d);
   return d;
 }
 
