@@ -314,8 +314,8 @@ static void pool_fwd_bf16(uint16_t *y, int32_t *idx, const uint16_t *x, const st
   }
 }
 
-/* float32 plane g ⇄ bf16 plane d (n values) and the max pool's scatter of one output row of C channels:
- * g[idx[c]·C + c] += dy[c] (idx −1: an empty window, nothing); portable C and AVX-512 twins, the same values */
+/* float32 plane g ⇄ bf16 plane d (n values; portable C and AVX-512 twins) and the max pool's scatter of one output
+ * row of C channels: g[idx[c]·C + c] += dy[c] (idx −1: an empty window, nothing) */
 DML_CPU_CLONES static void widen_c(float *restrict g, const uint16_t *restrict d, size_t n) {
   for (size_t i = 0; i < n; i++) g[i] = dml_bf16_to_f32(d[i]);
 }
@@ -340,17 +340,40 @@ DML_AVX512 static void narrow_512(uint16_t *d, const float *g, size_t n) {
     _mm256_mask_storeu_epi16(d + i, m, dml512_to_bf16(_mm512_maskz_loadu_ps(m, g + i)));
   }
 }
-/* the 16 lanes of one row hold 16 different channels: distinct addresses, no conflict within a scatter */
-DML_AVX512 static void scatter_row_512(float *g, const int32_t *ir, const uint16_t *dr, int C) {
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  for (int c = 0; c < C; c += 16) {
-    const __mmask16 m = dml512_mask16(C - c);
-    const __m512i i = _mm512_maskz_loadu_epi32(m, ir + c);
-    const __mmask16 k = _mm512_mask_cmpge_epi32_mask(m, i, _mm512_setzero_si512());
-    const __m512i a = _mm512_add_epi32(_mm512_mullo_epi32(i, _mm512_set1_epi32(C)),
-                                       _mm512_add_epi32(lane, _mm512_set1_epi32(c)));
-    const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, a, g, 4);
-    _mm512_mask_i32scatter_ps(g, k, a, _mm512_add_ps(v, dml512_from_bf16(_mm256_maskz_loadu_epi16(m, dr + c))), 4);
+#endif
+
+/* the outputs whose window covers input coordinate h along one axis: o·S − P ≤ h < o·S − P + K, 0 ≤ o < O */
+static inline void cover(int h, int K, int S, int P, int O, int *lo, int *hi) {
+  const int a = h + P - K + 1, b = (h + P) / S;
+  *lo = a <= 0 ? 0 : (a + S - 1) / S;
+  *hi = b < O - 1 ? b : O - 1;
+}
+
+#if DML_HAVE_AVX512
+/* max pool backward, bf16, one input row h of one image, gathered instead of scattered: each input value, widened
+ * once, gets the dy of every covering window whose argmax it is, in increasing output order — the order of
+ * pool_bwd_bf16's scatter, so the same float sums — and is rounded once; no float32 plane, no scatter */
+DML_AVX512 static void max_bwd_row_512(uint16_t *dxr, const uint16_t *dyb, const int32_t *ib,
+                                       const struct dml_conv_shape *s, int h) {
+  const int W = s->W, C = s->C, OW = s->OW;
+  int ohl, ohh;
+  cover(h, s->KH, s->SH, s->PH, s->OH, &ohl, &ohh);
+  for (int w = 0; w < W; w++) {
+    int owl, owh;
+    cover(w, s->KW, s->SW, s->PW, OW, &owl, &owh);
+    const __m512i pos = _mm512_set1_epi32(h * W + w);
+    for (int c = 0; c < C; c += 16) {
+      const __mmask16 m = dml512_mask16(C - c);
+      uint16_t *p = dxr + (size_t)w * C + c;
+      __m512 acc = dml512_from_bf16(_mm256_maskz_loadu_epi16(m, p));
+      for (int oh = ohl; oh <= ohh; oh++)
+        for (int ow = owl; ow <= owh; ow++) {
+          const size_t o = ((size_t)oh * OW + ow) * C + c;
+          const __mmask16 k = _mm512_mask_cmpeq_epi32_mask(m, _mm512_maskz_loadu_epi32(m, ib + o), pos);
+          acc = _mm512_mask_add_ps(acc, k, acc, dml512_from_bf16(_mm256_maskz_loadu_epi16(k, dyb + o)));
+        }
+      _mm256_mask_storeu_epi16(p, m, dml512_to_bf16(acc));
+    }
   }
 }
 #endif
@@ -360,6 +383,17 @@ static void pool_bwd_bf16(uint16_t *dx, const uint16_t *dy, const int32_t *idx, 
   const size_t plane = (size_t)H * W * C, oplane = (size_t)OH * OW * C;
   const int simd = dml_cpu_avx512();
   (void)simd;
+#if DML_HAVE_AVX512
+  if (simd && kind == DML_POOL_MAX) {
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < s->B * H; bh++) {
+      const int b = bh / H, h = bh % H;
+      max_bwd_row_512(dx + (size_t)b * plane + (size_t)h * W * C, dy + (size_t)b * oplane, idx + (size_t)b * oplane,
+                      s, h);
+    }
+    return;
+  }
+#endif
 #pragma omp parallel
   {
     float *g = xmalloc(plane * sizeof *g);
@@ -375,15 +409,7 @@ static void pool_bwd_bf16(uint16_t *dx, const uint16_t *dy, const int32_t *idx, 
         widen_c(g, dxb, plane);
       if (kind == DML_POOL_MAX) {
         const int32_t *ib = idx + (size_t)b * oplane;
-        for (size_t o = 0; o < oplane; o += C) {
-#if DML_HAVE_AVX512
-          if (simd) {
-            scatter_row_512(g, ib + o, dyb + o, C);
-            continue;
-          }
-#endif
-          scatter_row_c(g, ib + o, dyb + o, C);
-        }
+        for (size_t o = 0; o < oplane; o += C) scatter_row_c(g, ib + o, dyb + o, C);
       } else {
         for (int oh = 0; oh < OH; oh++)
           for (int ow = 0; ow < OW; ow++) {
