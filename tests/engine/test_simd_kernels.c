@@ -10,7 +10,8 @@
  *     statistics and γ/β gradients rtol 1e-5; a bf16 dx accumulated into an existing one rtol 2^-7;
  *  3. max pooling: values and argmax equal a plain window scan (integer-valued inputs, so ties are frequent and
  *     the first maximum must win), the backward dx += dy at the argmax matches float64; the add (+ ReLU) forward
- *     and backward equal their definition (one rounding per output) exactly.
+ *     and backward equal their definition (one rounding per output) exactly; the input conversion float32 NCHW →
+ *     bf16 NHWC equals dml_bf16_from_f32 at each place, special values included.
  * On a CPU without AVX-512 both paths are the portable one: point 1 then says so and checks nothing. */
 #include <math.h>
 #include <stdint.h>
@@ -277,6 +278,44 @@ static int add_case(size_t n, int relu, int ow, int prec, int simd) {
   return fails;
 }
 
+/* act_convert float32 NCHW → bf16 NHWC of an RGB batch (the network's input; AVX-512 for C = 3): every value as
+ * dml_bf16_from_f32 gives it, at its NHWC place, on plain values, round-to-even halfway cases, ±0, ±inf, NaNs,
+ * subnormals and values that round up to inf; the AVX-512 path bitwise equal to the portable one */
+static int convert_case(int B, int HW, int simd) {
+  const int C = 3;
+  const size_t n = (size_t)B * C * HW;
+  float *x = rnd(n, -3, 3, 0);
+  const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00001u,
+                              0x7f800001u, 0x00000001u, 0x807fffffu, 0x7f7fffffu, 0x3f80ffffu, 0x00008000u};
+  for (size_t i = 0; i < n && i < 3 * sizeof special / sizeof *special; i += 3)
+    memcpy(&x[i], &special[i / 3], 4);
+  uint16_t *y[2];
+  for (int k = 0; k < 2; k++) {
+    y[k] = calloc(n + 8, 2);
+    set_portable(k == 0);
+    if (k == 1 && !simd) continue;
+    be->fn.act_convert(be->ctx, y[k], DML_BF16, x, DML_FP32, B, C, HW);
+  }
+  set_portable(0);
+  char w[160];
+  int fails = 0, ok = 1;
+  for (int b = 0; b < B; b++)
+    for (int c = 0; c < C; c++)
+      for (int i = 0; i < HW; i++)
+        ok &= y[0][((size_t)b * HW + i) * C + c] == dml_bf16_from_f32(x[((size_t)b * C + c) * HW + i]);
+  for (int k = 0; k < 8; k++) ok &= y[0][n + k] == 0; /* nothing written past the end */
+  snprintf(w, sizeof w, "convert fp32 → bf16, B=%d C=3 HW=%d: = dml_bf16_from_f32 at the NHWC place", B, HW);
+  fails += expect_true(w, ok);
+  if (simd) {
+    for (int k = 0; k < 8; k++) ok &= y[1][n + k] == 0;
+    snprintf(w, sizeof w, "convert fp32 → bf16, B=%d C=3 HW=%d: AVX-512 = portable, bitwise, nothing past the end", B,
+             HW);
+    fails += expect_true(w, ok && !memcmp(y[0], y[1], (n + 8) * 2));
+  }
+  free(x), free(y[0]), free(y[1]);
+  return fails;
+}
+
 int main(void) {
   be = dml_backend_cpu_new();
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -307,6 +346,7 @@ int main(void) {
     for (int mode = 0; mode < 8; mode++)
       for (int k = 0; k < 2; k++)
         fails += add_case(k ? 50003 : 37, mode & 1, mode >> 1, prec ? DML_BF16 : DML_FP32, simd);
+  fails += convert_case(2, 37, simd) + convert_case(3, 16, simd) + convert_case(1, 5, simd) + convert_case(2, 1000, simd);
   dml_backend_free(be);
   return test_report("engine_simd", fails);
 }
