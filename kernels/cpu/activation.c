@@ -1,7 +1,8 @@
 /* activation (CPU) — ReLU, the (optionally ReLU-fused) elementwise add, the mask product of dropout, channel
  * concatenation, the activation format conversion and bf16 rounding, forward/backward, plain C with OpenMP static
  * schedules (elementwise: no reduction, thread-count independent). bf16 values are computed in float32 and
- * rounded once per output (kernels/ops.h). */
+ * rounded once per output (kernels/ops.h). The add and the RGB input conversion have AVX-512 twins (cpu.h) giving
+ * the same bits; dml_cpu_avx512() chooses. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

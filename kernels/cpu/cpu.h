@@ -68,7 +68,7 @@ static inline uint16_t dml_bf16_relu_keep(uint16_t y, uint16_t d) {
 #define DML_CPU_CLONES
 #endif
 
-/* Our own AVX-512 kernels (batch norm, pooling, elementwise bf16): written with intrinsics under DML_AVX512 and
+/* Our own AVX-512 kernels (batch norm, max pooling, add, the input conversion): intrinsics under DML_AVX512,
  * chosen per call when dml_cpu_avx512() says the CPU has AVX512 F/BW/VL/DQ and the environment variable
  * DML_CPU_SIMD is not "portable" (tests compare the two paths; the binary runs on any x86-64). Each AVX-512
  * kernel computes exactly what its portable C twin computes — the same order of every float operation, fmaf()

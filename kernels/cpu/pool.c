@@ -5,7 +5,8 @@
  * is owned by one thread and every input gradient plane by one thread: results do not depend on thread count.
  * bf16 (NHWC): the same windows over rows of C channels; max keeps a bf16 value exactly, averages are summed in
  * float32 in window order and rounded once; the backward accumulates an image's gradient in a float32 plane
- * (one thread per image) and rounds each element once. */
+ * (one thread per image) and rounds each element once — the max pool's AVX-512 backward gathers the same sums
+ * per input row instead (one thread per row). Max pooling has AVX-512 twins (cpu.h) giving the same bits. */
 #include <float.h>
 #include <math.h>
 
