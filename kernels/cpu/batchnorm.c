@@ -305,7 +305,7 @@ static void bn_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, 
 // ---------------------------------------------------------------------------------------------- bf16, NHWC
 
 #define BN_ROWS 256 /* rows per reduction block */
-#define BN_CHUNK 64 /* channels per reduction task */
+#define BN_CHUNK 512 /* channels per reduction task (any split gives the same sums) */
 #define BN_EROWS 64 /* rows per task of the elementwise passes */
 
 /* channels [c0, c1) over rows [r0, r1): s1[c] = Σ x, s2[c] = Σ x² */
@@ -401,23 +401,39 @@ DML_AVX512 static inline void store_sums(double *s1, double *s2, const __m512d *
   }
 }
 
-/* 64 channels at a time (two halves of 32, 8 × 8 float64 accumulators per sum, in registers), rows in order */
+DML_AVX512 static inline void load_sums(__m512d *a, __m512d *q, const double *s1, const double *s2, __mmask32 m) {
+  for (int j = 0; j < 4; j++) {
+    const __mmask8 mj = (__mmask8)(m >> (8 * j));
+    a[j] = _mm512_maskz_loadu_pd(mj, s1 + 8 * j);
+    q[j] = _mm512_maskz_loadu_pd(mj, s2 + 8 * j);
+  }
+}
+
+/* Rows in groups of BN_GROUP (contiguous memory); per group, 64 channels at a time (two halves of 32) with the
+ * 8 × 8 float64 accumulators of each sum in registers, kept in s1/s2 between groups: per channel the rows are
+ * still added in order, one by one. */
+enum { BN_GROUP = 16 };
 DML_AVX512 static void rows_stats_512(const uint16_t *x, int C, size_t r0, size_t r1, int c0, int c1, double *s1,
                                       double *s2) {
-  for (int c = c0; c < c1; c += 64) {
-    const __mmask32 m0 = mask32(c1 - c), m1 = mask32(c1 - c - 32);
-    __m512d a[8], q[8], v[8];
-    for (int j = 0; j < 8; j++) a[j] = q[j] = _mm512_setzero_pd();
-    for (size_t r = r0; r < r1; r++) {
-      pd4_from_bf16(v, _mm512_maskz_loadu_epi16(m0, x + r * C + c));
-      pd4_from_bf16(v + 4, _mm512_maskz_loadu_epi16(m1, x + r * C + c + 32));
-      for (int j = 0; j < 8; j++) {
-        a[j] = _mm512_add_pd(a[j], v[j]);
-        q[j] = _mm512_fmadd_pd(v[j], v[j], q[j]); /* exact product */
+  for (int c = c0; c < c1; c++) s1[c] = s2[c] = 0;
+  for (size_t g = r0; g < r1; g += BN_GROUP) {
+    const size_t g1 = g + BN_GROUP < r1 ? g + BN_GROUP : r1;
+    for (int c = c0; c < c1; c += 64) {
+      const __mmask32 m0 = mask32(c1 - c), m1 = mask32(c1 - c - 32);
+      __m512d a[8], q[8], v[8];
+      load_sums(a, q, s1 + c, s2 + c, m0);
+      load_sums(a + 4, q + 4, s1 + c + 32, s2 + c + 32, m1);
+      for (size_t r = g; r < g1; r++) {
+        pd4_from_bf16(v, _mm512_maskz_loadu_epi16(m0, x + r * C + c));
+        pd4_from_bf16(v + 4, _mm512_maskz_loadu_epi16(m1, x + r * C + c + 32));
+        for (int j = 0; j < 8; j++) {
+          a[j] = _mm512_add_pd(a[j], v[j]);
+          q[j] = _mm512_fmadd_pd(v[j], v[j], q[j]); /* exact product */
+        }
       }
+      store_sums(s1 + c, s2 + c, a, q, m0);
+      store_sums(s1 + c + 32, s2 + c + 32, a + 4, q + 4, m1);
     }
-    store_sums(s1 + c, s2 + c, a, q, m0);
-    store_sums(s1 + c + 32, s2 + c + 32, a + 4, q + 4, m1);
   }
 }
 
@@ -428,24 +444,29 @@ DML_AVX512 static inline __mmask32 keep32(const uint16_t *y, __mmask32 m) {
 
 DML_AVX512 static void rows_bw_sums_512(const uint16_t *x, const uint16_t *y, const uint16_t *dy, int C, size_t r0,
                                         size_t r1, int c0, int c1, int relu, double *s1, double *s2) {
-  for (int c = c0; c < c1; c += 64) {
-    const __mmask32 m0 = mask32(c1 - c), m1 = mask32(c1 - c - 32);
-    __m512d a[8], q[8], d[8], v[8];
-    for (int j = 0; j < 8; j++) a[j] = q[j] = _mm512_setzero_pd();
-    for (size_t r = r0; r < r1; r++) {
-      const size_t o = r * C + c;
-      const __mmask32 k0 = relu ? keep32(y + o, m0) : m0, k1 = relu ? keep32(y + o + 32, m1) : m1;
-      pd4_from_bf16(d, _mm512_maskz_loadu_epi16(k0, dy + o));
-      pd4_from_bf16(d + 4, _mm512_maskz_loadu_epi16(k1, dy + o + 32));
-      pd4_from_bf16(v, _mm512_maskz_loadu_epi16(m0, x + o));
-      pd4_from_bf16(v + 4, _mm512_maskz_loadu_epi16(m1, x + o + 32));
-      for (int j = 0; j < 8; j++) {
-        a[j] = _mm512_add_pd(a[j], d[j]);
-        q[j] = _mm512_fmadd_pd(d[j], v[j], q[j]); /* exact product */
+  for (int c = c0; c < c1; c++) s1[c] = s2[c] = 0;
+  for (size_t g = r0; g < r1; g += BN_GROUP) {
+    const size_t g1 = g + BN_GROUP < r1 ? g + BN_GROUP : r1;
+    for (int c = c0; c < c1; c += 64) {
+      const __mmask32 m0 = mask32(c1 - c), m1 = mask32(c1 - c - 32);
+      __m512d a[8], q[8], d[8], v[8];
+      load_sums(a, q, s1 + c, s2 + c, m0);
+      load_sums(a + 4, q + 4, s1 + c + 32, s2 + c + 32, m1);
+      for (size_t r = g; r < g1; r++) {
+        const size_t o = r * C + c;
+        const __mmask32 k0 = relu ? keep32(y + o, m0) : m0, k1 = relu ? keep32(y + o + 32, m1) : m1;
+        pd4_from_bf16(d, _mm512_maskz_loadu_epi16(k0, dy + o));
+        pd4_from_bf16(d + 4, _mm512_maskz_loadu_epi16(k1, dy + o + 32));
+        pd4_from_bf16(v, _mm512_maskz_loadu_epi16(m0, x + o));
+        pd4_from_bf16(v + 4, _mm512_maskz_loadu_epi16(m1, x + o + 32));
+        for (int j = 0; j < 8; j++) {
+          a[j] = _mm512_add_pd(a[j], d[j]);
+          q[j] = _mm512_fmadd_pd(d[j], v[j], q[j]); /* exact product */
+        }
       }
+      store_sums(s1 + c, s2 + c, a, q, m0);
+      store_sums(s1 + c + 32, s2 + c + 32, a + 4, q + 4, m1);
     }
-    store_sums(s1 + c, s2 + c, a, q, m0);
-    store_sums(s1 + c + 32, s2 + c + 32, a + 4, q + 4, m1);
   }
 }
 
