@@ -56,6 +56,14 @@ DML_CPU_CLONES static void chan_stats_c(const float *restrict x, size_t cs, int 
   s[1] = lanes_sum(q);
 }
 
+/* d where the float y > 0, else +0: y > 0 as an unsigned compare on the bits (positive, finite or +inf, not NaN),
+ * so that GCC vectorises the loop around it (the float compare became a branch per element) */
+static inline float keep_pos(float y, float d) {
+  union { float f; uint32_t u; } a = {y}, b = {d};
+  b.u &= (uint32_t) - (uint32_t)(a.u - 1u < 0x7f800000u);
+  return b.f;
+}
+
 /* one channel: s[0] = Σd, s[1] = Σd·x, d = dy, masked by y > 0 when relu */
 DML_CPU_CLONES static void chan_bw_sums_c(const float *restrict x, const float *restrict y, const float *restrict dy,
                                           size_t cs, int B, int HW, int relu, double *s) {
@@ -66,14 +74,12 @@ DML_CPU_CLONES static void chan_bw_sums_c(const float *restrict x, const float *
     if (relu) {
       for (; i + LANES <= HW; i += LANES)
         for (int j = 0; j < LANES; j++) {
-          float d = dp[i + j];
-          d = yp[i + j] > 0 ? d : 0.0f;
+          float d = keep_pos(yp[i + j], dp[i + j]);
           a[j] += d;
           q[j] += (double)d * xp[i + j];
         }
       for (int j = 0; i + j < HW; j++) {
-        float d = dp[i + j];
-        d = yp[i + j] > 0 ? d : 0.0f;
+        float d = keep_pos(yp[i + j], dp[i + j]);
         a[j] += d;
         q[j] += (double)d * xp[i + j];
       }
