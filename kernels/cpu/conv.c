@@ -25,6 +25,9 @@
  * in the same pass as the bias gradient's column sum), runs backward-data on the folded weights and
  * backward-weights with the bias, and maps the folded gradients back to w, γ and β by the chain rule, so the batch
  * norm costs no pass over the activations and its input is never stored.
+ * fp32 1×1 stride 1 without bias as NCHW matmuls (brgemm, AVX-512; f32_mm_rule on the pixels per image), which
+ * removes the nChw16c activation reorders around oneDNN's fp32 1×1 kernel: y_b = W·x_b, dx_b = Wᵀ·dy_b (W read in
+ * place as OIHW = OC × C; `+=` by the sum post-op), dw = Σ_b dy_b·x_bᵀ (B partial products summed in order).
  * Algorithm: convolution_direct (no Winograd), forward_training propagation (its descriptor hints both
  * backward primitives).
  * Determinism: forward and backward-data give every output element to one thread (no split reduction), but
@@ -86,6 +89,12 @@ struct conv_entry {
   int mmd_nb;                                 /* MMD_COL: images per chunk (a divisor of B) */
   dnnl_memory_desc_t mmd_a, mmd_b, mmd_c;     /* dy (R × OC), W (OC × KH·KW·C), dx / compact dx / dcol */
   struct slot m_wei;                          /* bf16 OIHW (1×1) or OHWI weights of the matmul */
+  /* fp32 1×1 stride 1 without bias as NCHW matmuls (x_b a C × HW matrix, y_b OC × HW, W = OIHW = OC × C), each
+   * or NULL (the convolution primitive and its activation reorders): forward y_b = W·x_b (batched, W broadcast),
+   * backward data dx_b = Wᵀ·dy_b (`=` and `+=` by the sum post-op), backward weights dw = Σ_b dy_b·x_bᵀ (batched
+   * into B partial OC × C products in scratch 9, summed over b in order) */
+  dnnl_primitive_t f32_fwd, f32_bd_set, f32_bd_acc, f32_bw;
+  dnnl_memory_desc_t f32_fa, f32_fb, f32_fc, f32_da, f32_db, f32_dc, f32_wa, f32_wb, f32_wc;
 };
 
 /* backward data as matmuls on NHWC bf16 (R = rows of dy, one per output pixel):
@@ -130,6 +139,8 @@ struct dml_cpu_ctx *dml_cpu_ctx_new(void) {
 }
 
 static void conv_cache_clear(struct dml_cpu_ctx *c);
+static dnnl_primitive_t mm_create(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
+                                  const dnnl_memory_desc_t *d, int sum);
 
 void dml_cpu_configure(void *ctx, const struct dml_backend_config *cfg) {
   struct dml_cpu_ctx *c = ctx;
@@ -183,6 +194,9 @@ static void conv_cache_clear(struct dml_cpu_ctx *c) {
     if (e->mm_w) dnnl_primitive_destroy(e->mm_w);
     if (e->mmd_set) dnnl_primitive_destroy(e->mmd_set);
     if (e->mmd_acc) dnnl_primitive_destroy(e->mmd_acc);
+    dnnl_primitive_t f32p[] = {e->f32_fwd, e->f32_bd_set, e->f32_bd_acc, e->f32_bw};
+    for (size_t k = 0; k < sizeof f32p / sizeof *f32p; k++)
+      if (f32p[k]) dnnl_primitive_destroy(f32p[k]);
     slot_free(&e->m_wei);
   }
   c->n_conv = 0;
@@ -311,6 +325,24 @@ static void md4(dnnl_memory_desc_t *md, int a, int b, int h, int w, dnnl_data_ty
   DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, 4, d, dt, tag));
 }
 
+/* which fp32 passes of a convolution run as NCHW matmuls (F32_MM_*): 1×1 stride 1, no padding, no bias (the folded
+ * frozen batch norm's entries keep the primitive with its bias and ReLU post-ops), and enough pixels per image for
+ * the batched matmul's N = H·W. Measured per ResNet-50 1×1 shape (scratch program, batch 16 @ 56/28/14/7 and 64 @
+ * 16/8/4/2, 1 thread, CPU time, best of 5, primitive + its nChw16c activation reorders against oneDNN's
+ * brg:avx512_core matmul, load 3.4): forward and backward data gain at H·W ≥ 64 (64→256 @56 fwd 19.1 → 19.3,
+ * bwd-data 19.4 → 16.7; 512→128 @28 16.0 → 12.2, 14.9 → 13.1; 64→256 @16 6.7 → 4.5, 6.8 → 4.9; 512→128 @8 5.8
+ * → 3.9, 5.0 → 4.3) and lose below (2048→512 @7 fwd 11.9 → 15.5, bwd-data 13.1 → 20.0; 1024→256 @4 bwd-data
+ * 4.2 → 7.1; @2 up to 8×); backward weights gains at H·W ≥ 196 (64→256 @56 24.1 → 13.6, 1024→256 @14 15.9 →
+ * 14.9) and is mixed to worse at 64 and below. A fixed rule on the shape, never a timing. */
+enum { F32_MM_FWD = 1, F32_MM_BWD_DATA = 2, F32_MM_BWD_W = 4 };
+static int f32_mm_rule(const struct dml_conv_shape *s, int has_bias, int relu) {
+  if (s->prec != DML_FP32 || has_bias || relu || s->KH != 1 || s->KW != 1 || s->SH != 1 || s->SW != 1 || s->PH ||
+      s->PW)
+    return 0;
+  const long hw = (long)s->H * s->W;
+  return (hw >= 64 ? F32_MM_FWD | F32_MM_BWD_DATA : 0) | (hw >= 196 ? F32_MM_BWD_W : 0);
+}
+
 static struct conv_entry *conv_get_relu(struct dml_cpu_ctx *c, const struct dml_conv_shape *s, int has_bias, int relu) {
   for (int i = 0; i < c->n_conv; i++)
     if (!memcmp(&c->conv[i].s, s, sizeof *s) && c->conv[i].has_bias == has_bias && c->conv[i].relu == relu)
@@ -365,12 +397,20 @@ static struct conv_entry *conv_get_relu(struct dml_cpu_ctx *c, const struct dml_
   slot_init(c, &e->f_src, &e->u_src, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_src_md, 0), 1);
   slot_init(c, &e->f_wei, &e->u_wei, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_weights_md, 0), 1);
   slot_init(c, &e->f_dst, &e->u_dst, dnnl_primitive_desc_query_md(e->fwd_pd, dnnl_query_dst_md, 0), 0);
+  if (f32_mm_rule(s, has_bias, relu) & F32_MM_FWD) {
+    const dnnl_dim_t HW = (dnnl_dim_t)s->H * s->W;
+    dnnl_dims_t da = {1, s->OC, s->C}, db = {s->B, s->C, HW}, dc = {s->B, s->OC, HW};
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->f32_fa, 3, da, dnnl_f32, dnnl_abc));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->f32_fb, 3, db, dnnl_f32, dnnl_abc));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->f32_fc, 3, dc, dnnl_f32, dnnl_abc));
+    e->f32_fwd = mm_create(c, &e->f32_fa, &e->f32_fb, &e->f32_fc, 0);
+  }
   return e;
 }
 
-/* a bf16 matmul d = a·b (d += a·b with `sum`), planned under the fixed backward thread count (a K split must not
- * follow the caller's threads); NULL where oneDNN's matmul is not its brgemm one (CPUs without AVX512-BF16: the
- * convolution primitive stays) */
+/* a matmul d = a·b (d += a·b with `sum`), planned under the fixed backward thread count (a K split must not follow
+ * the caller's threads); NULL where oneDNN's matmul is not its brgemm one (bf16: CPUs without AVX512-BF16; fp32:
+ * without AVX-512; the convolution primitive stays) */
 static dnnl_primitive_t mm_create(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
                                   const dnnl_memory_desc_t *d, int sum) {
   dnnl_matmul_desc_t md;
@@ -511,6 +551,29 @@ static void conv_bwd_init(struct dml_cpu_ctx *c, struct conv_entry *e) {
     e->mm_w = mm_create(c, &e->mm_a, &e->mm_b, &e->mm_c, e->mm_im2col != 0);
     mmd_init(c, e);
   }
+  const int f32mm = f32_mm_rule(s, e->has_bias, e->relu);
+  const dnnl_dim_t HW = (dnnl_dim_t)s->H * s->W;
+  if (f32mm & F32_MM_BWD_DATA) { /* dx_b (C × HW) = Wᵀ (a strided view of OC × C) · dy_b (OC × HW) */
+    dnnl_dims_t da = {1, s->C, s->OC}, sa = {(dnnl_dim_t)s->OC * s->C, 1, s->C}, db = {s->B, s->OC, HW},
+                dc = {s->B, s->C, HW};
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&e->f32_da, 3, da, dnnl_f32, sa));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->f32_db, 3, db, dnnl_f32, dnnl_abc));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->f32_dc, 3, dc, dnnl_f32, dnnl_abc));
+    e->f32_bd_set = mm_create(c, &e->f32_da, &e->f32_db, &e->f32_dc, 0);
+    e->f32_bd_acc = e->f32_bd_set ? mm_create(c, &e->f32_da, &e->f32_db, &e->f32_dc, 1) : NULL;
+    if (!e->f32_bd_acc && e->f32_bd_set) {
+      dnnl_primitive_destroy(e->f32_bd_set);
+      e->f32_bd_set = NULL;
+    }
+  }
+  if (f32mm & F32_MM_BWD_W) { /* dw_b (OC × C) = dy_b (OC × HW) · x_bᵀ (a strided view of C × HW), per image */
+    dnnl_dims_t da = {s->B, s->OC, HW}, db = {s->B, HW, s->C}, sb = {(dnnl_dim_t)s->C * HW, 1, HW},
+                dc = {s->B, s->OC, s->C};
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->f32_wa, 3, da, dnnl_f32, dnnl_abc));
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&e->f32_wb, 3, db, dnnl_f32, sb));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->f32_wc, 3, dc, dnnl_f32, dnnl_abc));
+    e->f32_bw = mm_create(c, &e->f32_wa, &e->f32_wb, &e->f32_wc, 0);
+  }
 }
 
 /* im2col of images b0 … b0+nb−1 of NHWC x: row (b, oh, ow) holds the window's (kh, kw, c) values, 0 in the
@@ -640,6 +703,23 @@ static struct conv_entry *conv_get(struct dml_cpu_ctx *c, const struct dml_conv_
 }
 
 
+/* d[i] = Σ_b part[b·n + i], b ascending (a fixed order whatever the thread count) */
+DML_CPU_CLONES static void sum_parts_range(float *restrict d, const float *restrict part, size_t B, size_t n, size_t i0,
+                                           size_t i1) {
+  for (size_t i = i0; i < i1; i++) d[i] = part[i];
+  for (size_t b = 1; b < B; b++)
+    for (size_t i = i0; i < i1; i++) d[i] += part[b * n + i];
+}
+
+static void sum_parts(float *d, const float *part, size_t B, size_t n) {
+  const long nch = (long)((n + 4095) / 4096);
+#pragma omp parallel for schedule(static) if (B * n > 65536)
+  for (long k = 0; k < nch; k++) {
+    const size_t i0 = (size_t)k * 4096, i1 = i0 + 4096 < n ? i0 + 4096 : n;
+    sum_parts_range(d, part, B, n, i0, i1);
+  }
+}
+
 static void add_into(float *restrict d, const float *restrict s, size_t n) {
 #pragma omp parallel for schedule(static) if (n > 32768)
   for (size_t i = 0; i < n; i++) d[i] += s[i];
@@ -692,6 +772,11 @@ void dml_cpu_conv2d_forward(void *ctx, void *y, const void *x, const float *w, c
                             const struct dml_conv_shape *s) {
   struct dml_cpu_ctx *c = ctx;
   struct conv_entry *e = conv_get(c, s, b != NULL);
+  if (e->f32_fwd) { /* y_b = W·x_b, NCHW as is */
+    exec(c, e->f32_fwd, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+         (const dnnl_memory_desc_t *[]){&e->f32_fa, &e->f32_fb, &e->f32_fc}, (const void *[]){w, x, y});
+    return;
+  }
   const void *src = slot_in(c, &e->f_src, &e->u_src, x, 0);
   const void *wei = s->prec == DML_BF16 ? wei_bf16(c, e, &e->f_wei, w, NULL) : wei_in(c, &e->f_wei, &e->u_wei, w, 1);
   void *dst = e->f_dst.same ? (void *)y : dml_cpu_scratch(c, 2, e->f_dst.bytes);
@@ -715,6 +800,9 @@ static float *conv_bwd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx
   size_t nx = (size_t)s->B * s->C * s->H * s->W, nw = (size_t)s->OC * s->C * s->KH * s->KW;
   if (dx && e->mmd) {
     mmd_run(c, e, dx, dy, wei, dx_overwrite);
+  } else if (dx && e->f32_bd_set) {
+    exec(c, dx_overwrite ? e->f32_bd_set : e->f32_bd_acc, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+         (const dnnl_memory_desc_t *[]){&e->f32_da, &e->f32_db, &e->f32_dc}, (const void *[]){wei, dy, dx});
   } else if (dx) {
     const void *ddst = slot_in(c, &e->d_ddst, &e->u_dst, dy, 0);
     /* where the diff_src lands: blocked in scratch 2, then reordered into dx (`=`) or added to it by the
@@ -733,6 +821,14 @@ static float *conv_bwd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx
   float *dw_plain = dml_cpu_scratch(c, 4, nw * sizeof(float));
   float *db_tmp = e->has_bias ? dml_cpu_scratch(c, 5, (size_t)s->OC * sizeof(float)) : NULL;
   if (db_out) *db_out = db_tmp;
+  if (e->f32_bw) { /* B partial products, then dw = Σ_b in order (each element by one thread) */
+    const size_t B = (size_t)s->B;
+    float *part = dml_cpu_scratch(c, 9, B * nw * sizeof *part);
+    exec(c, e->f32_bw, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+         (const dnnl_memory_desc_t *[]){&e->f32_wa, &e->f32_wb, &e->f32_wc}, (const void *[]){dy, x, part});
+    sum_parts(dw_plain, part, B, nw);
+    return dw_plain;
+  }
   if (e->mm_w && !e->mm_im2col) {
     exec(c, e->mm_w, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
          (const dnnl_memory_desc_t *[]){&e->mm_a, &e->mm_b, &e->mm_c}, (const void *[]){dy, x, dw_plain});
@@ -759,7 +855,7 @@ static float *conv_bwd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx
   }
   /* diff_dst in the backward-weights layout: reuse the backward-data reorder when the layouts agree */
   const void *ddst;
-  if (dx && !e->mmd && !e->d_ddst.same && dnnl_memory_desc_equal(&e->d_ddst.md, &e->w_ddst.md))
+  if (dx && !e->mmd && !e->f32_bd_set && !e->d_ddst.same && dnnl_memory_desc_equal(&e->d_ddst.md, &e->w_ddst.md))
     ddst = c->scratch[0];
   else
     ddst = slot_in(c, &e->w_ddst, &e->u_dst, dy, 6);
@@ -782,7 +878,10 @@ void dml_cpu_conv2d_backward(void *ctx, void *dx, float *dw, float *db, const vo
   struct conv_entry *e = conv_get(c, s, db != NULL);
   conv_bwd_init(c, e);
   struct slot *sl = e->mmd ? &e->m_wei : &e->d_wei;
-  const void *wei = !dx ? NULL : s->prec == DML_BF16 ? wei_bf16(c, e, sl, w, NULL) : wei_in(c, sl, &e->u_wei, w, 1);
+  const void *wei = !dx                    ? NULL
+                    : e->f32_bd_set        ? (const void *)w /* OIHW, read as Wᵀ */
+                    : s->prec == DML_BF16 ? wei_bf16(c, e, sl, w, NULL)
+                                           : wei_in(c, sl, &e->u_wei, w, 1);
   float *db_tmp = NULL;
   float *dw_plain = conv_bwd_run(c, e, dx, dy, x, wei, dx_overwrite, &db_tmp, 0);
   add_into(dw, dw_plain, (size_t)s->OC * s->C * s->KH * s->KW);

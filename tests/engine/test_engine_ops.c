@@ -319,11 +319,11 @@ static int run_case(struct dml_backend *be, const struct cfg *c, uint64_t seed) 
   return fails;
 }
 
-/* conv forward + backward at a realistic shape with 1 and then 2 threads: bitwise equal outputs? */
-static int thread_check(struct dml_backend *be) {
-  struct dml_conv_shape s = {.B = 16, .C = 32, .H = 16, .W = 16, .OC = 64, .KH = 3, .KW = 3, .SH = 1, .SW = 1, .PH = 1,
-                             .PW = 1, .OH = 16, .OW = 16};
-  size_t nx = (size_t)s.B * s.C * s.H * s.W, nw = (size_t)s.OC * s.C * 9, ny = (size_t)s.B * s.OC * 256;
+/* conv forward + backward at a realistic shape with 1 and then 2 threads: bitwise equal outputs? And `+=` into
+ * existing gradients (with a bias gradient when `bias`: the 1×1 shape without it runs as NCHW matmuls) */
+static int thread_check(struct dml_backend *be, struct dml_conv_shape s, int bias, const char *tag) {
+  size_t nx = (size_t)s.B * s.C * s.H * s.W, nw = (size_t)s.OC * s.C * s.KH * s.KW, ny = (size_t)s.B * s.OC * s.OH * s.OW;
+  const int OC = s.OC;
   float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4), *res[2][3];
   struct dml_rng r = dml_rng_init(7, DML_RNG_TEST, 99, 0);
   for (size_t i = 0; i < nx; i++) x[i] = 2 * dml_rng_uniformf(&r) - 1;
@@ -343,25 +343,31 @@ static int thread_check(struct dml_backend *be) {
   }
   omp_set_num_threads(nt_keep);
   int fails = 0;
+  char name[160];
   /* accumulation (dx_overwrite = 0) into an existing gradient equals overwrite + the old value; dw, db += */
   {
-    float *acc = malloc(nx * 4), *dw = calloc(nw, 4), *db1 = calloc(64, 4), *db2 = malloc(64 * 4), *b = calloc(64, 4);
+    float *acc = malloc(nx * 4), *dw = calloc(nw, 4), *db1 = calloc(OC, 4), *db2 = malloc(OC * 4);
     for (size_t i = 0; i < nx; i++) acc[i] = 1.0f + (float)(i % 5);
-    for (int i = 0; i < 64; i++) db2[i] = 2.0f;
+    for (int i = 0; i < OC; i++) db2[i] = 2.0f;
     float *dw2 = malloc(nw * 4);
     for (size_t i = 0; i < nw; i++) dw2[i] = 3.0f;
-    be->fn.conv2d_backward(be->ctx, acc, dw2, db2, dy, x, w, &s, 0);
-    be->fn.conv2d_backward(be->ctx, NULL, dw, db1, dy, x, w, &s, 0);
-    double *g = malloc((nx + nw + 64) * sizeof *g), *r = malloc((nx + nw + 64) * sizeof *r);
+    be->fn.conv2d_backward(be->ctx, acc, dw2, bias ? db2 : NULL, dy, x, w, &s, 0);
+    be->fn.conv2d_backward(be->ctx, NULL, dw, bias ? db1 : NULL, dy, x, w, &s, 0);
+    const size_t nb = bias ? (size_t)OC : 0;
+    double *g = malloc((nx + nw + nb) * sizeof *g), *r = malloc((nx + nw + nb) * sizeof *r);
     for (size_t i = 0; i < nx; i++) g[i] = acc[i], r[i] = res[0][1][i] + 1.0 + (double)(i % 5);
     for (size_t i = 0; i < nw; i++) g[nx + i] = dw2[i], r[nx + i] = dw[i] + 3.0;
-    for (int i = 0; i < 64; i++) g[nx + nw + i] = db2[i], r[nx + nw + i] = db1[i] + 2.0;
-    fails += expect_close("conv backward accumulates into dx, dw, db", g, r, nx + nw + 64, 1e-5, 1e-6);
-    free(acc), free(dw), free(db1), free(db2), free(b), free(dw2), free(g), free(r);
+    for (size_t i = 0; i < nb; i++) g[nx + nw + i] = db2[i], r[nx + nw + i] = db1[i] + 2.0;
+    snprintf(name, sizeof name, "%s: backward accumulates into dx, dw%s", tag, bias ? ", db" : "");
+    fails += expect_close(name, g, r, nx + nw + nb, 1e-5, 1e-6);
+    free(acc), free(dw), free(db1), free(db2), free(dw2), free(g), free(r);
   }
-  fails += expect_true("conv forward bitwise equal with 1 and 2 threads", !memcmp(res[0][0], res[1][0], ny * 4));
-  fails += expect_true("conv backward-data bitwise equal with 1 and 2 threads", !memcmp(res[0][1], res[1][1], nx * 4));
-  fails += expect_true("conv backward-weights bitwise equal with 1 and 2 threads", !memcmp(res[0][2], res[1][2], nw * 4));
+  snprintf(name, sizeof name, "%s: forward bitwise equal with 1 and 2 threads", tag);
+  fails += expect_true(name, !memcmp(res[0][0], res[1][0], ny * 4));
+  snprintf(name, sizeof name, "%s: backward-data bitwise equal with 1 and 2 threads", tag);
+  fails += expect_true(name, !memcmp(res[0][1], res[1][1], nx * 4));
+  snprintf(name, sizeof name, "%s: backward-weights bitwise equal with 1 and 2 threads", tag);
+  fails += expect_true(name, !memcmp(res[0][2], res[1][2], nw * 4));
   for (int k = 0; k < 2; k++)
     for (int j = 0; j < 3; j++) free(res[k][j]);
   free(x);
@@ -397,6 +403,11 @@ int main(void) {
   const struct cfg cases[] = {
     {OP_CONV, "conv2d 3x3/2 pad 1 + bias", 2, 3, 7, 6, 4, 3, 2, 1, 1, 0},
     {OP_CONV, "conv2d 1x1/1", 2, 5, 4, 4, 6, 1, 1, 0, 0, 0},
+    /* fp32 1×1 stride 1 as NCHW matmuls (kernels/cpu/conv.c f32_mm_rule): 14×14 all three passes, 9×8 forward and
+     * backward data only (backward weights on the primitive), with a bias none (the primitive) */
+    {OP_CONV, "conv2d 1x1/1 @14x14 (matmuls)", 2, 5, 14, 14, 6, 1, 1, 0, 0, 0},
+    {OP_CONV, "conv2d 1x1/1 @9x8 (fwd, dx matmuls)", 2, 5, 9, 8, 6, 1, 1, 0, 0, 0},
+    {OP_CONV, "conv2d 1x1/1 @14x14 + bias", 2, 5, 14, 14, 6, 1, 1, 0, 1, 0},
     {OP_CONV, "conv2d 7x7/2 pad 3", 1, 3, 11, 10, 4, 7, 2, 3, 0, 0},
     {OP_CONV, "conv2d 3x3/1 pad 1 (16 channels)", 2, 16, 5, 5, 16, 3, 1, 1, 0, 0},
     {OP_BN_TRAIN, "batchnorm training", 3, 4, 2, 3, 0, 1, 1, 0, 0, 0},
@@ -417,7 +428,13 @@ int main(void) {
   };
   int fails = 0;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) fails += run_case(be, &cases[i], 1234 + i);
-  fails += thread_check(be);
+  const struct dml_conv_shape s3 = {.B = 16, .C = 32, .H = 16, .W = 16, .OC = 64, .KH = 3, .KW = 3, .SH = 1, .SW = 1,
+                                    .PH = 1, .PW = 1, .OH = 16, .OW = 16},
+                               s1 = {.B = 16, .C = 48, .H = 16, .W = 16, .OC = 80, .KH = 1, .KW = 1, .SH = 1, .SW = 1,
+                                     .OH = 16, .OW = 16};
+  fails += thread_check(be, s3, 1, "conv 3x3");
+  fails += thread_check(be, s1, 0, "conv 1x1 (matmuls)");
+  fails += thread_check(be, s1, 1, "conv 1x1 + bias");
   fails += init_check();
   dml_backend_free(be);
   return test_report("engine_ops", fails);
