@@ -233,6 +233,7 @@ static void bn_fwd_f32(float *y, float *mean, float *invstd, float *running_mean
   const size_t cs = (size_t)C * HW;
   const double N = (double)B * HW;
   const int simd = dml_cpu_avx512();
+  (void)simd; /* no AVX-512 kernels on other architectures */
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < C; c++) {
     const float *xc = x + (size_t)c * HW;
@@ -285,6 +286,7 @@ static void bn_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, 
   const size_t cs = (size_t)C * HW;
   const double N = (double)B * HW;
   const int simd = dml_cpu_avx512();
+  (void)simd; /* no AVX-512 kernels on other architectures */
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < C; c++) {
     const size_t o = (size_t)c * HW;
@@ -514,6 +516,7 @@ static void bf16_sums(const uint16_t *x, const uint16_t *y, const uint16_t *dy, 
   const long nblk = (long)((R + BN_ROWS - 1) / BN_ROWS), nch = (C + BN_CHUNK - 1) / BN_CHUNK;
   double *part = xmalloc((size_t)nblk * 2 * C * sizeof *part);
   const int simd = dml_cpu_avx512();
+  (void)simd; /* no AVX-512 kernels on other architectures */
 #pragma omp parallel for collapse(2) schedule(static)
   for (long k = 0; k < nblk; k++)
     for (long j = 0; j < nch; j++) {
@@ -574,6 +577,7 @@ static void bn_fwd_bf16(uint16_t *y, float *mean, float *invstd, float *running_
   }
   const long nt = (long)((R + BN_EROWS - 1) / BN_EROWS);
   const int simd = dml_cpu_avx512();
+  (void)simd; /* no AVX-512 kernels on other architectures */
 #pragma omp parallel for schedule(static)
   for (long t = 0; t < nt; t++) {
     const size_t r0 = (size_t)t * BN_EROWS, r1 = r0 + BN_EROWS < R ? r0 + BN_EROWS : R;
@@ -602,6 +606,7 @@ static void bn_bwd_bf16(uint16_t *dx, float *dgamma, float *dbeta, const uint16_
   if (dx) {
     const long nt = (long)((R + BN_EROWS - 1) / BN_EROWS);
     const int simd = dml_cpu_avx512();
+    (void)simd; /* no AVX-512 kernels on other architectures */
 #pragma omp parallel for schedule(static)
     for (long t = 0; t < nt; t++) {
       const size_t r0 = (size_t)t * BN_EROWS, r1 = r0 + BN_EROWS < R ? r0 + BN_EROWS : R;
