@@ -13,8 +13,25 @@ static void *cpu_alloc(void *ctx, size_t bytes) {
   return p;
 }
 static void cpu_release(void *ctx, void *p) { free(p); }
-static void cpu_copy(void *ctx, void *dst, const void *src, size_t bytes) { memcpy(dst, src, bytes); }
-static void cpu_zero(void *ctx, void *p, size_t bytes) { memset(p, 0, bytes); }
+/* large copies and fills in 1 MiB pieces over the threads (one core alone streams about half of what two do
+ * here: the gradient zeroing of ResNet-50, 100 MB a step, was one memset on one thread) */
+#define PIECE ((size_t)1 << 20)
+static void cpu_copy(void *ctx, void *dst, const void *src, size_t bytes) {
+  const long n = (long)((bytes + PIECE - 1) / PIECE);
+#pragma omp parallel for schedule(static) if (n > 2)
+  for (long k = 0; k < n; k++) {
+    size_t o = (size_t)k * PIECE;
+    memcpy((char *)dst + o, (const char *)src + o, bytes - o < PIECE ? bytes - o : PIECE);
+  }
+}
+static void cpu_zero(void *ctx, void *p, size_t bytes) {
+  const long n = (long)((bytes + PIECE - 1) / PIECE);
+#pragma omp parallel for schedule(static) if (n > 2)
+  for (long k = 0; k < n; k++) {
+    size_t o = (size_t)k * PIECE;
+    memset((char *)p + o, 0, bytes - o < PIECE ? bytes - o : PIECE);
+  }
+}
 
 struct dml_backend *dml_backend_cpu_new(void) {
   struct dml_backend *be = xcalloc(1, sizeof *be);
