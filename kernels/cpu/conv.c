@@ -83,6 +83,9 @@ struct conv_entry {
   dnnl_primitive_t mm_w;                      /* bf16 backward weights as a matmul dyᵀ·x (1×1 stride 1) or, per
                                                  chunk of images, dyᵀ·im2col(x); or NULL */
   int mm_im2col;                              /* images per im2col matmul (a divisor of B), 0: 1×1 stride 1 */
+  int mm_parts;                               /* > 1: the reduction split in this many fixed parts of the batch, each
+                                                 a matmul planned for one thread, run side by side (mm_split_rule) */
+  dnnl_memory_desc_t mm_scr;                  /* a part's oneDNN scratchpad (user mode) */
   dnnl_memory_desc_t mm_a, mm_b, mm_c;        /* dyᵀ (OC × R, a strided view of NHWC dy), x (R × C·KH·KW), dw */
   int mmd;                                    /* bf16 backward data as matmuls (MMD_*), 0: the jit convolution */
   dnnl_primitive_t mmd_set, mmd_acc;          /* dy·W into dx (`=`) and with the sum post-op (`+=`), or into scratch */
@@ -114,16 +117,20 @@ struct wcopy {
   unsigned long epoch;
 };
 
+#define MAX_PARTS 8
+
 struct dml_cpu_ctx {
   dnnl_engine_t eng;
   dnnl_stream_t st;
+  dnnl_stream_t pst[MAX_PARTS]; /* one stream per part of a split backward-weights matmul (made on first use) */
   struct conv_entry *conv;
   int n_conv, cap_conv;
   int bwd_threads;     /* thread count backward-weights primitives are planned (and run) with */
-  void *scratch[11];
-  size_t scratch_bytes[11]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw,
+  void *scratch[12];
+  size_t scratch_bytes[12]; /* 0 diff_dst, 1 weights/src, 2 blocked outputs, 3 plain dx, 4 plain dw,
                               5 db, 6 diff_dst (weights layout), 7 folded weights, 8 batch-norm scale and shift,
-                              9 im2col, dcol or compact dx, 10 column sums' partial blocks */
+                              9 im2col, dcol or compact dx, 10 column sums' partial blocks, 11 the parts'
+                              scratchpads */
   struct wcopy *wc;    /* weight copies (step_begin bumps epoch; epoch 0: no copies kept) */
   int n_wc, cap_wc;
   unsigned long epoch;
@@ -141,6 +148,8 @@ struct dml_cpu_ctx *dml_cpu_ctx_new(void) {
 static void conv_cache_clear(struct dml_cpu_ctx *c);
 static dnnl_primitive_t mm_create(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
                                   const dnnl_memory_desc_t *d, int sum);
+static dnnl_primitive_t mm_create_one(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
+                                      const dnnl_memory_desc_t *d, int sum, dnnl_memory_desc_t *scr);
 
 void dml_cpu_configure(void *ctx, const struct dml_backend_config *cfg) {
   struct dml_cpu_ctx *c = ctx;
@@ -210,7 +219,9 @@ void dml_cpu_ctx_free(void *ctx) {
   conv_cache_clear(c);
   free(c->conv);
   free(c->wc);
-  for (int k = 0; k < 11; k++) free(c->scratch[k]);
+  for (int k = 0; k < 12; k++) free(c->scratch[k]);
+  for (int p = 0; p < MAX_PARTS; p++)
+    if (c->pst[p]) dnnl_stream_destroy(c->pst[p]);
   dnnl_stream_destroy(c->st);
   dnnl_engine_destroy(c->eng);
   free(c);
@@ -267,6 +278,17 @@ static void exec(struct dml_cpu_ctx *c, dnnl_primitive_t p, int n, const int *ar
   DNNL_CHECK(dnnl_primitive_execute(p, c->st, n, a));
   DNNL_CHECK(dnnl_stream_wait(c->st));
   for (int i = 0; i < n; i++) dnnl_memory_destroy(a[i].memory);
+}
+
+/* exec on stream st with the caller's scratchpad (a primitive made in user scratchpad mode) */
+static void exec_on(struct dml_cpu_ctx *c, dnnl_stream_t st, dnnl_primitive_t p, const dnnl_memory_desc_t *const *md,
+                    const void *const *ptr, const dnnl_memory_desc_t *scr_md, void *scr) {
+  const int arg[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
+  dnnl_exec_arg_t a[4];
+  for (int i = 0; i < 4; i++) a[i] = (dnnl_exec_arg_t){arg[i], mem(c, i < 3 ? md[i] : scr_md, i < 3 ? ptr[i] : scr)};
+  DNNL_CHECK(dnnl_primitive_execute(p, st, 4, a));
+  DNNL_CHECK(dnnl_stream_wait(st));
+  for (int i = 0; i < 4; i++) dnnl_memory_destroy(a[i].memory);
 }
 
 /* an input tensor in the slot's layout: the user pointer, or a reordered copy in scratch k */
@@ -411,32 +433,60 @@ static struct conv_entry *conv_get_relu(struct dml_cpu_ctx *c, const struct dml_
 /* a matmul d = a·b (d += a·b with `sum`), planned under the fixed backward thread count (a K split must not follow
  * the caller's threads); NULL where oneDNN's matmul is not its brgemm one (bf16: CPUs without AVX512-BF16; fp32:
  * without AVX-512; the convolution primitive stays) */
-static dnnl_primitive_t mm_create(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
-                                  const dnnl_memory_desc_t *d, int sum) {
+/* a brgemm matmul a·b → d (`+=` with sum), planned under `threads`; scr != NULL: the scratchpad is the caller's
+ * (user mode, its descriptor in *scr), so that one primitive can run on several threads at once */
+static dnnl_primitive_t mm_make(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
+                                const dnnl_memory_desc_t *d, int sum, int threads, dnnl_memory_desc_t *scr) {
   dnnl_matmul_desc_t md;
   DNNL_CHECK(dnnl_matmul_desc_init(&md, a, b, NULL, d));
-  dnnl_primitive_attr_t attr = NULL;
+  dnnl_primitive_attr_t attr;
+  DNNL_CHECK(dnnl_primitive_attr_create(&attr));
   if (sum) {
     dnnl_post_ops_t po;
-    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
     DNNL_CHECK(dnnl_post_ops_create(&po));
     DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
     DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
     dnnl_post_ops_destroy(po);
   }
+  if (scr) DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
   int keep = omp_get_max_threads();
-  omp_set_num_threads(c->bwd_threads);
+  omp_set_num_threads(threads);
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t p = NULL;
   if (dnnl_primitive_desc_create(&pd, &md, attr, c->eng, NULL) == dnnl_success) {
     const char *impl = NULL;
     DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
     if (impl && strncmp(impl, "brg", 3) == 0) DNNL_CHECK(dnnl_primitive_create(&p, pd));
+    if (scr) *scr = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     dnnl_primitive_desc_destroy(pd);
   }
   omp_set_num_threads(keep);
-  if (attr) dnnl_primitive_attr_destroy(attr);
+  dnnl_primitive_attr_destroy(attr);
   return p;
+}
+
+static dnnl_primitive_t mm_create(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
+                                  const dnnl_memory_desc_t *d, int sum) {
+  return mm_make(c, a, b, d, sum, c->bwd_threads, NULL);
+}
+
+static dnnl_primitive_t mm_create_one(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
+                                      const dnnl_memory_desc_t *d, int sum, dnnl_memory_desc_t *scr) {
+  return mm_make(c, a, b, d, sum, 1, scr);
+}
+
+/* bf16 backward weights in parts (the reduction over the batch cut into bwd_threads fixed parts, one matmul
+ * planned for one thread per part, the parts side by side, their float32 sums added in part order): where one
+ * of the matmul's output sides is ≤ 64 — oneDNN 2.6 then splits the work over 2 threads badly. Measured, one
+ * matmul planned for 2 threads against 2 halves of K on 1 thread each + their sum (AMX, dyᵀ strided as here,
+ * best of 9): 64×12544×576 2.97 → 1.74 ms, 64×50176×147 2.72 → 2.00, 64×50176×256 3.46 → 2.87, 256×50176×64
+ * 3.76 → 3.07; and no gain or a loss for 1024×3136×256 (2.37 → 2.44), 512×12544×128 (1.69 → 1.66) and
+ * 256×3136×2304 (2.95 → 4.12). A fixed rule on the shape and the recorded conv_bwd_threads: the bits do not
+ * depend on OMP_NUM_THREADS (with one thread the parts run one after the other, each the same primitive). */
+static int mm_split_rule(const struct dml_cpu_ctx *c, const struct dml_conv_shape *s) {
+  const int n = s->C * s->KH * s->KW;
+  if (c->bwd_threads < 2 || c->bwd_threads > MAX_PARTS || s->B % c->bwd_threads) return 1;
+  return s->OC <= 64 || n <= 64 ? c->bwd_threads : 1;
 }
 
 /* does a K×K convolution run its backward data as dcol = dy·W + col2im (MMD_COL)? */
@@ -539,16 +589,19 @@ static void conv_bwd_init(struct dml_cpu_ctx *c, struct conv_entry *e) {
      * same fixed thread count as the convolution (its K split must not follow the caller's threads); where
      * oneDNN has no brgemm matmul (CPUs without AVX512-BF16) the convolution primitive stays. */
     const dnnl_dim_t K = (dnnl_dim_t)s->C * s->KH * s->KW;
-    int nb = 0; /* im2col: the most images (a divisor of B) whose im2col fits 16 MiB, at least one */
-    for (int d = 1; !pointwise && d <= s->B; d++)
-      if (s->B % d == 0 && (d == 1 || (size_t)d * s->OH * s->OW * K * 2 <= ((size_t)16 << 20))) nb = d;
+    const int parts = mm_split_rule(c, s), bp = s->B / parts; /* images per part */
+    int nb = 0; /* im2col: the most images (a divisor of a part's) whose im2col fits 16 MiB, at least one */
+    for (int d = 1; !pointwise && d <= bp; d++)
+      if (bp % d == 0 && (d == 1 || (size_t)d * s->OH * s->OW * K * 2 <= ((size_t)16 << 20))) nb = d;
     e->mm_im2col = nb;
-    const dnnl_dim_t R = pointwise ? (dnnl_dim_t)s->B * s->H * s->W : (dnnl_dim_t)nb * s->OH * s->OW;
+    const dnnl_dim_t R = pointwise ? (dnnl_dim_t)bp * s->H * s->W : (dnnl_dim_t)nb * s->OH * s->OW;
     dnnl_dims_t da = {s->OC, R}, sa = {1, s->OC}, db = {R, K}, dc = {s->OC, K};
     DNNL_CHECK(dnnl_memory_desc_init_by_strides(&e->mm_a, 2, da, dnnl_bf16, sa));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mm_b, 2, db, dnnl_bf16, dnnl_ab));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mm_c, 2, dc, dnnl_f32, dnnl_ab));
-    e->mm_w = mm_create(c, &e->mm_a, &e->mm_b, &e->mm_c, e->mm_im2col != 0);
+    e->mm_parts = parts;
+    e->mm_w = parts > 1 ? mm_create_one(c, &e->mm_a, &e->mm_b, &e->mm_c, e->mm_im2col != 0, &e->mm_scr)
+                        : mm_create(c, &e->mm_a, &e->mm_b, &e->mm_c, e->mm_im2col != 0);
     mmd_init(c, e);
   }
   const int f32mm = f32_mm_rule(s, e->has_bias, e->relu);
@@ -793,6 +846,51 @@ void dml_cpu_conv2d_forward(void *ctx, void *y, const void *x, const float *w, c
 /* backward data (into dx, `=` or `+=`) and backward weights of an entry: the weight gradient lands in plain OIHW
  * float32 in scratch 4 (`=`) and, with a bias, its gradient in scratch 5 (`=`; already there when db_done); returns
  * the weight gradient. `wei` is the weights in the backward-data layout (m_wei for the matmuls, else d_wei). */
+/* dw (OIHW) by the backward-weights matmul in e->mm_parts parts (mm_split_rule): part p reduces images
+ * [p·B/P, (p+1)·B/P) into its own float32 OC × K sum (1×1: one matmul; else its im2col chunks in order, added by
+ * the sum post-op), on its own stream, scratchpad and im2col buffer, one part per thread; then dw = Σ_p in part
+ * order (OHWI → OIHW on the way for im2col) */
+static void mm_w_parts(struct dml_cpu_ctx *c, struct conv_entry *e, float *dw, const void *dy, const void *x) {
+  const struct dml_conv_shape *s = &e->s;
+  const int P = e->mm_parts, bp = s->B / P, nb = e->mm_im2col;
+  const size_t rows = (size_t)s->OH * s->OW, K = (size_t)s->C * s->KH * s->KW, khw = (size_t)s->KH * s->KW;
+  const size_t ncol = (size_t)nb * rows * K, nacc = (size_t)s->OC * K;
+  const size_t scr = (dnnl_memory_desc_get_size(&e->mm_scr) + 63) / 64 * 64;
+  uint16_t *col = nb ? dml_cpu_scratch(c, 9, P * ncol * sizeof *col) : NULL;
+  float *acc = dml_cpu_scratch(c, 3, P * nacc * sizeof *acc);
+  char *pad = dml_cpu_scratch(c, 11, P * scr + 64);
+  for (int p = 0; p < P; p++)
+    if (!c->pst[p]) DNNL_CHECK(dnnl_stream_create(&c->pst[p], c->eng, dnnl_stream_default_flags));
+  const dnnl_memory_desc_t *md[3] = {&e->mm_a, &e->mm_b, &e->mm_c};
+#pragma omp parallel for schedule(static)
+  for (int p = 0; p < P; p++) {
+    float *ap = acc + (size_t)p * nacc;
+    if (!nb) { /* rows of the part's images: dyᵀ and x from row p·bp·H·W */
+      const size_t r0 = (size_t)p * bp * rows;
+      exec_on(c, c->pst[p], e->mm_w, md,
+              (const void *[]){(const uint16_t *)dy + r0 * s->OC, (const uint16_t *)x + r0 * s->C, ap}, &e->mm_scr,
+              pad + (size_t)p * scr);
+      continue;
+    }
+    uint16_t *cp = col + (size_t)p * ncol;
+    memset(ap, 0, nacc * sizeof *ap);
+    for (int b = p * bp; b < (p + 1) * bp; b += nb) {
+      im2col_bf16(cp, x, s, b, nb); /* inside this parallel loop: on this thread */
+      exec_on(c, c->pst[p], e->mm_w, md, (const void *[]){(const uint16_t *)dy + (size_t)b * rows * s->OC, cp, ap},
+              &e->mm_scr, pad + (size_t)p * scr);
+    }
+  }
+#pragma omp parallel for schedule(static) if (nacc > 65536)
+  for (int o = 0; o < s->OC; o++)
+    for (size_t k = 0; k < khw; k++)
+      for (int ci = 0; ci < s->C; ci++) {
+        const size_t from = (size_t)o * K + k * s->C + ci;
+        float v = acc[from];
+        for (int p = 1; p < P; p++) v += acc[(size_t)p * nacc + from];
+        dw[((size_t)o * s->C + ci) * khw + k] = v;
+      }
+}
+
 static float *conv_bwd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx, const void *dy, const void *x,
                            const void *wei, int dx_overwrite, float **db_out, int db_done) {
   const struct dml_conv_shape *s = &e->s;
@@ -829,7 +927,9 @@ static float *conv_bwd_run(struct dml_cpu_ctx *c, struct conv_entry *e, void *dx
     sum_parts(dw_plain, part, B, nw);
     return dw_plain;
   }
-  if (e->mm_w && !e->mm_im2col) {
+  if (e->mm_w && e->mm_parts > 1) {
+    mm_w_parts(c, e, dw_plain, dy, x);
+  } else if (e->mm_w && !e->mm_im2col) {
     exec(c, e->mm_w, 3, (int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
          (const dnnl_memory_desc_t *[]){&e->mm_a, &e->mm_b, &e->mm_c}, (const void *[]){dy, x, dw_plain});
   } else if (e->mm_w) { /* Σ over images of dyᵀ·im2col(x) into (OC, KH, KW, C), then OHWI → OIHW */
