@@ -14,7 +14,8 @@
  * bf16 as matmuls (where oneDNN has its brgemm matmul: AVX512-BF16 or AMX; else the convolution primitives stay),
  * because oneDNN 2.6 has no brgemm backward convolution and its jit AMX ones are slow for these shapes. NHWC makes
  * x an (R = B·H·W) × C matrix and dy an R × OC one:
- *  - backward weights: dw = dyᵀ·x for 1×1 stride 1, else Σ over image chunks of dyᵀ·im2col(x) (mm_w);
+ *  - backward weights: dw = dyᵀ·x for 1×1 stride 1, else Σ over image chunks of dyᵀ·im2col(x) (mm_w); where an
+ *    output side is ≤ 64, in conv_bwd_threads fixed parts of the batch side by side (mm_split_rule, mm_w_parts);
  *  - backward data: dx = dy·W for 1×1 stride 1 (W the bf16 OIHW copy, = OC × C; `+=` by the sum post-op, so dx
  *    is rounded once); 1×1 stride > 1: dy·W into a compact float32 scratch scattered onto the sampled pixels;
  *    3×3 with C ≥ 256 and stride 2 or ≤ 64 output pixels: dcol = dy·W (W as OHWI, OC × KH·KW·C) per image chunk,
@@ -35,7 +36,8 @@
  * primitive descriptor is created, and the primitive then always runs with that many threads. We create it, and
  * every matmul (whose K split is planned the same way), under a fixed count (struct dml_backend_config's
  * conv_bwd_threads, default 2, recorded by dml-train), so gradients are bitwise the same whatever OMP_NUM_THREADS
- * is (measured: with the count taken from OMP_NUM_THREADS, 1 and 2 threads differ at batch 16); our own passes
+ * is (measured: with the count taken from OMP_NUM_THREADS, 1 and 2 threads differ at batch 16); a backward-weights
+ * matmul split in parts has that many, each planned for one thread, added in part order; our own passes
  * (col2im, the scatter, column sums) give each output to one thread or sum fixed blocks in order. Every oneDNN
  * call is checked by DNNL_CHECK, which aborts naming the statement: a failure here is a library or programming
  * error, not a user input error (shapes are validated by the caller).
