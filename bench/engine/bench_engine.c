@@ -131,10 +131,22 @@ static void wrap(struct dml_backend *be) {
   be->fn.zero = w_zero;
 }
 
+/* --lockstep: one line on stdin starts a step; its wall time goes to stdout at once */
+static int lockstep_wait(void) {
+  int ch;
+  while ((ch = getchar()) != EOF && ch != '\n') {
+  }
+  return ch == '\n';
+}
+static void lockstep_done(int s, double seconds) {
+  printf("step %d %.3f\n", s, seconds * 1e3);
+  fflush(stdout);
+}
+
 int main(int argc, char **argv) {
   struct {
     char *arch, *precision, *optim;
-    int bs, size, steps, warmup, embed_dim, profile, checksum, conv_bwd_threads, infer, cpu_clock;
+    int bs, size, steps, warmup, embed_dim, profile, checksum, conv_bwd_threads, infer, cpu_clock, lockstep;
   } o;
   const struct dml_flag flags[] = {
     {"arch", DML_FLAG_STR, &o.arch, "resnet50", "network"},
@@ -152,6 +164,8 @@ int main(int argc, char **argv) {
     {"infer", DML_FLAG_BOOL, &o.infer, "0", "time an inference forward (no gradients, BN on running statistics)"},
     {"checksum", DML_FLAG_BOOL, &o.checksum, "0", "print an FNV-1a hash of the parameters and gradients after the "
                                                    "steps (compare runs with different OMP_NUM_THREADS)"},
+    {"lockstep", DML_FLAG_BOOL, &o.lockstep, "0", "each step waits for a line on stdin and prints 'step S MS' "
+                                                   "(compare.py --lockstep interleaves processes step by step)"},
   };
   struct dml_cli cli = {.prog = "dml-bench-engine", .summary = "time training steps of a network on the CPU",
                         .flags = flags, .n_flags = sizeof flags / sizeof *flags};
@@ -189,6 +203,8 @@ int main(int argc, char **argv) {
   const struct dml_adam adam = {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
   double t0 = 0, c0 = 0, best = 0; /* best: the fastest timed step (wall), robust to load spikes */
   for (int s = 0; s < o.warmup + o.steps; s++) {
+    if (o.lockstep && !lockstep_wait())
+      dml_exit_on_error(cli.prog, dml_error(DML_ERR_IO, "--lockstep: standard input closed before step %d", s + 1));
     double ts = now();
     if (s == o.warmup) {
       t0 = now();
@@ -202,6 +218,7 @@ int main(int argc, char **argv) {
     struct dml_tensor *z = dml_network_forward(&net, &t, xin);
     if (o.infer) {
       if (s >= o.warmup) best = step_best(best, now() - ts);
+      if (o.lockstep) lockstep_done(s, now() - ts);
       continue;
     }
     dml_tape_need_grad(&t, z);
@@ -218,6 +235,7 @@ int main(int argc, char **argv) {
     }
     prof[P_OPT] += op_clock() - t1;
     if (s >= o.warmup) best = step_best(best, now() - ts);
+    if (o.lockstep) lockstep_done(s, now() - ts);
   }
   double dt = (now() - t0) / o.steps, dc = (op_clock() - c0) / o.steps;
   struct rusage ru;

@@ -34,7 +34,7 @@ ROWS = [
 ]
 
 
-def torch_one(arch, bs, size, optim, mode, setting, steps, warmup):
+def torch_one(arch, bs, size, optim, mode, setting, steps, warmup, lockstep=False):
     """images/s of PyTorch for one row; setting 'fp32' or 'bf16cl' (autocast bf16 + channels_last)"""
     import torch
     import torch.nn.functional as F
@@ -66,6 +66,8 @@ def torch_one(arch, bs, size, optim, mode, setting, steps, warmup):
 
     best = None
     for s in range(warmup + steps):
+        if lockstep and not sys.stdin.readline():
+            sys.exit("--lockstep: standard input closed before step %d" % (s + 1))
         ts = time.perf_counter()
         if mode == "infer":
             with torch.no_grad():
@@ -74,8 +76,10 @@ def torch_one(arch, bs, size, optim, mode, setting, steps, warmup):
             opt.zero_grad()
             fwd().backward(c)
             opt.step()
+        dt = time.perf_counter() - ts
+        if lockstep:
+            print("step %d %.3f" % (s, dt * 1e3), flush=True)
         if s >= warmup:
-            dt = time.perf_counter() - ts
             best = dt if best is None else min(best, dt)
     print("%.3f %.0f" % (bs / best, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
 
@@ -100,6 +104,61 @@ def theirs(env, arch, bs, size, optim, mode, setting, steps):
     return float(rate), float(rss)
 
 
+def lockstep_row(prog, env, arch, bs, size, optim, mode, rounds):
+    """The four processes of a row started together, each waiting on its stdin before every step; after one
+    warm-up step each, `rounds` rounds give each process a turn of two steps, one process at a time (the order
+    reversed every other round, 50 ms apart), and time the second step of a turn (the first warms the caches the
+    other processes' turns evicted, as back-to-back training steps are warm), so that all four sample the same
+    minutes of the machine. Returns per process (df, db, pf, pb) the timed step of each round (ms) and its final
+    line (ours: rss and isa; PyTorch: img/s and rss)."""
+    cmds = []
+    for prec in ("fp32", "bf16"):
+        c = [prog, "--arch", arch, "--bs", str(bs), "--size", str(size), "--steps", str(2 * rounds), "--warmup", "1",
+             "--precision", prec, "--optim", optim, "--lockstep"]
+        cmds.append(c + (["--infer"] if mode == "infer" else []))
+    for setting in ("fp32", "bf16cl"):
+        cmds.append([sys.executable, os.path.abspath(__file__), "--torch-one", arch, str(bs), str(size), optim, mode,
+                     setting, str(2 * rounds), "lockstep"])
+    ps = [subprocess.Popen(c, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for c in cmds]
+
+    def step(p):
+        p.stdin.write("\n")
+        p.stdin.flush()
+        line = p.stdout.readline().split()
+        if len(line) != 3 or line[0] != "step":
+            raise RuntimeError("lockstep: a process stopped (%s)" % " ".join(p.args[:3]))
+        return float(line[2])
+
+    try:
+        for p in ps:  # warm-up (primitive creation, first-touch of the arena), one process at a time
+            step(p)
+        times = [[] for _ in ps]
+        for r in range(rounds):
+            order = range(len(ps)) if r % 2 == 0 else reversed(range(len(ps)))
+            for i in order:
+                time.sleep(0.05)
+                step(ps[i])
+                times[i].append(step(ps[i]))
+        finals = []
+        for p in ps:
+            p.stdin.close()
+            out = p.stdout.read()  # not communicate(): it would skip what readline() has buffered
+            p.wait()
+            if p.returncode:
+                raise RuntimeError("lockstep: %s exited %d" % (" ".join(p.args[:3]), p.returncode))
+            finals.append(out.strip().splitlines()[-1].split())
+    finally:
+        for p in ps:
+            if p.poll() is None:
+                p.kill()
+    return times, finals
+
+
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
+
+
 def load():
     return "load average %.2f %.2f %.2f" % os.getloadavg()
 
@@ -107,7 +166,7 @@ def load():
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--torch-one":
         a = sys.argv[2:]
-        torch_one(a[0], int(a[1]), int(a[2]), a[3], a[4], a[5], int(a[6]), 1)
+        torch_one(a[0], int(a[1]), int(a[2]), a[3], a[4], a[5], int(a[6]), 1, len(a) > 7 and a[7] == "lockstep")
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("prog")
@@ -116,6 +175,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="measurements per row (best kept)")
     ap.add_argument("--rows", default="", help="comma-separated row numbers to run (0-%d), default all" % (len(ROWS) - 1))
     ap.add_argument("--profile", action="store_true", help="per-op time breakdown of our bf16 step for each row")
+    ap.add_argument("--lockstep", type=int, default=0, metavar="ROUNDS",
+                    help="the four processes of a row side by side, stepped in turn for ROUNDS rounds; ratios are "
+                         "medians of the rounds' paired step times (min-max printed below the row)")
     a = ap.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     print("%s, %d threads, %s" % (load(), a.threads, time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())))
@@ -126,6 +188,22 @@ def main():
     profiles = []
     for arch, bs, size, optim, mode in rows:
         steps = 2 if a.quick else (3 if size > 100 else 5)
+        if a.lockstep:
+            times, finals = lockstep_row(a.prog, env, arch, bs, size, optim, mode, a.lockstep)
+            kv = [dict(zip(f[5::2], f[6::2])) for f in finals[:2]]
+            rss = [float(k["peak_rss_MiB"]) for k in kv] + [float(f[-1]) for f in finals[2:]]
+            rate = [bs * 1e3 / min(t) for t in times]  # the fastest round of each process
+            pair = {"f/f": (2, 0), "b/bcl": (3, 1), "b/f": (2, 1)}  # ratio = time of PyTorch / time of ours
+            ratio = {k: [times[j][r] / times[i][r] for r in range(a.lockstep)] for k, (j, i) in pair.items()}
+            print("%-27s %-5s %3d %4d | %8.2f %8.2f | %8.2f %8.2f | %5.2fx %5.2fx %5.2fx | %6.0f %6.0f %6.0f %6.0f | %s / %s" % (
+                arch, mode, bs, size, rate[0], rate[1], rate[2], rate[3], median(ratio["f/f"]), median(ratio["b/bcl"]),
+                median(ratio["b/f"]), rss[0], rss[1], rss[2], rss[3], kv[0]["isa"], kv[1]["isa"]))
+            print("%-27s rounds %d: f/f %.2f-%.2f, b/bcl %.2f-%.2f, b/f %.2f-%.2f" % (
+                "", a.lockstep, min(ratio["f/f"]), max(ratio["f/f"]), min(ratio["b/bcl"]), max(ratio["b/bcl"]),
+                min(ratio["b/f"]), max(ratio["b/f"])), flush=True)
+            if a.profile:
+                profiles.append((arch, mode, bs, size, ours(a.prog, env, arch, bs, size, optim, mode, "bf16", steps, True)[3]))
+            continue
         best = {k: (0.0, 0.0) for k in ("df", "db", "pf", "pb")}
         isa = {}
         for _ in range(max(1, a.repeat)):
