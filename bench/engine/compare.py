@@ -18,6 +18,7 @@ Every PyTorch measurement runs in its own process (its peak RSS is its own).
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -154,11 +155,6 @@ def lockstep_row(prog, env, arch, bs, size, optim, mode, rounds):
     return times, finals
 
 
-def median(v):
-    v = sorted(v)
-    return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
-
-
 def load():
     return "load average %.2f %.2f %.2f" % os.getloadavg()
 
@@ -188,34 +184,31 @@ def main():
     profiles = []
     for arch, bs, size, optim, mode in rows:
         steps = 2 if a.quick else (3 if size > 100 else 5)
-        if a.lockstep:
+        if a.lockstep:  # rates from each process's fastest round, ratios the medians of the paired rounds
             times, finals = lockstep_row(a.prog, env, arch, bs, size, optim, mode, a.lockstep)
             kv = [dict(zip(f[5::2], f[6::2])) for f in finals[:2]]
+            rate = [bs * 1e3 / min(t) for t in times]
             rss = [float(k["peak_rss_MiB"]) for k in kv] + [float(f[-1]) for f in finals[2:]]
-            rate = [bs * 1e3 / min(t) for t in times]  # the fastest round of each process
+            isa = {"fp32": kv[0]["isa"], "bf16": kv[1]["isa"]}
             pair = {"f/f": (2, 0), "b/bcl": (3, 1), "b/f": (2, 1)}  # ratio = time of PyTorch / time of ours
-            ratio = {k: [times[j][r] / times[i][r] for r in range(a.lockstep)] for k, (j, i) in pair.items()}
-            print("%-27s %-5s %3d %4d | %8.2f %8.2f | %8.2f %8.2f | %5.2fx %5.2fx %5.2fx | %6.0f %6.0f %6.0f %6.0f | %s / %s" % (
-                arch, mode, bs, size, rate[0], rate[1], rate[2], rate[3], median(ratio["f/f"]), median(ratio["b/bcl"]),
-                median(ratio["b/f"]), rss[0], rss[1], rss[2], rss[3], kv[0]["isa"], kv[1]["isa"]))
-            print("%-27s rounds %d: f/f %.2f-%.2f, b/bcl %.2f-%.2f, b/f %.2f-%.2f" % (
-                "", a.lockstep, min(ratio["f/f"]), max(ratio["f/f"]), min(ratio["b/bcl"]), max(ratio["b/bcl"]),
-                min(ratio["b/f"]), max(ratio["b/f"])), flush=True)
-            if a.profile:
-                profiles.append((arch, mode, bs, size, ours(a.prog, env, arch, bs, size, optim, mode, "bf16", steps, True)[3]))
-            continue
-        best = {k: (0.0, 0.0) for k in ("df", "db", "pf", "pb")}
-        isa = {}
-        for _ in range(max(1, a.repeat)):
-            for prec, key in (("fp32", "df"), ("bf16", "db")):
-                r, rss, isa[prec], _ = ours(a.prog, env, arch, bs, size, optim, mode, prec, steps)
-                best[key] = max(best[key], (r, rss))
-            for setting, key in (("fp32", "pf"), ("bf16cl", "pb")):
-                best[key] = max(best[key], theirs(env, arch, bs, size, optim, mode, setting, steps))
-        df, db, pf, pb = (best[k][0] for k in ("df", "db", "pf", "pb"))
+            per = {k: [times[j][r] / times[i][r] for r in range(a.lockstep)] for k, (j, i) in pair.items()}
+            ratio = [statistics.median(per[k]) for k in pair]
+        else:  # each side's fastest step over `repeat` alternating processes
+            best = {k: (0.0, 0.0) for k in ("df", "db", "pf", "pb")}
+            isa = {}
+            for _ in range(max(1, a.repeat)):
+                for prec, key in (("fp32", "df"), ("bf16", "db")):
+                    r, rss, isa[prec], _ = ours(a.prog, env, arch, bs, size, optim, mode, prec, steps)
+                    best[key] = max(best[key], (r, rss))
+                for setting, key in (("fp32", "pf"), ("bf16cl", "pb")):
+                    best[key] = max(best[key], theirs(env, arch, bs, size, optim, mode, setting, steps))
+            rate, rss = ([best[k][n] for k in ("df", "db", "pf", "pb")] for n in (0, 1))
+            ratio = [rate[0] / rate[2], rate[1] / rate[3], rate[1] / rate[2]]
         print("%-27s %-5s %3d %4d | %8.2f %8.2f | %8.2f %8.2f | %5.2fx %5.2fx %5.2fx | %6.0f %6.0f %6.0f %6.0f | %s / %s" % (
-            arch, mode, bs, size, df, db, pf, pb, df / pf, db / pb, db / pf, best["df"][1], best["db"][1],
-            best["pf"][1], best["pb"][1], isa["fp32"], isa["bf16"]), flush=True)
+            arch, mode, bs, size, *rate, *ratio, *rss, isa["fp32"], isa["bf16"]), flush=True)
+        if a.lockstep:
+            print("%-27s rounds %d: %s" % ("", a.lockstep, ", ".join(
+                "%s %.2f-%.2f" % (k, min(v), max(v)) for k, v in per.items())), flush=True)
         if a.profile:
             profiles.append((arch, mode, bs, size, ours(a.prog, env, arch, bs, size, optim, mode, "bf16", steps, True)[3]))
     print("columns: f/f = dml fp32 / PyTorch fp32; b/bcl = dml bf16 / PyTorch bf16 autocast + channels_last; "

@@ -150,8 +150,8 @@ struct dml_cpu_ctx *dml_cpu_ctx_new(void) {
 static void conv_cache_clear(struct dml_cpu_ctx *c);
 static dnnl_primitive_t mm_create(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
                                   const dnnl_memory_desc_t *d, int sum);
-static dnnl_primitive_t mm_create_one(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
-                                      const dnnl_memory_desc_t *d, int sum, dnnl_memory_desc_t *scr);
+static dnnl_primitive_t mm_make(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
+                                const dnnl_memory_desc_t *d, int sum, int threads, dnnl_memory_desc_t *scr);
 
 void dml_cpu_configure(void *ctx, const struct dml_backend_config *cfg) {
   struct dml_cpu_ctx *c = ctx;
@@ -472,11 +472,6 @@ static dnnl_primitive_t mm_create(struct dml_cpu_ctx *c, const dnnl_memory_desc_
   return mm_make(c, a, b, d, sum, c->bwd_threads, NULL);
 }
 
-static dnnl_primitive_t mm_create_one(struct dml_cpu_ctx *c, const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b,
-                                      const dnnl_memory_desc_t *d, int sum, dnnl_memory_desc_t *scr) {
-  return mm_make(c, a, b, d, sum, 1, scr);
-}
-
 /* bf16 backward weights in parts (the reduction over the batch cut into bwd_threads fixed parts, one matmul
  * planned for one thread per part, the parts side by side, their float32 sums added in part order): where one
  * of the matmul's output sides is ≤ 64 — oneDNN 2.6 then splits the work over 2 threads badly. Measured, one
@@ -602,8 +597,8 @@ static void conv_bwd_init(struct dml_cpu_ctx *c, struct conv_entry *e) {
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mm_b, 2, db, dnnl_bf16, dnnl_ab));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&e->mm_c, 2, dc, dnnl_f32, dnnl_ab));
     e->mm_parts = parts;
-    e->mm_w = parts > 1 ? mm_create_one(c, &e->mm_a, &e->mm_b, &e->mm_c, e->mm_im2col != 0, &e->mm_scr)
-                        : mm_create(c, &e->mm_a, &e->mm_b, &e->mm_c, e->mm_im2col != 0);
+    e->mm_w = mm_make(c, &e->mm_a, &e->mm_b, &e->mm_c, e->mm_im2col != 0, parts > 1 ? 1 : c->bwd_threads,
+                      parts > 1 ? &e->mm_scr : NULL); /* a part: planned for one thread, the caller's scratchpad */
     mmd_init(c, e);
   }
   const int f32mm = f32_mm_rule(s, e->has_bias, e->relu);
@@ -860,7 +855,7 @@ static void mm_w_parts(struct dml_cpu_ctx *c, struct conv_entry *e, float *dw, c
   const size_t scr = (dnnl_memory_desc_get_size(&e->mm_scr) + 63) / 64 * 64;
   uint16_t *col = nb ? dml_cpu_scratch(c, 9, P * ncol * sizeof *col) : NULL;
   float *acc = dml_cpu_scratch(c, 3, P * nacc * sizeof *acc);
-  char *pad = dml_cpu_scratch(c, 11, P * scr + 64);
+  char *pad = dml_cpu_scratch(c, 11, P * scr + 64); /* + 64: a buffer even where the scratchpad is empty */
   for (int p = 0; p < P; p++)
     if (!c->pst[p]) DNNL_CHECK(dnnl_stream_create(&c->pst[p], c->eng, dnnl_stream_default_flags));
   const dnnl_memory_desc_t *md[3] = {&e->mm_a, &e->mm_b, &e->mm_c};
